@@ -1,0 +1,57 @@
+# forewarn: `make` (or `make help`) lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV ?= .venv
+FOREWARN := $(VENV)/bin/forewarn
+PYTEST := $(VENV)/bin/pytest
+PYTEST_ARGS ?=
+
+.PHONY: help setup up down status logs lint format test test-unit demo clean
+
+help: ## Show this list of targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Install Debian packages, the virtual environment and Maven artifacts (idempotent)
+	@infra/setup.sh
+
+up: setup ## Start the local stack (Mosquitto, Kafka, InfluxDB, MLflow) on loopback; harmless if up
+	@$(FOREWARN) stack up
+
+down: ## Stop the local stack and leave no process of it behind
+	@if [ -x $(FOREWARN) ]; then $(FOREWARN) stack down; fi
+
+status: ## Every service of the stack with its address and health
+	@$(FOREWARN) stack status
+
+logs: ## Last lines of every service's log (FOLLOW=1 to keep following)
+	@$(FOREWARN) stack logs $(if $(FOLLOW),--follow,)
+
+lint: ## Check style and types (ruff, ruff format --check, mypy); changes nothing
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+format: ## Fix what ruff can fix and format the code
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+test: setup ## The CI suite: lint, unit and integration tests against the real stack (started and stopped)
+	@$(MAKE) --no-print-directory lint
+	@$(PYTEST) $(PYTEST_ARGS)
+
+test-unit: ## Only the tests that need no service
+	@$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+demo: up ## The main job on the local stack (for now: start it and show where everything answers)
+	@$(FOREWARN) stack status
+	@echo
+	@echo "MQTT     mqtt://127.0.0.1:1883 (users and passwords in .state/forewarn.env)"
+	@echo "Kafka    127.0.0.1:9092 (topics telemetry, telemetry.dlq, risk, alerts)"
+	@echo "InfluxDB http://127.0.0.1:8086 (database forewarn; InfluxQL on /query)"
+	@echo "MLflow   http://127.0.0.1:5000"
+	@echo "The stack stays up for exploring; 'make down' stops it."
+
+clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
+	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

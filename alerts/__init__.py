@@ -1,0 +1,1 @@
+"""Alert rules, alert states and proactive work orders (crew, parts, SLA), KPIs."""

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code, datasource provisioning and the provisioner."""

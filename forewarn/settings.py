@@ -1,0 +1,266 @@
+"""Typed, frozen settings for every forewarn service, read from ``FOREWARN_*`` variables.
+
+Each service gets one settings object, built at its edge (the CLI) and passed inward. Values
+come from, in order: explicit arguments, the environment, then the generated
+``<state>/forewarn.env`` (local development credentials written by ``forewarn stack
+credentials``). A bad value fails at start with the variable's name in the message; secrets are
+``SecretStr`` and print redacted.
+
+Production points the same code at real clusters by setting, for example,
+``FOREWARN_KAFKA_BOOTSTRAP_SERVERS``, ``FOREWARN_MQTT_HOST`` or ``FOREWARN_INFLUX_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forewarn import paths
+
+T = TypeVar("T", bound="ForewarnSettings")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what was wrong."""
+
+
+class ForewarnSettings(BaseSettings):
+    """Base for every settings class: frozen, typed, and loaded only through :func:`load`."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file_encoding="utf-8")
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        info = cls.model_fields[field]
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and alias.choices:
+            return str(alias.choices[0])
+        if isinstance(alias, str):
+            return alias
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret masked, for logs and ``forewarn settings``."""
+        return {self.env_name(name): value for name, value in self.model_dump(mode="json").items()}
+
+
+def load(cls: type[T], state_dir: Path | None = None, **overrides: Any) -> T:
+    """Build ``cls`` from the environment and the state folder's env file, or raise SettingsError.
+
+    Args:
+        cls: the settings class to build.
+        state_dir: where the generated ``forewarn.env`` lives; the default state folder if None.
+        **overrides: explicit values (from CLI options), which win over the environment.
+    """
+    env_file = paths.env_file(state_dir)
+    try:
+        return cls(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            name = cls.env_name(field) if field in cls.model_fields else field
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) or "password" in name.lower() else f" (got {got!r})"
+            problems.append(f"{name}: {err['msg']}{shown}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def _host_port(value: str, what: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{what} must look like host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+class StackSettings(ForewarnSettings):
+    """The local stack of real services (``forewarn stack``): where it keeps state and how it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_STACK_")
+
+    state_dir: Path = Field(
+        default_factory=paths.default_state_dir, validation_alias=AliasChoices("FOREWARN_STATE_DIR")
+    )
+    sites: list[str] = Field(
+        default=["site-1", "site-2", "site-3", "site-4", "cmapss"],
+        description="Sites that get an MQTT publishing user (JSON list).",
+    )
+    kafka_controller_port: PositiveInt = 9093
+    kafka_heap_mb: PositiveInt = 1024
+    influx_rpc_port: PositiveInt = 8088
+    start_timeout_s: PositiveInt = 120
+    stop_timeout_s: PositiveInt = 30
+
+    @field_validator("sites")
+    @classmethod
+    def _site_names(cls, sites: list[str]) -> list[str]:
+        for site in sites:
+            if not site or any(ch in site for ch in "/+#$ ") or site.startswith("forewarn"):
+                raise ValueError(f"site {site!r} must be a non-empty MQTT topic level without / + # $ or spaces")
+        return sites
+
+
+class MqttSettings(ForewarnSettings):
+    """The MQTT broker the fleet publishes to and the gateway subscribes on."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_MQTT_")
+
+    host: str = "127.0.0.1"
+    port: PositiveInt = 1883
+    username: str = "forewarn-gateway"
+    password: SecretStr = SecretStr("")
+    tls: bool = False
+    keepalive_s: PositiveInt = 30
+    # Local development only: one publishing user per site, generated by `forewarn stack credentials`.
+    site_passwords: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def site_password(self, site: str) -> str:
+        """The generated password of ``site``'s publishing user; SettingsError when there is none."""
+        try:
+            return self.site_passwords[site].get_secret_value()
+        except KeyError:
+            known = ", ".join(sorted(self.site_passwords)) or "none"
+            raise SettingsError(
+                f"FOREWARN_MQTT_SITE_PASSWORDS has no user for site {site!r} (known: {known}); add the site "
+                "to FOREWARN_STACK_SITES and run `forewarn stack credentials`"
+            ) from None
+
+
+class KafkaSettings(ForewarnSettings):
+    """The Kafka cluster and the project's topics."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    telemetry_topic: str = "telemetry"
+    dlq_topic: str = "telemetry.dlq"
+    risk_topic: str = "risk"
+    alerts_topic: str = "alerts"
+    telemetry_partitions: PositiveInt = 6
+    dlq_partitions: PositiveInt = 1
+    risk_partitions: PositiveInt = 3
+    alerts_partitions: PositiveInt = 3
+    replication_factor: PositiveInt = 1
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        for server in value.split(","):
+            _host_port(server.strip(), "each bootstrap server")
+        return value
+
+    def topic_partitions(self) -> dict[str, int]:
+        """Every project topic with the partition count it is created with."""
+        return {
+            self.telemetry_topic: self.telemetry_partitions,
+            self.dlq_topic: self.dlq_partitions,
+            self.risk_topic: self.risk_partitions,
+            self.alerts_topic: self.alerts_partitions,
+        }
+
+    def client_config(self) -> dict[str, Any]:
+        """Keyword arguments shared by every kafka-python client."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return config
+
+    def first_server(self) -> tuple[str, int]:
+        """Host and port of the first bootstrap server (where the local stack listens)."""
+        return _host_port(self.bootstrap_servers.split(",")[0].strip(), "bootstrap server")
+
+
+class InfluxSettings(ForewarnSettings):
+    """InfluxDB: line protocol on ``/write``, InfluxQL on ``/query`` (1.x, or 2.x/3.x v1 API)."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_INFLUX_")
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "forewarn"
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    timeout_s: float = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    def host_port(self) -> tuple[str, int]:
+        """Where the local stack's InfluxDB listens."""
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 8086)
+
+    def auth_headers(self) -> dict[str, str]:
+        """``Authorization`` for a token (2.x/3.x); 1.x user and password go in the query instead."""
+        return {"Authorization": f"Token {self.token.get_secret_value()}"} if self.token else {}
+
+    def auth_params(self) -> dict[str, str]:
+        """``u``/``p`` query parameters for InfluxDB 1.x authentication, if configured."""
+        if self.username and self.password:
+            return {"u": self.username, "p": self.password.get_secret_value()}
+        return {}
+
+
+class MlflowSettings(ForewarnSettings):
+    """The MLflow tracking server and model registry."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_MLFLOW_")
+
+    tracking_uri: str = "http://127.0.0.1:5000"
+    registry_uri: str | None = None
+    workers: PositiveInt = 1
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"http", "https", "file", "sqlite", "databricks", "postgresql"}:
+            raise ValueError(f"must be a tracking URI such as http://host:5000, got {value!r}")
+        return value.rstrip("/")
+
+    def host_port(self) -> tuple[str, int]:
+        """Where the local stack's tracking server listens."""
+        parts = urlsplit(self.tracking_uri)
+        return parts.hostname or "127.0.0.1", parts.port or 5000
+
+
+class SparkSettings(ForewarnSettings):
+    """The Spark engine: ``local[*]`` here, any cluster through ``--master`` / spark-submit."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_SPARK_")
+
+    master: str = "local[*]"
+    driver_memory: str = "2g"
+    shuffle_partitions: PositiveInt = 4
+    # Where `make setup` resolved spark-sql-kafka-0-10 and its jars; None = <state>/jars/spark.
+    jars_dir: Path | None = None
+
+
+ALL_SETTINGS: tuple[type[ForewarnSettings], ...] = (
+    StackSettings,
+    MqttSettings,
+    KafkaSettings,
+    InfluxSettings,
+    MlflowSettings,
+    SparkSettings,
+)

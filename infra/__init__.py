@@ -1,0 +1,1 @@
+"""The local stack of real services and their configuration (Mosquitto, Kafka, InfluxDB, MLflow)."""

@@ -1,0 +1,143 @@
+"""Daemons with pid files: start detached, find alive, stop by process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One long-running program of the stack and the files that track it."""
+
+    name: str
+    argv: list[str]
+    pid_file: Path
+    log_file: Path
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> int:
+        """Start detached in its own session (so a stop reaches its children); return the pid."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def pid(self) -> int | None:
+        """The pid from the pid file if that process is still alive, else None (stale files are removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if is_alive(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def stop(self, timeout_s: float) -> bool:
+        """SIGTERM the process group, wait, then SIGKILL; True if something was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (is_alive(pid) or group_alive(pid)):
+            time.sleep(0.2)
+        if is_alive(pid) or group_alive(pid):
+            signal_group(pid, signal.SIGKILL)
+            while is_alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    if state == "Z":
+        # Our own child that exited: reap it so it stops looking alive.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
+    return True
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group led by ``pid`` (and to ``pid`` itself)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any live process is in process group ``pgid``."""
+    return any(p != pgid or is_alive(p) for p in processes_in_group(pgid))
+
+
+def processes_in_group(pgid: int) -> list[int]:
+    """Live pids whose process group is ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError, PermissionError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live pids (not this one) whose command line contains ``text``: the stack's leftovers."""
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if text in cmdline and is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True if something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""Features shared with streaming, training, evaluation, the MLflow registry and promotion."""

@@ -1,0 +1,1 @@
+"""The Spark Structured Streaming scoring job: Kafka ``telemetry`` → features → model → ``risk``."""

@@ -1,0 +1,68 @@
+"""Fixtures shared by every test tier.
+
+Integration and end-to-end tests use the real local stack: started once per test session (or
+reused when `make up` already runs it), with a fresh topic, database or model name per test, and
+stopped at the end only if this session started it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from infra.stack import stack as stack_ops
+from infra.stack.service import StackContext
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses: ``<prefix>-<8 hex>``."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackContext]:
+    """The running local stack; started here (and stopped after the session) unless already up."""
+    ctx = StackContext.from_env()
+    already_up = all(row.health.ok for row in stack_ops.status(ctx))
+    if not already_up:
+        stack_ops.up(ctx, print)
+    yield ctx
+    if not already_up:
+        stack_ops.down(ctx, print)
+
+
+@pytest.fixture
+def new_topic(stack: StackContext) -> Iterator[Callable[..., str]]:
+    """Create uniquely named Kafka topics for one test; they are deleted afterwards."""
+    admin = KafkaAdminClient(**stack.kafka.client_config(), client_id="forewarn-tests")
+    created: list[str] = []
+
+    def make(prefix: str = "test", partitions: int = 1) -> str:
+        name = unique(prefix)
+        admin.create_topics([NewTopic(name, partitions, 1)], wait_for_metadata=True)
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        admin.delete_topics(created)
+    admin.close()
+
+
+@pytest.fixture
+def influx_database(stack: StackContext) -> Iterator[str]:
+    """A fresh InfluxDB database for one test, dropped afterwards."""
+    name = unique("test").replace("-", "_")
+    influx = stack.influx
+
+    def query(q: str) -> None:
+        httpx.post(f"{influx.url}/query", params={"q": q}, timeout=influx.timeout_s).raise_for_status()
+
+    query(f'CREATE DATABASE "{name}"')
+    yield name
+    query(f'DROP DATABASE "{name}"')
