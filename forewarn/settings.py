@@ -59,7 +59,7 @@ def load(cls: type[T], state_dir: Path | None = None, **overrides: Any) -> T:
     """
     env_file = paths.env_file(state_dir)
     try:
-        return cls(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
+        return cls(_env_file=env_file if env_file.is_file() else None, **overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -101,7 +101,9 @@ class StackSettings(ForewarnSettings):
     def _site_names(cls, sites: list[str]) -> list[str]:
         for site in sites:
             if not site or any(ch in site for ch in "/+#$ ") or site.startswith("forewarn"):
-                raise ValueError(f"site {site!r} must be a non-empty MQTT topic level without / + # $ or spaces")
+                raise ValueError(
+                    f"site {site!r} must be a non-empty MQTT topic level without / + # $ or spaces"
+                )
         return sites
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackContext]:
     """The running local stack; started here (and stopped after the session) unless already up."""
-    ctx = StackContext.from_env()
+    ctx = StackContext.prepared()
     already_up = all(row.health.ok for row in stack_ops.status(ctx))
     if not already_up:
         stack_ops.up(ctx, print)
@@ -66,3 +67,24 @@ def influx_database(stack: StackContext) -> Iterator[str]:
     query(f'CREATE DATABASE "{name}"')
     yield name
     query(f'DROP DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def spark(stack: StackContext) -> Iterator[Any]:
+    """One local SparkSession per test session, with the pre-resolved Kafka connector."""
+    from streaming.session import spark_session
+
+    settings = stack.spark.model_copy(update={"master": "local[2]", "shuffle_partitions": 2})
+    session = spark_session(settings, stack.state, "forewarn-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def mlflow_tracking(stack: StackContext) -> str:
+    """Point MLflow at the stack's tracking server; yields a registered-model name unique to the test."""
+    import mlflow
+
+    mlflow.set_tracking_uri(stack.mlflow.tracking_uri)
+    mlflow.set_registry_uri(stack.mlflow.registry_uri or stack.mlflow.tracking_uri)
+    return unique("test-model")

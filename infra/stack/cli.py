@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from typing import Annotated
@@ -9,10 +11,14 @@ from typing import Annotated
 import typer
 
 from infra.stack import stack as stack_ops
-from infra.stack.credentials import ensure_credentials
+from infra.stack.influxdb import InfluxDB
+from infra.stack.kafka import Kafka
+from infra.stack.mosquitto import Mosquitto
 from infra.stack.service import StackContext
 
-app = typer.Typer(help="The local stack of real services (Mosquitto, Kafka, InfluxDB, MLflow).", no_args_is_help=True)
+app = typer.Typer(
+    help="The local stack of real services (Mosquitto, Kafka, InfluxDB, MLflow).", no_args_is_help=True
+)
 
 
 def _say(line: str) -> None:
@@ -31,7 +37,7 @@ def _print_status(rows: list[stack_ops.Status]) -> bool:
 @app.command()
 def up() -> None:
     """Start every service that is not already healthy (idempotent), create topics and the database."""
-    ctx = StackContext.from_env()
+    ctx = StackContext.prepared()
     try:
         rows = stack_ops.up(ctx, _say)
     except stack_ops.StackError as exc:
@@ -55,7 +61,9 @@ def status() -> None:
 
 @app.command()
 def logs(
-    service: Annotated[str | None, typer.Argument(help="mosquitto, kafka, influxdb or mlflow; all if omitted")] = None,
+    service: Annotated[
+        str | None, typer.Argument(help="mosquitto, kafka, influxdb or mlflow; all if omitted")
+    ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end of each log.")] = 40,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as the logs grow.")] = False,
 ) -> None:
@@ -76,7 +84,21 @@ def logs(
 
 @app.command()
 def credentials() -> None:
-    """Generate local development credentials into <state>/forewarn.env (keeps existing ones)."""
+    """Generate local development credentials (keeps existing ones) and Mosquitto's passwd and ACL."""
+    ctx = StackContext.prepared()
+    broker = Mosquitto(ctx)
+    broker.prepare()
+    pid = broker.daemon().pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)  # a running Mosquitto re-reads its password file and ACL
+    sites = len(ctx.mqtt.site_passwords)
+    typer.echo(f"credentials for the gateway and {sites} sites in {ctx.state / 'forewarn.env'}", err=True)
+
+
+@app.command()
+def provision() -> None:
+    """Create the project's Kafka topics and InfluxDB database on the configured (maybe external) services."""
     ctx = StackContext.from_env()
-    _, sites = ensure_credentials(ctx.stack)
-    typer.echo(f"credentials for the gateway and {len(sites)} sites in {ctx.state / 'forewarn.env'}", err=True)
+    for svc in (Kafka(ctx), InfluxDB(ctx)):
+        svc.after_start()
+        typer.echo(f"{svc.name:<10} provisioned at {svc.address()}", err=True)

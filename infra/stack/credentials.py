@@ -17,7 +17,7 @@ from dotenv import dotenv_values
 from forewarn import paths
 from forewarn.settings import StackSettings
 
-GATEWAY_PASSWORD = "FOREWARN_MQTT_PASSWORD"
+GATEWAY_PASSWORD = "FOREWARN_MQTT_PASSWORD"  # noqa: S105 - the variable name, not a password
 SITE_PASSWORDS = "FOREWARN_MQTT_SITE_PASSWORDS"
 
 
@@ -28,7 +28,9 @@ def _new_password() -> str:
 def ensure_credentials(stack: StackSettings) -> tuple[str, dict[str, str]]:
     """Create or extend the env file; return the gateway password and each site's password."""
     env_path = paths.env_file(stack.state_dir)
-    current = {k: v for k, v in dotenv_values(env_path).items() if v is not None} if env_path.is_file() else {}
+    current = (
+        {k: v for k, v in dotenv_values(env_path).items() if v is not None} if env_path.is_file() else {}
+    )
     gateway = current.get(GATEWAY_PASSWORD) or _new_password()
     sites: dict[str, str] = json.loads(current.get(SITE_PASSWORDS) or "{}")
     for site in stack.sites:

@@ -38,7 +38,9 @@ class InfluxDB(Service):
 
     def check(self) -> Health:
         try:
-            response = httpx.get(f"{self.ctx.influx.url}/ping", timeout=2.0, headers=self.ctx.influx.auth_headers())
+            response = httpx.get(
+                f"{self.ctx.influx.url}/ping", timeout=2.0, headers=self.ctx.influx.auth_headers()
+            )
         except httpx.HTTPError as exc:
             return Health(False, f"not reachable: {type(exc).__name__}")
         version = response.headers.get("X-Influxdb-Version", "?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 import subprocess
 import uuid
@@ -132,13 +133,13 @@ def ensure_topics(admin: KafkaAdminClient, partitions: dict[str, int], replicati
             if name not in counts
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another `up` won the race
                 admin.create_topics(missing, wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                pass
             changed += [t.name for t in missing]
 
-        grow = {name: NewPartitions(n) for name, n in partitions.items() if name in counts and counts[name] < n}
+        grow = {
+            name: NewPartitions(n) for name, n in partitions.items() if name in counts and counts[name] < n
+        }
         if grow:
             admin.create_partitions(grow)
             changed += list(grow)

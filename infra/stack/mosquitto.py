@@ -39,7 +39,9 @@ class Mosquitto(Service):
         return self.ctx.mqtt.host, self.ctx.mqtt.port
 
     def _binary(self) -> str:
-        found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        found = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
         if not found:
             raise RuntimeError("mosquitto is not installed: run `make setup` (Debian package mosquitto)")
         return found
@@ -84,7 +86,9 @@ def mqtt_login(host: str, port: int, username: str, password: str, timeout_s: fl
     done = threading.Event()
     verdict: list[Health] = []
 
-    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+    def on_connect(
+        client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
         failed = getattr(reason, "is_failure", False)
         verdict.append(Health(not failed, f"CONNACK {reason}"))
         done.set()

@@ -28,7 +28,9 @@ class Daemon:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting: {' '.join(self.argv)}\n".encode())
+            log.write(
+                f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting: {' '.join(self.argv)}\n".encode()
+            )
             log.flush()
             proc = subprocess.Popen(
                 self.argv,

@@ -44,6 +44,14 @@ class StackContext:
             spark=load(SparkSettings, stack.state_dir),
         )
 
+    @classmethod
+    def prepared(cls) -> StackContext:
+        """Like :meth:`from_env`, after generating any missing local credentials (first `up`)."""
+        from infra.stack.credentials import ensure_credentials
+
+        ensure_credentials(load(StackSettings))
+        return cls.from_env()
+
     @property
     def state(self) -> Path:
         return self.stack.state_dir

@@ -67,7 +67,8 @@ def up(ctx: StackContext, say: Say) -> list[Status]:
             if not _port_free(host, port):
                 raise StackError(
                     f"{svc.name}: {host}:{port} is taken by another program that does not answer as "
-                    f"forewarn's {svc.name}; stop it or point forewarn at another port (see `forewarn settings`)"
+                    f"forewarn's {svc.name}; stop it or point forewarn at another port "
+                    "(see `forewarn settings`)"
                 )
             svc.prepare()
             pid = svc.daemon().start()

@@ -1,0 +1,40 @@
+"""Build the SparkSession every forewarn Spark job uses: Kafka connector on the class path, UTC."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forewarn.settings import SparkSettings
+from infra.stack.spark_jars import connector_jars
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> SparkSession:
+    """A session for ``settings.master`` with the pre-resolved spark-sql-kafka jars.
+
+    The jars come from the state folder (``make setup``), never from a resolver at start, so a
+    job starts the same way offline. Workers run this interpreter, so they import the same
+    forewarn code and libraries as the driver.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    jars = ",".join(str(j) for j in connector_jars(state_dir, settings))
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.master)
+        .config("spark.jars", jars)
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+    )
+    return builder.getOrCreate()
