@@ -44,13 +44,11 @@ test: setup ## The CI suite: lint, unit and integration tests against the real s
 test-unit: ## Only the tests that need no service
 	@$(PYTEST) tests/unit $(PYTEST_ARGS)
 
-demo: up ## The main job on the local stack (for now: start it and show where everything answers)
+demo: up ## The main job on the local stack (for now: start it and show where every service answers)
+	@echo
 	@$(FOREWARN) stack status
 	@echo
-	@echo "MQTT     mqtt://127.0.0.1:1883 (users and passwords in .state/forewarn.env)"
-	@echo "Kafka    127.0.0.1:9092 (topics telemetry, telemetry.dlq, risk, alerts)"
-	@echo "InfluxDB http://127.0.0.1:8086 (database forewarn; InfluxQL on /query)"
-	@echo "MLflow   http://127.0.0.1:5000"
+	@echo "MQTT users and passwords: .state/forewarn.env; every setting: $(FOREWARN) settings"
 	@echo "The stack stays up for exploring; 'make down' stops it."
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
