@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo clean
+.PHONY: help setup up down status logs lint format test test-unit demo bench-ingest clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ demo: up ## The main job on the local stack (for now: start it and show where ev
 	@echo
 	@echo "MQTT users and passwords: .state/forewarn.env; every setting: $(FOREWARN) settings"
 	@echo "The stack stays up for exploring; 'make down' stops it."
+
+bench-ingest: ## Ingest benchmark: MQTT→gateway→Kafka vs a direct producer (JSON in .state/bench/ingest.json)
+	@$(VENV)/bin/python -m ingest.bench --out .state/bench/ingest.json
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

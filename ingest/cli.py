@@ -1,0 +1,303 @@
+"""``forewarn gateway``, ``forewarn dlq``, ``forewarn simulate`` and ``forewarn replay``.
+
+Settings are read here and passed inward. Heavy imports (pandas) happen inside commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import orjson
+import typer
+
+from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings, SettingsError, StackSettings, load
+
+gateway_app = typer.Typer(help="MQTT → Kafka gateway with validation, dead letters and store-and-forward.")
+simulate_app = typer.Typer(help="Fleet simulator publishing over MQTT.")
+replay_app = typer.Typer(help="Replay recorded run-to-failure data (C-MAPSS) over MQTT.")
+dlq_app = typer.Typer(help="Inspect and replay dead letters.")
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("forewarn").info("signal %s: flushing and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@gateway_app.command("run")
+def gateway_run(
+    gateway_id: Annotated[
+        str | None,
+        typer.Option(help="Gateway id (header, MQTT client id).", envvar="FOREWARN_GATEWAY_GATEWAY_ID"),
+    ] = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="Store-and-forward folder.", envvar="FOREWARN_GATEWAY_SPOOL_DIR")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the gateway until SIGTERM/SIGINT, then flush, acknowledge and exit cleanly."""
+    from ingest.gateway import Gateway, GatewayError
+    from ingest.settings import GatewaySettings
+
+    _logging(verbose)
+    overrides = {k: v for k, v in {"gateway_id": gateway_id, "spool_dir": spool_dir}.items() if v is not None}
+    state_dir = load(StackSettings).state_dir
+    settings = load(GatewaySettings, state_dir, **overrides)
+    kafka = load(KafkaSettings, state_dir)
+    mqtt_settings = load(MqttSettings, state_dir)
+    influx = load(InfluxSettings, state_dir)
+    log = logging.getLogger("forewarn.gateway")
+    for cls_settings in (settings, kafka, mqtt_settings, influx):
+        log.info("%s %s", type(cls_settings).__name__, cls_settings.redacted())
+    stop = _stop_on_signals()
+    try:
+        Gateway(settings, mqtt_settings, kafka, influx, state_dir).run(stop)
+    except GatewayError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _utc(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise _fail(f"{option} {value!r} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
+    return parsed
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    reason: Annotated[
+        list[str] | None, typer.Option(help="Only these reasons (repeatable); default all.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after (RFC 3339).")] = None,
+    until: Annotated[str | None, typer.Option(help="Received before (RFC 3339).")] = None,
+    rewrite: Annotated[
+        str | None, typer.Option(help="package.module:function fixing payload bytes before validation.")
+    ] = None,
+    at_receive_time: Annotated[
+        bool, typer.Option(help="Judge age and skew at the original receive time, not now.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Report only; send nothing.")] = False,
+    show: Annotated[int, typer.Option(help="List at most this many of the letters that stay dead.")] = 20,
+) -> None:
+    """Send dead letters that pass validation now back to `telemetry`; report what stays dead.
+
+    Validation uses today's contract settings (FOREWARN_GATEWAY_*), so a fixed limit or a rewrite
+    hook revives letters. The dead-letter topic itself is left as it is (the audit trail).
+    """
+    from kafka import KafkaConsumer
+
+    from ingest.dlq_replay import REPLAY_GATEWAY_ID, Selection, load_rewrite, read_dead_letters, replay
+    from ingest.gateway import utc_now
+    from ingest.kafka_out import KafkaOut, wait
+    from ingest.reasons import Reason
+    from ingest.settings import GatewaySettings
+
+    _logging()
+    try:
+        reasons = frozenset(Reason(r) for r in reason or [])
+    except ValueError:
+        raise _fail(f"--reason must be among: {', '.join(r.value for r in Reason)}") from None
+    selection = Selection(reasons, _utc(since, "--since"), _utc(until, "--until"))
+    try:
+        hook = load_rewrite(rewrite) if rewrite else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    state_dir = load(StackSettings).state_dir
+    settings = load(GatewaySettings, state_dir, gateway_id=REPLAY_GATEWAY_ID)
+    kafka = load(KafkaSettings, state_dir)
+    consumer = KafkaConsumer(**kafka.client_config(), enable_auto_commit=False, group_id=None)
+    try:
+        letters = list(read_dead_letters(consumer, kafka.dlq_topic))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        consumer.close()
+    readable = [(where, letter) for where, letter in letters if letter is not None]
+    outcome = replay(readable, selection, settings.policy(), utc_now(), hook, at_receive_time)
+    outcome.unreadable = [where for where, letter in letters if letter is None]
+    failed = 0
+    if outcome.records and not dry_run:
+        out = KafkaOut(settings, kafka)
+        deliveries = [out.send(record) for record in outcome.records]
+        out.flush(settings.delivery_timeout_s)
+        failed = sum(not wait(d, settings.delivery_timeout_s) for d in deliveries)
+        out.close(5.0)
+    summary = {
+        **outcome.summary(),
+        "dry_run": dry_run,
+        "send_failures": failed,
+        "topic": kafka.telemetry_topic,
+    }
+    summary["still_dead_examples"] = [
+        {"where": d.where, "reason_then": d.letter.reason.value, "reasons_now": [str(r) for r in d.reasons],
+         "source": d.letter.source}
+        for d in outcome.still_dead[:show]
+    ]  # fmt: skip
+    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if failed:
+        raise _fail(
+            f"{failed} records did not reach Kafka; nothing is lost (the dead letters stay), run again"
+        )
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise _fail(f"--speed must be a positive number or 'max', got {value!r}") from None
+    if not speed > 0:
+        raise _fail(f"--speed must be a positive number or 'max', got {value!r}")
+    return speed
+
+
+@simulate_app.callback(invoke_without_command=True)
+def simulate(
+    assets: Annotated[int, typer.Option(min=1, help="Number of assets.")] = 20,
+    sites: Annotated[
+        list[str] | None, typer.Option("--site", help="Site (MQTT user) to deal assets to; repeatable.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Everything random derives from it.")] = 1,
+    steps: Annotated[int, typer.Option(min=1, help="Readings per asset.")] = 1440,
+    interval_s: Annotated[float, typer.Option(min=0.001, help="Simulated seconds between readings.")] = 60.0,
+    speed: Annotated[str, typer.Option(help="Simulated seconds per wall second, or 'max'.")] = "max",
+    batch: Annotated[int, typer.Option(min=1, help="Readings of one asset per MQTT message.")] = 10,
+    start: Annotated[
+        str | None, typer.Option(help="First event time (RFC 3339); default: so nothing is in the future.")
+    ] = None,
+    failing_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of assets failing in the run.")
+    ] = 0.5,
+    malformed: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of messages with a malformed twin.")
+    ] = 0.0,
+    duplicates: Annotated[float, typer.Option(min=0, max=1, help="Share of messages sent twice.")] = 0.0,
+    out_of_order: Annotated[float, typer.Option(min=0, max=1, help="Share of messages sent late.")] = 0.0,
+    truth: Annotated[Path | None, typer.Option(help="Ground-truth log; default <state>/ingest/.")] = None,
+    asset_prefix: Annotated[str, typer.Option(help="Asset ids are <prefix>-0001, ...")] = "pump",
+    dry_run: Annotated[bool, typer.Option(help="Generate and count, publish nothing.")] = False,
+) -> None:
+    """Simulate a pump fleet degrading towards hidden failures and publish it over MQTT (QoS 1)."""
+    from ingest.fleet import FleetConfig
+    from ingest.gateway import utc_now
+    from ingest.messages import FaultRates
+    from ingest.mqtt_out import PublishError, publish_all
+    from ingest.simulate import SimulationRun, default_start, truth_path
+
+    _logging()
+    pace = _speed(speed)
+    site_names = tuple(sites or ["site-1", "site-2"])
+    first = _utc(start, "--start") or default_start(utc_now(), steps, interval_s, pace)
+    config = FleetConfig(
+        assets, site_names, seed, first, interval_s, steps, failing_share, asset_prefix=asset_prefix
+    )
+    run = SimulationRun(config, batch, FaultRates(malformed, duplicates, out_of_order))
+    state_dir = load(StackSettings).state_dir
+    truth_file = truth or truth_path(state_dir, seed)
+    if dry_run:
+        messages = list(run.messages())
+        summary: dict[str, object] = {
+            "messages": len(messages),
+            "readings": sum(m.readings for m in messages),
+        }
+    else:
+        try:
+            stats = publish_all(load(MqttSettings, state_dir), run.messages(), site_names, pace)
+        except (PublishError, SettingsError) as exc:
+            raise _fail(str(exc)) from None
+        summary = stats.as_json()
+    truth_file.parent.mkdir(parents=True, exist_ok=True)
+    with truth_file.open("wb") as out:
+        run.write_truth(out)
+    summary |= {"truth": str(truth_file), "injected": dict(run.injector.injected), "start": first.isoformat()}
+    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if not dry_run and stats.refused:
+        raise _fail(f"the broker refused messages: {dict(stats.refused)}")
+
+
+@replay_app.command("cmapss")
+def replay_cmapss(
+    data_dir: Annotated[Path, typer.Option(help="Folder with train_/test_/RUL_FDxxx.txt(.gz).")],
+    subset: Annotated[str, typer.Option(help="FD001, FD002, ...")],
+    split: Annotated[str, typer.Option(help="train (run to failure) or test (cut runs).")] = "test",
+    speed: Annotated[str, typer.Option(help="Event seconds per wall second, or 'max'.")] = "max",
+    cycle_s: Annotated[float, typer.Option(min=0.001, help="Event-time seconds per cycle.")] = 60.0,
+    batch: Annotated[int, typer.Option(min=1, help="Cycles of one engine per MQTT message.")] = 1,
+    site: Annotated[str, typer.Option(help="Publishing site (MQTT user).")] = "cmapss",
+    asset_prefix: Annotated[str, typer.Option(help="Prefix of the asset ids <subset>-<split>-<unit>.")] = "",
+    start: Annotated[str | None, typer.Option(help="Event time of cycle 1 (RFC 3339).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Ground-truth log; default <state>/ingest/.")] = None,
+) -> None:
+    """Publish a C-MAPSS subset over MQTT: each engine an asset, each cycle one reading."""
+    from ingest.cmapss import CmapssFormatError, read_rul, read_run, subset_files
+    from ingest.gateway import utc_now
+    from ingest.messages import batches
+    from ingest.mqtt_out import PublishError, publish_all
+    from ingest.replay import SPLITS, ReplayConfig, readings
+    from ingest.replay import truth as replay_truth
+    from ingest.simulate import default_start
+
+    _logging()
+    if split not in SPLITS:
+        raise _fail(f"--split must be train or test, got {split!r}")
+    pace = _speed(speed)
+    try:
+        files = subset_files(data_dir, subset)
+        path = files.train if split == "train" else files.test
+        if path is None:
+            raise CmapssFormatError(f"{data_dir}: no test_{files.subset}.txt(.gz)")
+        frame = read_run(path)
+        final_rul = read_rul(files.rul) if split == "test" and files.rul is not None else None
+    except CmapssFormatError as exc:
+        raise _fail(str(exc)) from None
+    cycles = int(frame["cycle"].max())
+    first = _utc(start, "--start") or default_start(utc_now(), cycles, cycle_s, pace)
+    config = ReplayConfig(files.subset, split, site, first, cycle_s, asset_prefix)
+    state_dir = load(StackSettings).state_dir
+    try:
+        stats = publish_all(
+            load(MqttSettings, state_dir), batches(readings(frame, config), batch), [site], pace
+        )
+    except (PublishError, SettingsError) as exc:
+        raise _fail(str(exc)) from None
+    truth_file = truth or state_dir / "ingest" / f"truth-{files.subset.lower()}-{split}.jsonl"
+    truth_file.parent.mkdir(parents=True, exist_ok=True)
+    truth_file.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in replay_truth(frame, config, final_rul)))
+    summary = {**stats.as_json(), "rows": len(frame), "engines": int(frame["unit"].nunique()),
+               "start": first.isoformat(), "truth": str(truth_file)}  # fmt: skip
+    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if stats.refused:
+        raise _fail(f"the broker refused messages: {dict(stats.refused)}")

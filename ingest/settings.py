@@ -1,0 +1,122 @@
+"""Settings of the ingest services (``FOREWARN_GATEWAY_*``): validation limits, MQTT session, Kafka
+producer tuning, the spool and metrics. Broker addresses and passwords stay in the shared
+``MqttSettings``/``KafkaSettings``/``InfluxSettings``.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from forewarn.settings import ForewarnSettings
+from ingest.contract import ContractPolicy, UnknownSensorPolicy
+
+COMPRESSION_TYPES = ("gzip", "snappy", "lz4", "zstd", "none")
+
+
+def _default_gateway_id() -> str:
+    return f"gw-{socket.gethostname()}"
+
+
+class GatewaySettings(ForewarnSettings):
+    """One MQTT → Kafka gateway (``forewarn gateway run``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_GATEWAY_")
+
+    gateway_id: str = Field(
+        default_factory=_default_gateway_id, description="Header value and client id part."
+    )
+    share_group: str = Field(
+        "forewarn", description="Shared-subscription group: gateways in one group split load."
+    )
+    topic_filters: list[str] = Field(
+        default=["forewarn/+/+/telemetry"], description="MQTT filters (JSON list)."
+    )
+    session_expiry_s: PositiveInt = Field(
+        86_400, description="How long the broker keeps the session while away."
+    )
+    receive_maximum: PositiveInt = Field(1000, description="Unacknowledged MQTT messages in flight at most.")
+    max_payload_bytes: PositiveInt = 1_048_576
+    max_age_s: PositiveFloat = 7 * 24 * 3600.0
+    max_future_skew_s: PositiveFloat = 300.0
+    known_sensors: list[str] = Field(
+        default_factory=list, description="Sensor names in use; empty = all known."
+    )
+    unknown_sensors: UnknownSensorPolicy = UnknownSensorPolicy.ACCEPT
+    coalesce_max_messages: PositiveInt = Field(
+        500, description="Messages taken at once; their readings become one Kafka record per asset."
+    )
+    spool_dir: Path | None = Field(None, description="Store-and-forward folder; None = <state>/ingest/spool.")
+    spool_max_records: PositiveInt = Field(200_000, description="Spool bound; when full, MQTT is not acked.")
+    forward_batch_records: PositiveInt = 500
+    retry_interval_s: PositiveFloat = Field(5.0, description="Pause between attempts to reach Kafka again.")
+    compression_type: str = "gzip"
+    linger_ms: int = Field(5, ge=0)
+    batch_size_bytes: PositiveInt = 262_144
+    max_block_s: PositiveFloat = Field(5.0, description="How long send() waits for Kafka metadata.")
+    request_timeout_s: PositiveFloat = 10.0
+    delivery_timeout_s: PositiveFloat = Field(
+        30.0, description="After this a record counts as not delivered."
+    )
+    kafka_api_version: str = Field("3.9", description="'auto' probes the broker (needs it up at start).")
+    metrics_interval_s: PositiveFloat = 10.0
+    metrics_to_influx: bool = True
+
+    @field_validator("compression_type")
+    @classmethod
+    def _compression(cls, value: str) -> str:
+        if value not in COMPRESSION_TYPES:
+            raise ValueError(f"must be one of {', '.join(COMPRESSION_TYPES)}")
+        from kafka import codec
+
+        available = getattr(codec, f"has_{value}", lambda: True)()
+        if not available:
+            raise ValueError(f"{value} needs its Python library (e.g. pip install {value}); gzip needs none")
+        return value
+
+    @field_validator("kafka_api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        if value != "auto" and not all(p.isdigit() for p in value.split(".")):
+            raise ValueError("must be 'auto' or a version such as 3.9")
+        return value
+
+    @field_validator("gateway_id", "share_group")
+    @classmethod
+    def _topic_level(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "/+#$ "):
+            raise ValueError("must be non-empty without / + # $ or spaces")
+        return value
+
+    def policy(self) -> ContractPolicy:
+        """The validation limits of the contract."""
+        return ContractPolicy(
+            max_payload_bytes=self.max_payload_bytes,
+            max_age_s=self.max_age_s,
+            max_future_skew_s=self.max_future_skew_s,
+            known_sensors=frozenset(self.known_sensors),
+            unknown_sensors=self.unknown_sensors,
+        )
+
+    def api_version(self) -> tuple[int, ...] | None:
+        """kafka-python's ``api_version``: None means probe the broker at start."""
+        return (
+            None
+            if self.kafka_api_version == "auto"
+            else tuple(int(p) for p in self.kafka_api_version.split("."))
+        )
+
+    def subscriptions(self) -> list[str]:
+        """The shared-subscription filters: ``$share/<group>/<filter>``."""
+        return [f"$share/{self.share_group}/{f}" for f in self.topic_filters]
+
+    def client_id(self) -> str:
+        """The MQTT client id; stable per gateway so the broker keeps its session across restarts."""
+        return f"forewarn-gateway-{self.gateway_id}"
+
+    def spool_path(self, state_dir: Path) -> Path:
+        """The spool database file of this gateway."""
+        return (self.spool_dir or state_dir / "ingest" / "spool") / f"{self.gateway_id}.sqlite"
