@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from forewarn.settings import ALL_SETTINGS, SettingsError, load
+from forewarn.settings import ALL_SETTINGS, ForewarnSettings, SettingsError, load
 from infra.stack.cli import app as stack_app
 
 app = typer.Typer(
@@ -67,10 +67,37 @@ for _name, (_module, _summary) in COMPONENTS.items():
     app.add_typer(_component(_name, _module, _summary), name=_name)
 
 
+# Components keep their own settings classes next to their code; `forewarn settings` shows them all.
+COMPONENT_SETTINGS = (
+    "ingest.settings",
+    "streaming.settings",
+    "models.settings",
+    "alerts.settings",
+    "dashboards.settings",
+)
+
+
+def _all_settings() -> list[type[ForewarnSettings]]:
+    found: list[type[ForewarnSettings]] = list(ALL_SETTINGS)
+    for module in COMPONENT_SETTINGS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        found += [
+            obj
+            for obj in vars(mod).values()
+            if isinstance(obj, type) and issubclass(obj, ForewarnSettings) and obj.__module__ == module
+        ]
+    return found
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print every setting with the variable that sets it (secrets redacted)."""
-    for cls in ALL_SETTINGS:
+    for cls in _all_settings():
         typer.echo(f"[{cls.__name__}]")
         for key, value in load(cls).redacted().items():
             typer.echo(f"  {key}={value}")

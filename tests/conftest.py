@@ -7,8 +7,10 @@ stopped at the end only if this session started it.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +18,14 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
+from forewarn.paths import project_root
 from infra.stack import stack as stack_ops
 from infra.stack.service import StackContext
+
+# The C-MAPSS data the team shares sits beside the checkout (``../shared``); CI clones next to it too.
+CMAPSS_DIR = Path(
+    os.environ.get("FOREWARN_CMAPSS_DIR") or project_root().parent / "shared" / "data" / "cmapss"
+)
 
 
 def unique(prefix: str) -> str:

@@ -13,10 +13,11 @@ import orjson
 import pytest
 
 from ingest.cmapss import read_run, subset_files
+from tests.conftest import CMAPSS_DIR
 from tests.integration.ingest.conftest import FOREWARN, IngestEnv, read_readings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-DATA = Path("/work/shared/data/cmapss")
+DATA = CMAPSS_DIR
 
 
 @pytest.mark.skipif(not (DATA / "test_FD001.txt.gz").exists(), reason="C-MAPSS FD001 not on this machine")

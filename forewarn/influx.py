@@ -1,0 +1,125 @@
+"""InfluxDB line protocol and a writer with retries: what every forewarn sink shares.
+
+Line protocol on ``/write`` with InfluxQL on ``/query`` is the one API InfluxDB 1.x, 2.x (v1
+compatibility) and 3.x all accept, so the sinks speak only that.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import httpx
+
+from forewarn.settings import InfluxSettings
+
+log = logging.getLogger(__name__)
+
+FieldValue = float | int | bool | str
+
+
+def escape_tag(value: str) -> str:
+    """Escape a measurement, tag key or tag value (commas, equals signs, spaces, backslashes)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _field(value: FieldValue) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None  # line protocol has no NaN
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def line(
+    measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], ts_ms: int
+) -> str | None:
+    """One point in line protocol at millisecond precision; None when no field is writable.
+
+    Tags are sorted (InfluxDB's preferred order); empty tag values are left out, as InfluxDB would
+    reject them; non-finite floats are left out of the fields.
+    """
+    tag_part = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
+    encoded = ((escape_tag(k), _field(v)) for k, v in fields.items())
+    field_part = ",".join(f"{k}={v}" for k, v in encoded if v is not None)
+    if not field_part:
+        return None
+    return f"{escape_tag(measurement)}{tag_part} {field_part} {ts_ms}"
+
+
+class InfluxWriteError(RuntimeError):
+    """InfluxDB refused a batch or stayed unreachable for longer than the retry budget."""
+
+
+class InfluxWriter:
+    """Batched line-protocol writes with exponential back-off.
+
+    A refused batch (HTTP 4xx other than 429) is a bug in the points and raises at once; an
+    unreachable or overloaded server is retried until ``retry_budget_s`` is spent, then raises so
+    the caller can fail its unit of work and retry it from its own checkpoint (nothing is lost).
+    """
+
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        *,
+        database: str | None = None,
+        batch_lines: int = 5000,
+        retry_budget_s: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.database = database or settings.database
+        self.batch_lines = batch_lines
+        self.retry_budget_s = retry_budget_s
+        self._sleep = sleep
+        self._client = httpx.Client(timeout=settings.timeout_s, headers=settings.auth_headers())
+
+    def write(self, lines: Iterable[str | None]) -> int:
+        """Write every line (``None`` entries are skipped); return how many were written."""
+        batch: list[str] = []
+        written = 0
+        for entry in lines:
+            if entry is None:
+                continue
+            batch.append(entry)
+            if len(batch) >= self.batch_lines:
+                written += self._post(batch)
+                batch = []
+        if batch:
+            written += self._post(batch)
+        return written
+
+    def _post(self, batch: list[str]) -> int:
+        params = {"db": self.database, "precision": "ms", **self.settings.auth_params()}
+        body = "\n".join(batch).encode()
+        deadline = time.monotonic() + self.retry_budget_s
+        delay_s = 0.2
+        while True:
+            try:
+                response = self._client.post(f"{self.settings.url}/write", params=params, content=body)
+                if response.status_code == 204:
+                    return len(batch)
+                if 400 <= response.status_code < 500 and response.status_code != 429:
+                    raise InfluxWriteError(f"InfluxDB refused {len(batch)} points: {response.text[:300]}")
+                problem = f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() + delay_s > deadline:
+                raise InfluxWriteError(f"InfluxDB write failed for {self.retry_budget_s:.0f}s: {problem}")
+            log.warning("InfluxDB write failed (%s); retrying in %.1fs", problem, delay_s)
+            self._sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> InfluxWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,333 @@
+"""``forewarn train``, ``forewarn models promote|rollback|list`` and ``forewarn benchmark cmapss``.
+
+Settings are read here and passed inward; heavy libraries load inside the commands. Results go
+to stdout as one JSON line (benchmark, train) or a table (list, promote); logs and the progress
+bar go to stderr. Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forewarn.settings import MlflowSettings, load
+
+log = logging.getLogger("forewarn.models")
+
+train_app = typer.Typer(help="Train RUL and failure-risk models and register them in MLflow.")
+models_app = typer.Typer(help="Promote and roll back registered models.", no_args_is_help=True)
+benchmark_app = typer.Typer(help="Benchmarks on recorded datasets.", no_args_is_help=True)
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", envvar="FOREWARN_MODELS_DATA_DIR", help="Folder with C-MAPSS files.")
+]
+Subset = Annotated[
+    str, typer.Option("--subset", envvar="FOREWARN_MODELS_SUBSET", help="C-MAPSS subset, e.g. FD001.")
+]
+Families = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated families to compare: dummy, ridge, extra_trees, hgb "
+        "(default: FOREWARN_MODELS_FAMILIES, a JSON list).",
+        show_default=False,
+    ),
+]
+Name = Annotated[
+    str | None,
+    typer.Option(
+        "--name", envvar="FOREWARN_MODELS_REGISTERED_MODEL", help="Registered model name.", show_default=False
+    ),
+]
+MaxUnits = Annotated[
+    int | None, typer.Option(help="Use only the first N engines (quick runs, tests).", min=2)
+]
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+
+
+def _settings(**options: Any) -> Any:
+    from models.settings import ModelsSettings
+
+    overrides = {k: v for k, v in options.items() if v is not None}
+    if "families" in overrides:
+        overrides["families"] = tuple(f.strip() for f in overrides["families"].split(",") if f.strip())
+    return load(ModelsSettings, **overrides)
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a score that cannot be computed (no positives) prints as null."""
+    return None if math.isnan(value) else round(value, 4)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _progress(total: int) -> Any:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, file=sys.stderr, unit="step", dynamic_ncols=True)
+    started = [False]
+
+    def step(what: str) -> None:
+        # called as a step starts: the previous one is done now
+        if started[0]:
+            bar.update(1)
+        started[0] = True
+        bar.set_description(what)
+
+    return bar, step
+
+
+def _done(bar: Any) -> None:
+    bar.update(bar.total - bar.n)
+    bar.close()
+
+
+@train_app.callback(invoke_without_command=True)
+def train(
+    data_dir: DataDir,
+    subset: Subset,
+    name: Name = None,
+    families: Families = None,
+    cv_folds: Annotated[int | None, typer.Option(min=2, help="Folds, grouped by asset.")] = None,
+    holdout_fraction: Annotated[float | None, typer.Option(help="Share of assets held out.")] = None,
+    max_units: MaxUnits = None,
+) -> None:
+    """Train on C-MAPSS run-to-failure data, log one MLflow run, register the challenger.
+
+    Prints one JSON line: run id, registered version, chosen family and held-out scores.
+    """
+    _logging()
+    from ingest.cmapss import CmapssFormatError
+    from models import dataset, tracking, training
+
+    settings = _settings(
+        registered_model=name, families=families, cv_folds=cv_folds, holdout_fraction=holdout_fraction
+    )
+    mlflow_settings = load(MlflowSettings)
+    try:
+        frame = dataset.training_frame(data_dir, subset, max_units)
+    except CmapssFormatError as exc:
+        raise _fail(str(exc)) from None
+    subset = subset.upper()
+    fit_assets, held_assets = training.split_assets(
+        frame["asset_id"].to_numpy(), settings.holdout_fraction, settings.seed
+    )
+    fit_frame = frame[frame["asset_id"].isin(fit_assets)].reset_index(drop=True)
+    log.info(
+        "training on %d assets (%d readings), holding out %d",
+        len(fit_assets),
+        len(fit_frame),
+        len(held_assets),
+    )
+    bar, step = _progress(training.steps(settings) + 1 + (1 if len(held_assets) else 0))
+    try:
+        result = training.train(fit_frame, settings, step)
+    except ValueError as exc:
+        bar.close()
+        raise _fail(f"training failed: {exc}") from None
+    metrics = {}
+    holdout = None
+    if len(held_assets):
+        step("evaluate held-out assets")
+        holdout = dataset.holdout_set(
+            frame[frame["asset_id"].isin(held_assets)].reset_index(drop=True), settings.rul_cap_cycles
+        )
+        metrics["holdout"] = training.evaluate(
+            result.model, holdout.readings, holdout.true_rul, holdout.points
+        )
+    try:
+        test = dataset.evaluation_engines(data_dir, subset, max_units)
+        metrics["test"] = training.evaluate(result.model, test.readings, test.true_rul, test.points)
+    except CmapssFormatError:
+        log.info("no test/RUL files for %s: test metrics skipped", subset)
+    step("log run and register model")
+    tracking.connect(mlflow_settings)
+    with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links on stdout; ours is the JSON line
+        registered = tracking.log_training(
+            result, settings, fit_frame, dataset.data_hash(fit_frame), f"cmapss:{subset}", holdout, metrics
+        )
+    _done(bar)
+    typer.echo(
+        json.dumps(
+            {
+                "run_id": registered.run_id,
+                "registered_model": registered.name,
+                "version": registered.version,
+                "alias": tracking.CHALLENGER,
+                "family": result.model.family,
+                "train_seconds": round(result.train_seconds, 1),
+                **{f"{p}_{k}": _finite(v) for p, m in metrics.items() for k, v in m.model_dump().items()},
+            }
+        )
+    )
+
+
+def _evaluator(name: str, data_dir: Path | None, subset: str | None, max_units: int | None) -> Any:
+    """Scores per version: on the subset's test engines when given, else the version's recorded holdout."""
+    from models import dataset, tracking, training
+    from models.metrics import EvalMetrics
+
+    if data_dir is not None and subset is not None:
+        test = dataset.evaluation_engines(data_dir, subset, max_units)
+
+        def on_test_set(version: str) -> EvalMetrics:
+            model = tracking.load_fitted(name, version)
+            return training.evaluate(model, test.readings, test.true_rul, test.points)
+
+        return on_test_set
+
+    from mlflow import MlflowClient
+
+    def recorded(version: str) -> EvalMetrics:
+        tags = MlflowClient().get_model_version(name, version).tags
+        scores = json.loads(tags.get("forewarn.metrics", "{}")).get("holdout")
+        if scores is None:
+            raise _fail(
+                f"version {version} of {name!r} has no recorded holdout metrics: pass --data-dir/--subset"
+            )
+        return EvalMetrics(**scores)
+
+    log.warning("no --data-dir/--subset: comparing each version's own recorded holdout scores")
+    return recorded
+
+
+@models_app.command("promote")
+def promote(
+    name: Name = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded on the version).")
+    ] = "scheduled promotion",
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="FOREWARN_MODELS_DATA_DIR",
+            help="Score both models on this C-MAPSS subset's test engines (else: recorded holdout scores).",
+        ),
+    ] = None,
+    subset: Annotated[str | None, typer.Option("--subset", envvar="FOREWARN_MODELS_SUBSET")] = None,
+    max_units: MaxUnits = None,
+) -> None:
+    """Make the challenger the champion if it passes the gate; otherwise refuse (exit 1)."""
+    _logging()
+    from mlflow import MlflowClient
+
+    from models import registry, tracking
+
+    settings = _settings(registered_model=name)
+    tracking.connect(load(MlflowSettings))
+    model_name = settings.registered_model
+    try:
+        result = registry.promote(
+            MlflowClient(),
+            model_name,
+            settings,
+            _evaluator(model_name, data_dir, subset, max_units),
+            by or getpass.getuser(),
+            reason,
+        )
+    except registry.RegistryError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(registry.side_by_side(result.challenger, result.champion, result.decision))
+    if result.outcome is registry.Outcome.REFUSED:
+        raise _fail(
+            f"gate refused version {result.challenger_version}; champion stays "
+            f"{result.champion_version or '(none)'}"
+        )
+    typer.echo(f"promoted {model_name} version {result.challenger_version} to champion "
+               f"(was {result.champion_version or 'none'})")  # fmt: skip
+
+
+@models_app.command("rollback")
+def rollback(
+    name: Name = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on both versions).")] = "rollback",
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+) -> None:
+    """Give champion back to the previous champion version."""
+    _logging()
+    from mlflow import MlflowClient
+
+    from models import registry, tracking
+
+    settings = _settings(registered_model=name)
+    tracking.connect(load(MlflowSettings))
+    try:
+        old, new = registry.rollback(
+            MlflowClient(), settings.registered_model, by or getpass.getuser(), reason
+        )
+    except registry.RegistryError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"rolled back {settings.registered_model}: champion {old} -> {new}")
+
+
+@models_app.command("list")
+def list_models(name: Name = None) -> None:
+    """Every version with aliases, family and recorded held-out scores (one JSON line each)."""
+    from mlflow import MlflowClient
+
+    from models import registry, tracking
+
+    settings = _settings(registered_model=name)
+    tracking.connect(load(MlflowSettings))
+    for row in registry.list_versions(MlflowClient(), settings.registered_model):
+        typer.echo(json.dumps(row))
+
+
+@benchmark_app.command("cmapss")
+def benchmark_cmapss(
+    data_dir: DataDir,
+    subset: Subset,
+    families: Families = None,
+    cv_folds: Annotated[int | None, typer.Option(min=2, help="Folds, grouped by asset.")] = None,
+    max_units: MaxUnits = None,
+) -> None:
+    """Train on train_FDxxx, predict each test engine's last cycle, score against RUL_FDxxx.
+
+    Prints exactly one JSON line on stdout: subset, rmse, phm08_score, n_test_units, train_seconds.
+    """
+    _logging()
+    from ingest.cmapss import CmapssFormatError
+    from models import dataset, training
+
+    settings = _settings(families=families, cv_folds=cv_folds)
+    try:
+        frame = dataset.training_frame(data_dir, subset, max_units)
+        test = dataset.evaluation_engines(data_dir, subset, max_units)
+    except CmapssFormatError as exc:
+        raise _fail(str(exc)) from None
+    started = time.perf_counter()
+    bar, step = _progress(training.steps(settings))
+    result = training.train(frame, settings, step)
+    _done(bar)
+    train_seconds = time.perf_counter() - started
+    scores = training.evaluate(result.model, test.readings, test.true_rul, test.points)
+    log.info("cv by family: %s; chosen %s", json.dumps(result.cv), result.model.family)
+    typer.echo(
+        json.dumps(
+            {
+                "subset": subset.upper(),
+                "rmse": round(scores.rmse, 3),
+                "phm08_score": round(scores.phm08_score, 1),
+                "n_test_units": scores.n_points,
+                "train_seconds": round(train_seconds, 1),
+                "family": result.model.family,
+                "pr_auc": None if math.isnan(scores.pr_auc) else round(scores.pr_auc, 4),
+            }
+        )
+    )

@@ -1,0 +1,119 @@
+"""The trained model: readings in; RUL, failure risk and the top contributing sensors out.
+
+One object holds everything scoring needs (feature spec, regime normaliser, regressor, risk
+calibration, healthy reference), so training, batch scoring, the MLflow pyfunc and the streaming
+job all compute the same thing.
+
+Risk is derived from the predicted RUL by a logistic calibration fitted on out-of-fold
+predictions: ``risk = P(true RUL <= horizon | predicted RUL)``. Risk and RUL therefore never
+contradict each other, and the risk is calibrated on assets the regressor had not seen.
+
+Contributions are occlusion effects per sensor: how many cycles of RUL the model would give
+back if that sensor's features looked like a healthy engine's (the training median over rows
+with RUL at the cap). ``age_cycles`` counts as a sensor here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from models.features import FeatureSpec, feature_names, feature_sensor, fleet_features
+from models.regimes import RegimeNormaliser
+
+ASSET = "asset_id"
+OUTPUT_COLUMNS = (ASSET, "cycle", "rul", "risk", "top_features")
+_CHUNK_ROWS = 256
+
+
+@dataclass(frozen=True)
+class RulRiskModel:
+    """A fitted RUL regressor with its features, risk calibration and healthy reference."""
+
+    spec: FeatureSpec
+    normaliser: RegimeNormaliser
+    family: str
+    regressor: Any
+    calibrator: Any
+    reference: tuple[float, ...]
+    rul_cap_cycles: int
+    horizon_cycles: int
+
+    def features(self, readings: pd.DataFrame) -> pd.DataFrame:
+        """Feature rows for readings of any number of assets (column ``asset_id``)."""
+        return fleet_features(readings, self.spec, self.normaliser, ASSET)
+
+    def predict_rul(self, features: pd.DataFrame) -> np.ndarray:
+        """RUL in cycles, clipped to ``[0, rul_cap_cycles]`` (the range the target was trained on)."""
+        values = features.loc[:, feature_names(self.spec)].to_numpy(dtype=np.float64)
+        return np.clip(
+            np.asarray(self.regressor.predict(values), dtype=np.float64), 0.0, float(self.rul_cap_cycles)
+        )
+
+    def risk(self, rul: np.ndarray) -> np.ndarray:
+        """P(failure within the horizon) for predicted RULs."""
+        return np.asarray(
+            self.calibrator.predict_proba(np.asarray(rul).reshape(-1, 1))[:, 1], dtype=np.float64
+        )
+
+    def contributions(self, features: pd.DataFrame, rul: np.ndarray) -> pd.DataFrame:
+        """Cycles of RUL each sensor takes away (positive) or adds (negative), per row."""
+        names = feature_names(self.spec)
+        values = features.loc[:, names].to_numpy(dtype=np.float64)
+        reference = np.asarray(self.reference)
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            groups.setdefault(feature_sensor(name), []).append(i)
+        effect = np.empty((len(values), len(groups)))
+        for start in range(0, len(values), _CHUNK_ROWS):
+            chunk = values[start : start + _CHUNK_ROWS]
+            # one predict call per chunk: (groups, rows, features), each block with one sensor made healthy
+            healthy = np.repeat(chunk[None, :, :], len(groups), axis=0)
+            for g, columns in enumerate(groups.values()):
+                healthy[g][:, columns] = reference[columns]
+            as_healthy = self.regressor.predict(healthy.reshape(-1, len(names)))
+            as_healthy = np.clip(as_healthy, 0.0, float(self.rul_cap_cycles)).reshape(len(groups), len(chunk))
+            effect[start : start + len(chunk)] = as_healthy.T - rul[start : start + len(chunk), None]
+        return pd.DataFrame(effect, index=features.index, columns=list(groups))
+
+    def predict(self, readings: pd.DataFrame, top_k: int = 3, latest_only: bool = False) -> pd.DataFrame:
+        """Per input row (or per asset's latest row): asset, cycle, ``rul``, ``risk``, ``top_features``.
+
+        Each row is scored from its asset's readings up to it within ``readings``: pass at least
+        the last :func:`models.features.required_history` readings per asset for exact features.
+        ``top_features`` is a JSON list ``[{"feature": sensor, "rul_cycles_lost": x}, ...]``,
+        largest effect first. ``latest_only`` scores only each asset's last reading (streaming).
+        """
+        features = self.features(readings)
+        if latest_only:
+            latest = readings.groupby(ASSET, sort=False)["cycle"].idxmax().to_numpy()
+            readings, features = readings.loc[latest], features.loc[latest]
+        rul = self.predict_rul(features)
+        risk = self.risk(rul)
+        effects = self.contributions(features, rul) if top_k > 0 else None
+        top: list[str] = []
+        for i in range(len(features)):
+            if effects is None:
+                top.append("[]")
+                continue
+            row = effects.iloc[i]
+            best = row.abs().sort_values(ascending=False, kind="stable").index[:top_k]
+            top.append(
+                orjson.dumps(
+                    [{"feature": name, "rul_cycles_lost": round(float(row[name]), 2)} for name in best]
+                ).decode()
+            )
+        return pd.DataFrame(
+            {
+                ASSET: readings[ASSET].astype(str).to_numpy(),
+                "cycle": readings["cycle"].to_numpy(dtype=np.int64),
+                "rul": rul,
+                "risk": risk,
+                "top_features": top,
+            },
+            index=readings.index,
+        )

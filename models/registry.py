@@ -1,0 +1,207 @@
+"""Promotion gate, promotion and rollback of registered models (MLflow aliases).
+
+``challenger`` is set by every training; ``champion`` is what scorers load. :func:`gate` is a pure
+decision on two sets of scores from the same held-out assets; :func:`promote` and
+:func:`rollback` move the alias and record on the model versions who did what, when, why and
+with which numbers (tags ``forewarn.promoted_*``, ``forewarn.rolled_back_*``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from models.metrics import EvalMetrics
+from models.settings import ModelsSettings
+from models.tracking import CHALLENGER, CHAMPION
+
+Clock = Callable[[], datetime]
+Evaluator = Callable[[str], EvalMetrics]
+PREVIOUS = "forewarn.previous_champion"
+
+
+class RegistryError(RuntimeError):
+    """A registry action that cannot be done (no challenger, nothing to roll back to, ...)."""
+
+
+class Outcome(StrEnum):
+    """What a promotion attempt did."""
+
+    PROMOTED = "promoted"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's verdict with every check it made."""
+
+    passed: bool
+    checks: tuple[tuple[str, bool, str], ...]  # (metric, passed, explanation)
+
+
+def gate(challenger: EvalMetrics, champion: EvalMetrics | None, settings: ModelsSettings) -> GateDecision:
+    """Does the challenger beat the champion (or, with none, meet the absolute ceilings)?
+
+    RMSE and PHM08 are lower-is-better, PR-AUC higher-is-better; a NaN score never passes.
+    """
+    checks: list[tuple[str, bool, str]] = []
+    if champion is None:
+        limit = settings.gate_max_rmse
+        checks.append(
+            ("rmse", challenger.rmse <= limit, f"{challenger.rmse:.3f} <= {limit:.3f} (no champion)")
+        )
+        floor = settings.gate_min_pr_auc
+        checks.append(
+            ("pr_auc", challenger.pr_auc >= floor, f"{challenger.pr_auc:.3f} >= {floor:.3f} (no champion)")
+        )
+    else:
+        limit = champion.rmse * settings.gate_max_rmse_ratio
+        checks.append(("rmse", challenger.rmse <= limit, f"{challenger.rmse:.3f} <= {limit:.3f}"))
+        limit = champion.phm08_score * settings.gate_max_phm08_ratio
+        checks.append(
+            ("phm08_score", challenger.phm08_score <= limit, f"{challenger.phm08_score:.3f} <= {limit:.3f}")
+        )
+        floor = champion.pr_auc - settings.gate_max_pr_auc_drop
+        checks.append(("pr_auc", challenger.pr_auc >= floor, f"{challenger.pr_auc:.3f} >= {floor:.3f}"))
+    return GateDecision(all(ok for _, ok, _ in checks), tuple(checks))
+
+
+def side_by_side(challenger: EvalMetrics, champion: EvalMetrics | None, decision: GateDecision) -> str:
+    """A small table of both models' scores and each check, for the terminal."""
+    lines = [f"{'metric':<12} {'challenger':>12} {'champion':>12}  check"]
+    verdicts = {metric: ("pass" if ok else "FAIL") + f"  {why}" for metric, ok, why in decision.checks}
+    for metric in ("rmse", "phm08_score", "pr_auc", "n_assets", "n_points"):
+        mine = getattr(challenger, metric)
+        theirs = "-" if champion is None else f"{getattr(champion, metric):.3f}"
+        lines.append(f"{metric:<12} {mine:>12.3f} {theirs:>12}  {verdicts.get(metric, '')}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """Outcome of :func:`promote`, with the numbers it was based on."""
+
+    outcome: Outcome
+    challenger_version: str
+    champion_version: str | None
+    challenger: EvalMetrics
+    champion: EvalMetrics | None
+    decision: GateDecision
+
+
+def _version_by_alias(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _record(client: Any, name: str, version: str, prefix: str, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        client.set_model_version_tag(name, version, f"forewarn.{prefix}_{key}", value)
+
+
+def promote(
+    client: Any,
+    name: str,
+    settings: ModelsSettings,
+    evaluate: Evaluator,
+    who: str,
+    why: str,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> PromotionResult:
+    """Give ``champion`` to the ``challenger`` version only if it passes the gate.
+
+    Both versions are scored by ``evaluate`` (same held-out assets). Either way the attempt is
+    recorded on the challenger version; a promotion also records the previous champion, so
+    :func:`rollback` can return to it.
+
+    Raises:
+        RegistryError: there is no challenger, or it already is the champion.
+    """
+    challenger_version = _version_by_alias(client, name, CHALLENGER)
+    if challenger_version is None:
+        raise RegistryError(f"registered model {name!r} has no {CHALLENGER!r} version: train one first")
+    champion_version = _version_by_alias(client, name, CHAMPION)
+    if champion_version == challenger_version:
+        raise RegistryError(f"version {challenger_version} of {name!r} already is the champion")
+    challenger = evaluate(challenger_version)
+    champion = evaluate(champion_version) if champion_version is not None else None
+    decision = gate(challenger, champion, settings)
+    numbers = json.dumps(
+        {
+            "challenger": {"version": challenger_version, **challenger.model_dump()},
+            "champion": None if champion is None else {"version": champion_version, **champion.model_dump()},
+            "checks": [{"metric": m, "passed": ok, "rule": r} for m, ok, r in decision.checks],
+        }
+    )
+    record = {"at": clock().isoformat(), "by": who, "why": why, "metrics": numbers}
+    if not decision.passed:
+        _record(client, name, challenger_version, "gate_refused", record)
+        return PromotionResult(
+            Outcome.REFUSED, challenger_version, champion_version, challenger, champion, decision
+        )
+    client.set_registered_model_alias(name, CHAMPION, challenger_version)
+    _record(client, name, challenger_version, "promoted", record)
+    client.set_model_version_tag(name, challenger_version, PREVIOUS, champion_version or "")
+    if champion_version is not None:
+        _record(client, name, champion_version, "replaced", {"at": record["at"], "by": who, "why": why})
+    return PromotionResult(
+        Outcome.PROMOTED, challenger_version, champion_version, challenger, champion, decision
+    )
+
+
+def rollback(
+    client: Any, name: str, who: str, why: str, clock: Clock = lambda: datetime.now(UTC)
+) -> tuple[str, str]:
+    """Give ``champion`` back to the version it had before the current champion's promotion.
+
+    Returns:
+        (version rolled back from, version now champion).
+
+    Raises:
+        RegistryError: no champion, or the champion was the first one (nothing to return to).
+    """
+    current = _version_by_alias(client, name, CHAMPION)
+    if current is None:
+        raise RegistryError(f"registered model {name!r} has no {CHAMPION!r}: nothing to roll back")
+    previous = client.get_model_version(name, current).tags.get(PREVIOUS, "")
+    if not previous:
+        raise RegistryError(
+            f"champion version {current} of {name!r} has no previous champion to roll back to"
+        )
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    at = clock().isoformat()
+    _record(client, name, current, "rolled_back", {"at": at, "by": who, "why": why, "to": previous})
+    _record(client, name, previous, "restored", {"at": at, "by": who, "why": why, "from": current})
+    # the restored champion's own history stays: rolling back again goes one further step back
+    return current, previous
+
+
+def list_versions(client: Any, name: str) -> list[dict[str, Any]]:
+    """Every version of ``name`` with its aliases, family and recorded held-out scores, newest first."""
+    # search_model_versions leaves aliases empty; the registered model has them
+    aliases: dict[str, list[str]] = {}
+    for alias, number in client.get_registered_model(name).aliases.items():
+        aliases.setdefault(str(number), []).append(alias)
+    rows = []
+    for version in client.search_model_versions(f"name = '{name}'"):
+        tags = dict(version.tags)
+        rows.append(
+            {
+                "version": str(version.version),
+                "aliases": sorted(aliases.get(str(version.version), [])),
+                "family": tags.get("forewarn.family", ""),
+                "source": tags.get("forewarn.source", ""),
+                "metrics": json.loads(tags.get("forewarn.metrics", "{}")),
+                "promoted_at": tags.get("forewarn.promoted_at", ""),
+                "created": datetime.fromtimestamp(version.creation_timestamp / 1000, tz=UTC).isoformat(),
+            }
+        )
+    return sorted(rows, key=lambda r: int(r["version"]), reverse=True)

@@ -1,0 +1,48 @@
+"""Settings of training, the registry and the promotion gate (``FOREWARN_MODELS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from forewarn.settings import ForewarnSettings
+
+FAMILIES = ("dummy", "ridge", "extra_trees", "hgb")
+
+
+class ModelsSettings(ForewarnSettings):
+    """How models are trained, named and promoted.
+
+    The gate: a challenger becomes champion only if, on the same held-out assets, its RMSE and
+    PHM08 score are at most ``gate_max_rmse_ratio`` / ``gate_max_phm08_ratio`` times the
+    champion's and its PR-AUC is at least the champion's minus ``gate_max_pr_auc_drop``; with no
+    champion yet, it must meet the absolute ceilings ``gate_max_rmse`` and ``gate_min_pr_auc``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_MODELS_")
+
+    registered_model: str = "forewarn-rul"
+    experiment: str = "forewarn-training"
+    rul_cap_cycles: PositiveInt = 125
+    horizon_cycles: PositiveInt = 30
+    windows: tuple[PositiveInt, ...] = (5, 15, 30, 50)
+    families: tuple[str, ...] = ("ridge", "extra_trees", "hgb")
+    cv_folds: int = Field(default=3, ge=2)
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
+    setting_decimals: tuple[int, ...] = (0, 2, 0)
+    regime_min_rows: PositiveInt = 30
+    top_features: PositiveInt = 3
+    seed: int = 0
+    gate_max_rmse_ratio: PositiveFloat = 1.0
+    gate_max_phm08_ratio: PositiveFloat = 1.0
+    gate_max_pr_auc_drop: float = Field(default=0.0, ge=0.0)
+    gate_max_rmse: PositiveFloat = 40.0
+    gate_min_pr_auc: float = Field(default=0.3, ge=0.0, le=1.0)
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, families: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in families if f not in FAMILIES]
+        if unknown or not families:
+            raise ValueError(f"families must be a non-empty subset of {list(FAMILIES)}, got {list(families)}")
+        return families

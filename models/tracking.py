@@ -1,0 +1,153 @@
+"""One MLflow run per training: parameters, metrics, spec, normaliser, data hash, plots, one model.
+
+The model is registered as a new version of the configured registered model and given the
+``challenger`` alias; only :mod:`models.registry` moves ``champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forewarn.settings import MlflowSettings
+from models.dataset import EvalSet
+from models.features import required_history
+from models.metrics import EvalMetrics
+from models.settings import ModelsSettings
+from models.training import TrainResult
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """Where a training run ended up."""
+
+    run_id: str
+    name: str
+    version: str
+
+
+def connect(mlflow_settings: MlflowSettings) -> None:
+    """Point the MLflow client at the configured tracking server and registry."""
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_settings.tracking_uri)
+    mlflow.set_registry_uri(mlflow_settings.registry_uri or mlflow_settings.tracking_uri)
+
+
+def log_training(
+    result: TrainResult,
+    settings: ModelsSettings,
+    training: pd.DataFrame,
+    data_hash: str,
+    source: str,
+    holdout: EvalSet | None,
+    metrics: dict[str, EvalMetrics],
+) -> Registered:
+    """Record one training as an MLflow run and register its pyfunc model as the challenger.
+
+    Args:
+        result: the fitted model and its cross-validation table.
+        settings: the training settings (logged as parameters).
+        training: the readings trained on (the input example comes from here).
+        data_hash: hash of the training data.
+        source: where the data came from, e.g. ``cmapss:FD001``.
+        holdout: held-out assets, for the plots (out-of-fold predictions when None).
+        metrics: held-out scores by prefix (``holdout``, ``test``).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models import pyfunc
+    from models.plots import save_plots
+
+    model = result.model
+    mlflow.set_experiment(settings.experiment)
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mlflow.log_params(
+            {
+                "family": model.family,
+                "families_compared": ",".join(settings.families),
+                "rul_cap_cycles": settings.rul_cap_cycles,
+                "horizon_cycles": settings.horizon_cycles,
+                "windows": ",".join(map(str, model.spec.windows)),
+                "cv_folds": settings.cv_folds,
+                "holdout_fraction": settings.holdout_fraction,
+                "seed": settings.seed,
+                "n_regimes": model.normaliser.n_regimes,
+                "required_history": required_history(model.spec),
+                "n_features": len(model.spec.sensors) * (1 + len(model.spec.windows) * len(model.spec.stats))
+                + 1,
+                "source": source,
+                "data_rows": result.data_rows,
+                "data_assets": int(training["asset_id"].nunique()),
+            }
+        )
+        mlflow.set_tags({"forewarn.data_hash": data_hash, "forewarn.source": source})
+        for family, cv_scores in result.cv.items():
+            mlflow.log_metrics({f"cv_{family}_{k}": v for k, v in cv_scores.items()})
+        for prefix, scores in metrics.items():
+            mlflow.log_metrics(scores.as_mlflow(prefix))
+        mlflow.log_metric("train_seconds", result.train_seconds)
+        mlflow.log_dict(model.spec.model_dump(mode="json"), "feature_spec.json")
+        mlflow.log_dict(model.normaliser.to_dict(), "regime_normaliser.json")
+        mlflow.log_dict(result.cv, "cv_by_family.json")
+        if holdout is not None:
+            features = model.features(holdout.readings)
+            true_rul, predicted = holdout.true_rul, model.predict_rul(features)
+        else:
+            rul = training["rul_cycles"].to_numpy(dtype=np.float64)
+            true_rul, predicted = rul[~np.isnan(rul)], result.oof_rul
+        for path in save_plots(folder, true_rul, predicted, model.risk(predicted), model.horizon_cycles):
+            mlflow.log_artifact(str(path), "plots")
+        example = pyfunc.example_input(training)
+        output = model.predict(example.copy())
+        with warnings.catch_warnings():
+            # cycle is a required whole number: MLflow's hint about integers and missing values does not apply
+            warnings.filterwarnings(
+                "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
+            )
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=pyfunc.ForewarnPyfunc(),
+                artifacts={pyfunc.ARTIFACT: str(pyfunc.save_model_file(model, folder))},
+                signature=pyfunc.signature_for(example, output.reset_index(drop=True)),
+                input_example=example,
+                registered_model_name=settings.registered_model,
+                # what a streaming scorer needs before it can call predict
+                metadata={
+                    "required_history": required_history(model.spec),
+                    "horizon_cycles": model.horizon_cycles,
+                    "rul_cap_cycles": model.rul_cap_cycles,
+                },
+            )
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_registered_model_alias(settings.registered_model, CHALLENGER, version)
+    for key, value in {
+        "forewarn.family": model.family,
+        "forewarn.required_history": str(required_history(model.spec)),
+        "forewarn.data_hash": data_hash,
+        "forewarn.source": source,
+        "forewarn.metrics": json.dumps({p: m.model_dump() for p, m in metrics.items()}),
+    }.items():
+        client.set_model_version_tag(settings.registered_model, version, key, value)
+    return Registered(run.info.run_id, settings.registered_model, version)
+
+
+def load_fitted(name: str, version: str) -> Any:
+    """The :class:`models.predictor.RulRiskModel` inside a registered version (for evaluation)."""
+    import mlflow
+
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return loaded.unwrap_python_model().model

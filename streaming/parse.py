@@ -1,0 +1,115 @@
+"""Kafka ``telemetry`` records → readings, and records that are not canonical → dead letters.
+
+A ``telemetry`` value is a JSON array holding a run of canonical readings of one asset (see
+``ingest/records.py``). The gateway has already validated every reading, so a record that does
+not parse here is a producer bug: the whole record goes to ``telemetry.dlq`` with its Kafka
+coordinates and its bytes, in the dead-letter format of ``ingest/records.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
+
+from ingest.reasons import Reason
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+SCHEMA_VERSION = 1
+DLQ_FORMAT_VERSION = 1
+NOT_CANONICAL = Reason.NOT_CANONICAL.value
+LATE_FOR_STATE = Reason.LATE_FOR_STATE.value
+UNSCORABLE = Reason.UNSCORABLE.value
+
+# settings and sensors stay JSON text here: Spark hands an object's raw text to a string field, and
+# the per-asset state parses it, so a champion that reads other sensors needs no new plan.
+READING = StructType(
+    [
+        StructField("schema", IntegerType()),
+        StructField("asset_id", StringType()),
+        StructField("site", StringType()),
+        StructField("ts", LongType()),
+        StructField("seq", LongType()),
+        StructField("settings", StringType()),
+        StructField("sensors", StringType()),
+    ]
+)
+RUN = ArrayType(READING)
+
+READING_COLUMNS = ["asset_id", "site", "ts", "seq", "settings", "sensors"]
+
+
+def _is_canonical(reading: Column) -> Column:
+    return (
+        reading["asset_id"].isNotNull()
+        & reading["site"].isNotNull()
+        & reading["ts"].isNotNull()
+        & reading["seq"].isNotNull()
+        & reading["sensors"].isNotNull()
+        & (reading["schema"] == SCHEMA_VERSION)
+    )
+
+
+def parse_telemetry(kafka: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Split Kafka source rows into exploded readings and dead-letter rows.
+
+    Args:
+        kafka: rows of Spark's Kafka source (``key``, ``value``, ``topic``, ``partition``, ``offset``…).
+
+    Returns:
+        readings: one row per reading (``READING_COLUMNS``), in record order;
+        dead: one row per non-canonical record with ``key`` and ``value`` ready for ``telemetry.dlq``.
+    """
+    parsed = kafka.select(
+        "topic",
+        "partition",
+        "offset",
+        "value",
+        F.from_json(F.col("value").cast("string"), RUN).alias("run"),
+    )
+    ok = F.coalesce(
+        F.col("run").isNotNull() & (F.size("run") > 0) & F.forall("run", _is_canonical), F.lit(False)
+    )
+    readings = (
+        parsed.where(ok).select(F.explode("run").alias("r")).select(*[f"r.{c}" for c in READING_COLUMNS])
+    )
+    dead = dead_letters(
+        parsed.where(~ok),
+        reason=F.lit(NOT_CANONICAL),
+        detail=F.lit("telemetry value is not a JSON array of canonical schema-1 readings"),
+    )
+    return readings, dead
+
+
+def kafka_source(frame: DataFrame) -> Column:
+    """``kafka:<topic>/<partition>@<offset>``: where a dead letter came from."""
+    return F.concat(
+        F.lit("kafka:"),
+        frame["topic"],
+        F.lit("/"),
+        frame["partition"].cast("string"),
+        F.lit("@"),
+        frame["offset"].cast("string"),
+    )
+
+
+def dead_letters(frame: DataFrame, reason: Column, detail: Column) -> DataFrame:
+    """Rows with ``topic``/``partition``/``offset``/``value`` → ``telemetry.dlq`` key and value."""
+    source = kafka_source(frame)
+    value = F.to_json(
+        F.struct(
+            F.lit(DLQ_FORMAT_VERSION).alias("format"),
+            reason.alias("reason"),
+            detail.alias("detail"),
+            source.alias("source"),
+            F.date_format(F.current_timestamp(), "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("received_at"),
+            F.lit(None).cast("int").alias("index"),
+            # Spark may wrap base64 at 76 characters (MIME); the dead-letter format wants one line.
+            F.regexp_replace(F.base64(frame["value"]), r"\s", "").alias("payload_b64"),
+        ),
+        {"ignoreNullFields": "false"},
+    )
+    return frame.select(source.alias("key"), value.alias("value"), reason.alias("reason"))

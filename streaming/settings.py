@@ -1,0 +1,38 @@
+"""Settings of the scoring job (``forewarn stream``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import PositiveFloat, PositiveInt
+from pydantic_settings import SettingsConfigDict
+
+from forewarn.settings import ForewarnSettings
+
+
+class StreamSettings(ForewarnSettings):
+    """What the job scores with, how it keeps state and where it writes."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_STREAM_")
+
+    model_name: str = "forewarn-rul"
+    model_alias: str = "champion"
+    # Each Python worker re-resolves the alias this often: a new champion is picked up live.
+    alias_refresh_s: PositiveFloat = 30.0
+    # Readings kept per asset; 0 = what the champion's features need (models.features.required_history).
+    history_readings: int = 0
+    top_features: PositiveInt = 3
+    checkpoint_dir: Path | None = None  # None = <state>/checkpoints/stream
+    query_name: str = "forewarn-scoring"
+    trigger_interval_s: PositiveFloat = 1.0
+    max_offsets_per_trigger: PositiveInt = 200_000
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    telemetry_to_influx: Literal["raw", "downsampled", "off"] = "raw"
+    downsample_s: PositiveInt = 60
+    influx_batch_lines: PositiveInt = 5000
+    # A sink (Kafka or InfluxDB) that stays down this long fails the micro-batch; the query then
+    # restarts from its checkpoint after restart_delay_s, up to max_restarts times (0 = forever).
+    sink_retry_s: PositiveFloat = 120.0
+    restart_delay_s: PositiveFloat = 5.0
+    max_restarts: int = 0

@@ -1,0 +1,252 @@
+"""Where each micro-batch goes: Kafka ``risk`` and ``telemetry.dlq``, InfluxDB ``risk``, ``telemetry``
+and ``pipeline``.
+
+Each sink either finishes or raises: a raised sink fails the micro-batch, Spark does not commit
+its offsets or state, and the query restarts from the checkpoint (``streaming/job.py``), so an
+outage of the next hop delays data but never loses it. Rewrites after a restart are harmless:
+InfluxDB overwrites a point with the same series and time, and ``risk`` consumers deduplicate by
+(asset_id, seq).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+
+from forewarn.influx import InfluxWriter, line
+from forewarn.settings import InfluxSettings, KafkaSettings
+from streaming.parse import LATE_FOR_STATE, READING_COLUMNS, UNSCORABLE, dead_letters
+from streaming.settings import StreamSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, Row
+
+log = logging.getLogger(__name__)
+
+TOP_FEATURES = ArrayType(
+    StructType([StructField("name", StringType()), StructField("contribution", DoubleType())])
+)
+RFC3339_MS = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
+
+
+def kafka_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:
+    """Options for Spark's Kafka source and sink (``kafka.``-prefixed client settings)."""
+    options = {
+        "kafka.bootstrap.servers": kafka.bootstrap_servers,
+        "kafka.security.protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        module = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        if kafka.sasl_mechanism.startswith("SCRAM"):
+            module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        options["kafka.sasl.mechanism"] = kafka.sasl_mechanism
+        options["kafka.sasl.jaas.config"] = (
+            f'{module} required username="{kafka.sasl_username}" password="{password}";'
+        )
+    return options
+
+
+def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:
+    """The sink's producer: every record acknowledged by all replicas, bounded by the retry budget."""
+    budget_ms = str(int(stream.sink_retry_s * 1000))
+    return {
+        **kafka_options(kafka, stream),
+        "kafka.acks": "all",
+        "kafka.enable.idempotence": "true",
+        "kafka.compression.type": "lz4",
+        "kafka.linger.ms": "20",
+        "kafka.delivery.timeout.ms": budget_ms,
+        "kafka.max.block.ms": budget_ms,
+        "kafka.request.timeout.ms": str(min(30_000, int(stream.sink_retry_s * 1000))),
+    }
+
+
+def risk_records(scored: DataFrame) -> DataFrame:
+    """``risk`` rows → Kafka ``key``/``value`` in the risk contract (``alerts/risk_contract.py``)."""
+    value = F.to_json(
+        F.struct(
+            F.lit(1).alias("schema"),
+            "asset_id",
+            "site",
+            "seq",
+            F.date_format(F.timestamp_millis("event_ts_ms"), RFC3339_MS).alias("event_ts"),
+            "risk",
+            "rul_cycles",
+            "horizon_cycles",
+            "model_name",
+            "model_version",
+            "model_alias",
+            F.lit("unspecified").alias("failure_mode"),
+            F.from_json("top_features", TOP_FEATURES).alias("top_features"),
+        )
+    )
+    return scored.select(F.col("asset_id").alias("key"), value.alias("value"))
+
+
+def state_dead_letters(scored: DataFrame, telemetry_topic: str) -> DataFrame:
+    """``late`` and ``unscorable`` rows → ``telemetry.dlq`` records (the reading as the payload)."""
+    frame = scored.select(
+        F.lit(telemetry_topic).alias("topic"),
+        F.lit(-1).alias("partition"),
+        F.col("seq").alias("offset"),
+        F.encode("payload", "UTF-8").alias("value"),
+        F.when(F.col("kind") == "late", F.lit(LATE_FOR_STATE)).otherwise(F.lit(UNSCORABLE)).alias("reason"),
+        "detail",
+        "asset_id",
+    )
+    dead = dead_letters(frame, reason=F.col("reason"), detail=F.col("detail"))
+    # Source names the asset and seq: the Kafka offset of one reading inside a run is not kept.
+    return dead.withColumn("key", F.concat(F.lit(f"kafka:{telemetry_topic}/asset/"), F.col("key")))
+
+
+def write_kafka(frame: DataFrame, topic: str, options: dict[str, str]) -> None:
+    """Write ``key``/``value`` (and ``reason`` as a header when present) to ``topic``; raises on failure."""
+    columns = [F.col("key").cast("string"), F.col("value").cast("string")]
+    if "reason" in frame.columns:
+        header = F.struct(F.lit("reason").alias("key"), F.encode("reason", "UTF-8").alias("value"))
+        columns.append(F.array(header).alias("headers"))
+    writer = frame.select(*columns).write.format("kafka").option("topic", topic)
+    for key, value in options.items():
+        writer = writer.option(key, value)
+    writer.save()
+
+
+def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
+    """InfluxDB ``risk`` points (tags bounded: site, asset, model; the time is the reading's)."""
+    for r in rows:
+        yield line(
+            "risk",
+            {
+                "site": r["site"],
+                "asset_id": r["asset_id"],
+                "model_name": r["model_name"],
+                "model_version": r["model_version"],
+                "model_alias": r["model_alias"] or "",
+            },
+            {
+                "risk": r["risk"],
+                "rul_cycles": r["rul_cycles"],
+                "horizon_cycles": r["horizon_cycles"],
+                "seq": r["seq"],
+            },
+            r["event_ts_ms"],
+        )
+
+
+def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[str | None]:
+    """InfluxDB ``telemetry`` points: every reading, or (downsampled) the last of each bucket.
+
+    A downsampled point is stamped with its bucket's start, so later readings of the same bucket
+    overwrite it and the stored value is the bucket's last reading whatever the micro-batch split.
+    """
+    bucket_ms = downsample_s * 1000 if downsample_s else None
+    for r in rows:
+        values: dict[str, Any] = {**orjson.loads(r["settings"] or "{}"), **orjson.loads(r["sensors"])}
+        values["seq"] = int(r["seq"])
+        ts_ms = int(r["ts"])
+        if bucket_ms:
+            ts_ms -= ts_ms % bucket_ms
+        yield line("telemetry", {"site": r["site"], "asset_id": r["asset_id"]}, values, ts_ms)
+
+
+def _influx_partition(settings: InfluxSettings, stream: StreamSettings, kind: str):  # type: ignore[no-untyped-def]
+    downsample = stream.downsample_s if stream.telemetry_to_influx == "downsampled" else None
+
+    def write(rows: Iterator[Row]) -> None:
+        lines = risk_lines(rows) if kind == "risk" else telemetry_lines(rows, downsample)
+        with InfluxWriter(
+            settings, batch_lines=stream.influx_batch_lines, retry_budget_s=stream.sink_retry_s
+        ) as w:
+            w.write(lines)
+
+    return write
+
+
+@dataclass
+class PipelineCounters:
+    """Running totals of this job process, written as InfluxDB ``pipeline`` points (cumulative)."""
+
+    component: str
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def add(self, **counts: int) -> None:
+        for name, n in counts.items():
+            self.totals[name] = self.totals.get(name, 0) + int(n)
+
+    def lines(self, now_ms: int) -> list[str | None]:
+        return [line("pipeline", {"component": self.component}, dict(self.totals), now_ms)]
+
+
+@dataclass
+class ScoredSink:
+    """``foreachBatch`` of the scoring query."""
+
+    kafka: KafkaSettings
+    influx: InfluxSettings
+    stream: StreamSettings
+    counters: PipelineCounters = field(default_factory=lambda: PipelineCounters("streaming"))
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        batch.persist()
+        try:
+            options = producer_options(self.kafka, self.stream)
+            risk = batch.where(F.col("kind") == "risk")
+            dead = batch.where(F.col("kind").isin("late", "unscorable"))
+            write_kafka(risk_records(risk), self.kafka.risk_topic, options)
+            write_kafka(state_dead_letters(dead, self.kafka.telemetry_topic), self.kafka.dlq_topic, options)
+            risk.foreachPartition(_influx_partition(self.influx, self.stream, "risk"))
+            totals = (
+                batch.groupBy("kind")
+                .agg(
+                    F.count("*").alias("rows"),
+                    F.sum("readings_in").alias("readings_in"),
+                    F.sum("duplicates").alias("dups"),
+                )
+                .collect()
+            )
+        finally:
+            batch.unpersist()
+        by_kind = {r["kind"]: r for r in totals}
+        stats = by_kind.get("stats")
+        self.counters.add(
+            readings_in=stats["readings_in"] if stats else 0,
+            duplicates=stats["dups"] if stats else 0,
+            readings_out=by_kind["risk"]["rows"] if "risk" in by_kind else 0,
+            late=by_kind["late"]["rows"] if "late" in by_kind else 0,
+            unscorable=by_kind["unscorable"]["rows"] if "unscorable" in by_kind else 0,
+        )
+        with InfluxWriter(self.influx, retry_budget_s=self.stream.sink_retry_s) as w:
+            w.write(self.counters.lines(int(time.time() * 1000)))
+        log.info("scoring batch %d: %s in %.2fs", batch_id, self.counters.totals, time.monotonic() - started)
+
+
+@dataclass
+class TelemetrySink:
+    """``foreachBatch`` of the telemetry query: dead letters to Kafka, readings to InfluxDB."""
+
+    kafka: KafkaSettings
+    influx: InfluxSettings
+    stream: StreamSettings
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        from streaming.parse import parse_telemetry
+
+        batch.persist()
+        try:
+            readings, dead = parse_telemetry(batch)
+            write_kafka(dead, self.kafka.dlq_topic, producer_options(self.kafka, self.stream))
+            if self.stream.telemetry_to_influx != "off":
+                readings.select(*READING_COLUMNS).foreachPartition(
+                    _influx_partition(self.influx, self.stream, "telemetry")
+                )
+        finally:
+            batch.unpersist()

@@ -1,0 +1,52 @@
+"""The job's parser agrees with the gateway's canonical encoding and dead-letters the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.contract import Reading
+from ingest.reasons import Reason
+from ingest.records import decode_dead_letter, encode_run
+from streaming.parse import NOT_CANONICAL, parse_telemetry
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+
+def kafka_rows(spark: Any, values: list[bytes]) -> Any:
+    rows = [("telemetry", 2, 100 + i, b"key", value) for i, value in enumerate(values)]
+    return spark.createDataFrame(rows, "topic string, partition int, offset long, key binary, value binary")
+
+
+def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any) -> None:
+    run = [
+        Reading("pump-7", "site-1", 1_767_225_600_000 + i, 40 + i, {"load": 0.8}, {"vib_mm_s": 2.0 + i})
+        for i in range(3)
+    ]
+    bad = [
+        b"not json",
+        b"[]",
+        b'{"asset_id": "pump-7"}',
+        orjson.dumps([{"schema": 2, "asset_id": "a", "site": "s", "ts": 1, "seq": 1, "sensors": {}}]),
+        orjson.dumps([{"schema": 1, "asset_id": "a", "site": "s", "ts": 1, "sensors": {"x": 1.0}}]),
+    ]
+    readings, dead = parse_telemetry(kafka_rows(spark, [encode_run(run), *bad]))
+
+    got = sorted((r["asset_id"], r["seq"], r["ts"], r["site"]) for r in readings.collect())
+    assert got == [("pump-7", r.seq, r.ts_ms, "site-1") for r in run]
+    first = readings.orderBy("seq").first()
+    assert first is not None
+    assert orjson.loads(first["sensors"]) == {"vib_mm_s": 2.0}
+    assert orjson.loads(first["settings"]) == {"load": 0.8}
+
+    letters = dead.orderBy("key").collect()
+    assert len(letters) == len(bad)
+    decoded = [orjson.loads(row["value"]) for row in letters]
+    assert {d["payload_b64"] for d in decoded} == {__import__("base64").b64encode(b).decode() for b in bad}
+    assert {d["reason"] for d in decoded} == {NOT_CANONICAL}
+    assert all(d["source"].startswith("kafka:telemetry/2@") for d in decoded)
+    assert NOT_CANONICAL in {r.value for r in Reason}, "the reason is part of the dead-letter enum"
+    letter = decode_dead_letter(letters[0]["value"].encode())
+    assert letter.payload in bad
