@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo bench-ingest clean
+.PHONY: help setup up down status logs lint format test test-unit demo bench-ingest bench-stream clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ demo: up ## The main job on the local stack (for now: start it and show where ev
 
 bench-ingest: ## Ingest benchmark: MQTT→gateway→Kafka vs a direct producer (JSON in .state/bench/ingest.json)
 	@$(VENV)/bin/python -m ingest.bench --out .state/bench/ingest.json
+
+bench-stream: up ## Scoring-job benchmark: readings/s, reading→risk latency, ratio to offline (JSON in .state/bench/stream.json)
+	@$(VENV)/bin/python -m streaming.bench --out .state/bench/stream.json
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache
