@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from alerts.risk_contract import RiskRecord, decode_risk
 from infra.stack.service import StackContext
 from ingest.cmapss import read_run
 from ingest.contract import Reading
@@ -102,7 +103,12 @@ def test_every_reading_scored_once_matching_offline_scores(
         query.awaitTermination(timeout=600)
         assert query.exception() is None, query.exception()
 
-    scores = [orjson.loads(r.value) for r in consume_all(stack, risk)]
+    records = consume_all(stack, risk)
+    scores = [orjson.loads(r.value) for r in records]
+    decoded = [decode_risk(r.value) for r in records]
+    assert all(isinstance(d, RiskRecord) for d in decoded), [
+        d for d in decoded if not isinstance(d, RiskRecord)
+    ][:1]
     assert sorted((s["asset_id"], s["seq"]) for s in scores) == sorted((r.asset_id, r.seq) for r in sent)
     assert {s["model_name"] for s in scores} == {champion_model.name}
     assert {s["model_version"] for s in scores} == {champion_model.version}

@@ -1,0 +1,1 @@
+"""The work-order REST service (FastAPI): alerts, work orders, technicians, parts, KPIs."""

@@ -1,0 +1,73 @@
+"""The FastAPI application: migrations at start, bearer-token auth, errors as reason codes.
+
+``create_app`` takes settings and a clock (tests inject a manual one); ``forewarn api serve`` runs it
+under uvicorn. OpenAPI docs at ``/docs``; ``/health`` answers without a token.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+
+from alerts import kpis
+from alerts.api import routes_alerts, routes_crew_parts, routes_work_orders
+from alerts.api.deps import Store, StoreDep, require_token
+from alerts.clock import Clock, SystemClock
+from alerts.settings import ApiSettings, ensure_sqlite_dir
+from alerts.store.db import make_engine, migrate, session_factory, transaction
+from alerts.workorders.errors import ErrorCode, WorkOrderError
+
+_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ILLEGAL_TRANSITION: 409,
+    ErrorCode.NO_TECHNICIAN: 409,
+    ErrorCode.INVALID: 422,
+}
+
+
+def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
+    """Build the app on ``settings.database_url``, upgrading its schema first."""
+    ensure_sqlite_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    app = FastAPI(
+        title="forewarn work orders",
+        version="1",
+        description="Alerts, proactive work orders with crew and parts, and service KPIs.",
+    )
+    app.state.store = Store(session_factory(engine), clock or SystemClock(), settings)
+    app.state.engine = engine
+
+    @app.exception_handler(WorkOrderError)
+    async def _refused(_request: Request, exc: WorkOrderError) -> JSONResponse:
+        return JSONResponse({"code": exc.code.value, "detail": exc.detail}, status_code=_STATUS[exc.code])
+
+    @app.exception_handler(StaleDataError)
+    async def _raced(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "code": "conflict",
+                "detail": "changed by someone else at the same time; read it again and retry",
+            },
+            status_code=409,
+        )
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Liveness (no token needed)."""
+        return {"status": "ok"}
+
+    auth = [Depends(require_token)]
+    app.include_router(routes_alerts.router, dependencies=auth)
+    app.include_router(routes_work_orders.router, dependencies=auth)
+    app.include_router(routes_crew_parts.technicians, dependencies=auth)
+    app.include_router(routes_crew_parts.parts, dependencies=auth)
+
+    @app.get("/kpis", tags=["kpis"], dependencies=auth)
+    def get_kpis(store: StoreDep) -> kpis.Kpis:
+        """MTBF, MTTR, first-time fix, response times, precision per model version, parts availability."""
+        with transaction(store.sessions) as session:
+            return kpis.from_store(session)
+
+    return app

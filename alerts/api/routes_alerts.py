@@ -1,0 +1,85 @@
+"""``/alerts``: list, read, acknowledge, snooze."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import func, select
+
+from alerts.api.deps import PagingDep, StoreDep
+from alerts.api.schemas import AckIn, AlertOut, Page, SnoozeIn
+from alerts.effects import acknowledge_alert, snooze_alert
+from alerts.state import AlertState, Severity
+from alerts.store.db import transaction
+from alerts.store.tables import AlertRow
+from alerts.workorders.errors import ErrorCode, WorkOrderError
+
+AlertId = Annotated[str, Path(max_length=100)]
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+@router.get("")
+def list_alerts(
+    store: StoreDep,
+    page: PagingDep,
+    asset_id: Annotated[str | None, Query(max_length=200)] = None,
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    state: AlertState | None = None,
+    severity: Severity | None = None,
+    open_only: bool = False,
+) -> Page[AlertOut]:
+    """Alerts, newest first, filtered by asset, site, state, severity or open only."""
+    q = select(AlertRow)
+    if asset_id is not None:
+        q = q.where(AlertRow.asset_id == asset_id)
+    if site is not None:
+        q = q.where(AlertRow.site == site)
+    if state is not None:
+        q = q.where(AlertRow.state == state.value)
+    if severity is not None:
+        q = q.where(AlertRow.severity == severity.value)
+    if open_only:
+        q = q.where(AlertRow.state != AlertState.CLEARED.value)
+    with transaction(store.sessions) as session:
+        total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = session.scalars(
+            q.order_by(AlertRow.raised_at.desc(), AlertRow.alert_id).limit(page.limit).offset(page.offset)
+        ).all()
+        return Page(
+            items=[AlertOut.model_validate(r) for r in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+
+@router.get("/{alert_id}", responses={404: {"description": "No such alert"}})
+def get_alert(store: StoreDep, alert_id: AlertId) -> AlertOut:
+    """One alert."""
+    with transaction(store.sessions) as session:
+        row = session.get(AlertRow, alert_id)
+        if row is None:
+            raise WorkOrderError(ErrorCode.NOT_FOUND, f"alert {alert_id} does not exist")
+        return AlertOut.model_validate(row)
+
+
+@router.post(
+    "/{alert_id}/ack", responses={404: {"description": "No such alert"}, 409: {"description": "Cleared"}}
+)
+def ack(store: StoreDep, alert_id: AlertId, body: AckIn) -> AlertOut:
+    """Acknowledge: escalation stops; the alert stays open until the rules clear it."""
+    with transaction(store.sessions) as session:
+        row = acknowledge_alert(session, alert_id, by=body.by, comment=body.comment, now=store.clock.now())
+        return AlertOut.model_validate(row)
+
+
+@router.post(
+    "/{alert_id}/snooze",
+    responses={404: {"description": "No such alert"}, 409: {"description": "Cleared/past"}},
+)
+def snooze(store: StoreDep, alert_id: AlertId, body: SnoozeIn) -> AlertOut:
+    """Snooze until a time: no escalation until then."""
+    with transaction(store.sessions) as session:
+        row = snooze_alert(session, alert_id, by=body.by, until=body.until, now=store.clock.now())
+        return AlertOut.model_validate(row)

@@ -1,0 +1,214 @@
+"""``/work-orders``: open (idempotent), list and filter, lifecycle actions, suggestions, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.api.deps import PagingDep, StoreDep
+from alerts.api.schemas import (
+    ActorIn,
+    AssignIn,
+    AuditOut,
+    CancelIn,
+    CompleteIn,
+    Page,
+    PartLineOut,
+    ScheduleIn,
+    SuggestionOut,
+    WorkOrderIn,
+    WorkOrderOut,
+)
+from alerts.state import Severity
+from alerts.store.db import transaction
+from alerts.store.tables import AlertRow, AuditRow, WorkOrderRow
+from alerts.workorders import service
+from alerts.workorders.errors import ErrorCode, WorkOrderError
+from alerts.workorders.lifecycle import WorkOrderStatus
+
+WorkOrderId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+router = APIRouter(prefix="/work-orders", tags=["work orders"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"description": "No such work order"},
+    409: {"description": "Not allowed from the current status"},
+}
+
+
+def _out(session: Session, row: WorkOrderRow) -> WorkOrderOut:
+    out = WorkOrderOut.model_validate(row)
+    out.parts = [PartLineOut.model_validate(p) for p in service.part_lines(session, row.id)]
+    return out
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={200: {"description": "Already open"}, **_ERRORS}
+)
+def open_work_order(store: StoreDep, body: WorkOrderIn, response: Response) -> WorkOrderOut:
+    """Open a work order: 201 when new, 200 with the open one for this alert or (asset, failure mode)."""
+    now = store.clock.now()
+    with transaction(store.sessions) as session:
+        alert: AlertRow | None = None
+        if body.alert_id is not None:
+            alert = session.get(AlertRow, body.alert_id)
+            if alert is None:
+                raise WorkOrderError(ErrorCode.NOT_FOUND, f"alert {body.alert_id} does not exist")
+            new = service.NewWorkOrder(
+                asset_id=alert.asset_id,
+                site=alert.site,
+                failure_mode=alert.failure_mode,
+                severity=Severity(alert.severity),
+                alert_id=alert.alert_id,
+                alert_raised_at=alert.raised_at,
+                model_name=alert.model_name,
+                model_version=alert.model_version,
+            )
+        else:
+            new = service.NewWorkOrder(
+                str(body.asset_id), str(body.site), str(body.failure_mode), Severity(str(body.severity))
+            )
+        row, created = service.open_work_order(
+            session, new, actor=body.by, now=now, sla_h=store.settings.sla_hours
+        )
+        if alert is not None and alert.work_order_id is None:
+            alert.work_order_id = row.id
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        return _out(session, row)
+
+
+@router.get("")
+def list_work_orders(
+    store: StoreDep,
+    page: PagingDep,
+    asset_id: Annotated[str | None, Query(max_length=200)] = None,
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    failure_mode: Annotated[str | None, Query(max_length=100)] = None,
+    status_: Annotated[WorkOrderStatus | None, Query(alias="status")] = None,
+    technician_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> Page[WorkOrderOut]:
+    """Work orders, newest first, filtered by asset, site, failure mode, status or technician."""
+    q = select(WorkOrderRow)
+    for column, value in (
+        (WorkOrderRow.asset_id, asset_id),
+        (WorkOrderRow.site, site),
+        (WorkOrderRow.failure_mode, failure_mode),
+        (WorkOrderRow.status, status_.value if status_ else None),
+        (WorkOrderRow.technician_id, technician_id),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    with transaction(store.sessions) as session:
+        total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = session.scalars(q.order_by(WorkOrderRow.id.desc()).limit(page.limit).offset(page.offset)).all()
+        return Page(items=[_out(session, r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{work_order_id}", responses=_ERRORS)
+def get_work_order(store: StoreDep, work_order_id: WorkOrderId) -> WorkOrderOut:
+    """One work order with its parts."""
+    with transaction(store.sessions) as session:
+        return _out(session, service.get(session, work_order_id))
+
+
+def _act(store: StoreDep, work_order_id: WorkOrderId, op: Callable[[Session], WorkOrderRow]) -> WorkOrderOut:
+    with transaction(store.sessions) as session:
+        return _out(session, op(session))
+
+
+@router.post("/{work_order_id}/approve", responses=_ERRORS)
+def approve(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
+    """requested → approved."""
+    now = store.clock.now()
+    return _act(store, work_order_id, lambda s: service.approve(s, work_order_id, actor=body.by, now=now))
+
+
+@router.post("/{work_order_id}/assign", responses=_ERRORS)
+def assign(store: StoreDep, work_order_id: WorkOrderId, body: AssignIn) -> WorkOrderOut:
+    """Assign a technician."""
+    now = store.clock.now()
+    return _act(
+        store,
+        work_order_id,
+        lambda s: service.assign(s, work_order_id, body.technician_id, actor=body.by, now=now),
+    )
+
+
+@router.post("/{work_order_id}/schedule", responses=_ERRORS)
+def schedule(store: StoreDep, work_order_id: WorkOrderId, body: ScheduleIn) -> WorkOrderOut:
+    """approved | waiting-parts → scheduled (kit reserved) or → waiting-parts when the site is short."""
+    now = store.clock.now()
+    return _act(
+        store,
+        work_order_id,
+        lambda s: service.schedule(
+            s, work_order_id, actor=body.by, now=now, technician_id=body.technician_id
+        ),
+    )
+
+
+@router.post("/{work_order_id}/start", responses=_ERRORS)
+def start(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
+    """scheduled → in-progress (technician on site)."""
+    now = store.clock.now()
+    return _act(store, work_order_id, lambda s: service.start(s, work_order_id, actor=body.by, now=now))
+
+
+@router.post("/{work_order_id}/complete", responses=_ERRORS)
+def complete(store: StoreDep, work_order_id: WorkOrderId, body: CompleteIn) -> WorkOrderOut:
+    """in-progress → completed, with the outcome."""
+    now = store.clock.now()
+    outcome = service.Outcome(
+        fault_found=body.fault_found,
+        failure_code=body.failure_code,
+        notes=body.notes,
+        parts_used=body.parts_used,
+        time_on_site_min=body.time_on_site_min,
+    )
+    return _act(
+        store, work_order_id, lambda s: service.complete(s, work_order_id, outcome, actor=body.by, now=now)
+    )
+
+
+@router.post("/{work_order_id}/close", responses=_ERRORS)
+def close(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
+    """completed → closed."""
+    now = store.clock.now()
+    return _act(store, work_order_id, lambda s: service.close(s, work_order_id, actor=body.by, now=now))
+
+
+@router.post("/{work_order_id}/cancel", responses=_ERRORS)
+def cancel(store: StoreDep, work_order_id: WorkOrderId, body: CancelIn) -> WorkOrderOut:
+    """Any open status → cancelled (reservations released)."""
+    now = store.clock.now()
+    return _act(
+        store,
+        work_order_id,
+        lambda s: service.cancel(s, work_order_id, actor=body.by, now=now, reason=body.reason),
+    )
+
+
+@router.get("/{work_order_id}/suggestions", responses=_ERRORS)
+def suggestions(store: StoreDep, work_order_id: WorkOrderId) -> list[SuggestionOut]:
+    """Technicians for this work order, best first (skills, site/territory, load)."""
+    with transaction(store.sessions) as session:
+        return [
+            SuggestionOut(technician_id=s.technician_id, name=s.name, reasons=list(s.reasons))
+            for s in service.suggestions(session, work_order_id)
+        ]
+
+
+@router.get("/{work_order_id}/audit", responses=_ERRORS)
+def audit_trail(store: StoreDep, work_order_id: WorkOrderId) -> list[AuditOut]:
+    """Every change of this work order, oldest first."""
+    with transaction(store.sessions) as session:
+        service.get(session, work_order_id)
+        rows = session.scalars(
+            select(AuditRow)
+            .where(AuditRow.entity == "work_order", AuditRow.entity_id == str(work_order_id))
+            .order_by(AuditRow.id)
+        ).all()
+        return [AuditOut.model_validate(r) for r in rows]

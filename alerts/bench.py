@@ -1,0 +1,191 @@
+"""Benchmark of the alert engine on the real Kafka: records/s sustained and alert → work order latency.
+
+Two phases on fresh topics and a fresh SQLite store:
+1. throughput: ``records`` risk records (a fleet of ``assets``, some with incidents) are produced
+   first, then the engine runs until it has committed all of them; records/s = records / wall time.
+2. latency: with the engine running, ``incidents`` records that each raise an alert immediately are
+   sent one at a time; latency = the work order's ``created_at`` - the send time of its record.
+Also the pure rule evaluation rate without I/O, for comparison. Results are JSON.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from sqlalchemy import select
+
+from alerts.clock import SystemClock
+from alerts.config import RuleConfig
+from alerts.engine.service import AlertEngine
+from alerts.risk_contract import RiskRecord
+from alerts.rules import EngineState, evaluate
+from alerts.settings import EngineSettings
+from alerts.store.db import transaction
+from alerts.store.tables import WorkOrderRow
+from forewarn.settings import KafkaSettings, load
+
+RULES = RuleConfig(persistence_s=120, clear_s=180, cooldown_s=600, stale_after_s=None)
+FAST_RULES = RuleConfig(persistence_s=0, clear_s=0, cooldown_s=0, stale_after_s=None)
+
+
+def _record(asset: str, t: datetime, risk: float) -> RiskRecord:
+    return RiskRecord(
+        asset_id=asset,
+        site="bench",
+        event_ts=t,
+        risk=risk,
+        rul_cycles=100.0,
+        horizon_cycles=30.0,
+        model_name="bench",
+        model_version="1",
+        failure_mode="bearing",
+    )
+
+
+def fleet_stream(records: int, assets: int, start: datetime) -> list[RiskRecord]:
+    """One reading a minute per asset; every tenth asset has an incident in the middle."""
+    out = []
+    per_asset = max(1, records // assets)
+    for i in range(per_asset):
+        for a in range(assets):
+            incident = a % 10 == 0 and per_asset // 3 <= i < per_asset // 3 + 10
+            out.append(_record(f"asset-{a}", start + timedelta(minutes=i), 0.95 if incident else 0.1))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest rank."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def rules_only_rate(stream: list[RiskRecord]) -> float:
+    """Records/s of pure rule evaluation (no store, no Kafka)."""
+    state = EngineState()
+    now = datetime.now(UTC)
+    began = time.perf_counter()
+    for r in stream:
+        state = evaluate(state, r, now, RULES).state
+    return len(stream) / (time.perf_counter() - began)
+
+
+def run(
+    kafka: KafkaSettings,
+    *,
+    records: int,
+    assets: int,
+    incidents: int,
+    work_dir: Path | None = None,
+    timeout_s: float = 300.0,
+) -> dict[str, Any]:
+    """Run both phases and return the results (topics are deleted afterwards)."""
+    tag = uuid.uuid4().hex[:8]
+    risk_topic, alerts_topic = f"bench-risk-{tag}", f"bench-alerts-{tag}"
+    latency_topic = f"bench-risk-latency-{tag}"  # empty at start: the latency engine has no backlog
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+    topics = [risk_topic, alerts_topic, latency_topic]
+    admin.create_topics(
+        [NewTopic(t, 3 if t != alerts_topic else 1, 1) for t in topics], wait_for_metadata=True
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="forewarn-bench-", dir=work_dir))
+    try:
+        stream = fleet_stream(records, assets, datetime(2026, 1, 1, tzinfo=UTC))
+        producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=20)
+        for r in stream:
+            producer.send(risk_topic, key=r.asset_id.encode(), value=r.encode())
+        producer.flush()
+        producer.close()
+
+        def settings(db: str, rules_group: str, topic: str) -> EngineSettings:
+            return load(
+                EngineSettings,
+                database_url=f"sqlite:///{tmp / db}",
+                risk_topic=topic,
+                alerts_topic=alerts_topic,
+                group_id=f"bench-{rules_group}-{tag}",
+                poll_timeout_ms=100,
+                max_batch=500,
+                tick_interval_s=3600,
+            )
+
+        engine = AlertEngine(settings("throughput.db", "t", risk_topic), kafka, RULES, SystemClock())
+        began = time.perf_counter()
+        while engine.stats.records < len(stream):
+            if time.perf_counter() - began > timeout_s:
+                engine.close()
+                raise TimeoutError(
+                    f"engine did not consume {len(stream)} records in {timeout_s:g} s: {engine.stats}"
+                )
+            engine.step()
+        throughput_s = time.perf_counter() - began
+        stats = engine.stats
+        engine.close()
+
+        # latency: a second engine (own group, store and risk topic) polling live
+        latency_settings = settings("latency.db", "l", latency_topic)
+        engine = AlertEngine(latency_settings, kafka, FAST_RULES, SystemClock())
+        stop = threading.Event()
+        while not engine.consumer.assignment():
+            engine.step()
+        for tp in engine.consumer.assignment():
+            engine.consumer.position(tp)  # offsets known before the first timed record is sent
+        producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=0)
+        worker = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+        worker.start()
+        latencies_ms = []
+        start = datetime(2027, 1, 1, tzinfo=UTC)
+        for k in range(incidents):
+            asset = f"latency-{k}"
+            sent = datetime.now(UTC)
+            producer.send(latency_topic, key=asset.encode(), value=_record(asset, start, 0.99).encode())
+            producer.flush()
+            deadline = time.monotonic() + 30
+            while True:
+                with transaction(engine.ctx.sessions) as s:
+                    created = s.scalar(select(WorkOrderRow.created_at).where(WorkOrderRow.asset_id == asset))
+                if created is not None:
+                    latencies_ms.append((created - sent).total_seconds() * 1000)
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no work order for {asset} within 30 s")
+                time.sleep(0.005)
+        stop.set()
+        worker.join(timeout=30)
+        engine.close()
+        producer.close()
+        return {
+            "benchmark": "alerts.engine",
+            "when": datetime.now(UTC).isoformat(),
+            "store": "sqlite",
+            "kafka_partitions": 3,
+            "records": len(stream),
+            "assets": assets,
+            "engine_records_per_s": round(len(stream) / throughput_s, 1),
+            "engine_batches": stats.batches,
+            "alerts_changes": stats.changes,
+            "rules_only_records_per_s": round(rules_only_rate(stream), 1),
+            "incidents_for_latency": incidents,
+            "alert_to_work_order_ms": {
+                "p50": round(percentile(latencies_ms, 50), 2),
+                "p99": round(percentile(latencies_ms, 99), 2),
+                "max": round(max(latencies_ms), 2),
+                "mean": round(statistics.fmean(latencies_ms), 2),
+            },
+            "latency_note": "risk record sent → work order stored (same host clock), engine polling live",
+        }
+    finally:
+        admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+        admin.delete_topics(topics)
+        admin.close()
+        shutil.rmtree(tmp, ignore_errors=True)

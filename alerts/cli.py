@@ -1,0 +1,173 @@
+"""``forewarn alerts run``, ``forewarn api serve``, ``forewarn labels export``.
+
+Settings are read here and passed inward; heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forewarn.settings import InfluxSettings, KafkaSettings, load
+
+alerts_app = typer.Typer(
+    help="The alert engine: risk → rules → alerts and work orders.", no_args_is_help=True
+)
+api_app = typer.Typer(help="The work-order REST service.", no_args_is_help=True)
+labels_app = typer.Typer(help="Training labels from work-order outcomes.", no_args_is_help=True)
+
+
+@alerts_app.callback()
+def _alerts() -> None:
+    """The alert engine: risk → rules → alerts and work orders."""
+
+
+@api_app.callback()
+def _api() -> None:
+    """The work-order REST service."""
+
+
+@labels_app.callback()
+def _labels() -> None:
+    """Training labels from work-order outcomes."""
+
+
+def _echo_settings(title: str, redacted: dict[str, object]) -> None:
+    typer.echo(f"[{title}]", err=True)
+    for key, value in redacted.items():
+        typer.echo(f"  {key}={value}", err=True)
+
+
+@alerts_app.command("run")
+def run_engine(
+    rules_file: Annotated[
+        Path | None, typer.Option(help="TOML rules file.", envvar="FOREWARN_ALERTS_RULES_FILE")
+    ] = None,
+) -> None:
+    """Consume ``risk``, raise and clear alerts, open work orders, publish ``alerts``, until Ctrl-C."""
+    from alerts.clock import SystemClock
+    from alerts.config import RuleConfig, RuleConfigError, load_rules
+    from alerts.engine.service import AlertEngine
+    from alerts.notify import WebhookNotifier
+    from alerts.settings import EngineSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"rules_file": rules_file} if rules_file else {}
+    settings = load(EngineSettings, **overrides)
+    kafka = load(KafkaSettings)
+    _echo_settings("EngineSettings", settings.redacted())
+    try:
+        rules = load_rules(settings.rules_file) if settings.rules_file else RuleConfig()
+    except RuleConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    notifier = WebhookNotifier(
+        rules,
+        default_url=settings.webhook_url,
+        min_interval_s=settings.webhook_min_interval_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    engine = AlertEngine(settings, kafka, rules, SystemClock(), notifier, load(InfluxSettings))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    typer.echo(f"alert engine: consuming {engine.risk_topic!r}, publishing {engine.alerts_topic!r}", err=True)
+    try:
+        engine.run(stop)
+    finally:
+        engine.close()
+        typer.echo(f"alert engine stopped: {engine.stats}", err=True)
+
+
+@alerts_app.command("bench")
+def bench(
+    records: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Risk records for throughput.")
+    ] = 20_000,
+    assets: Annotated[int, typer.Option(min=1, max=10_000, help="Assets in the fleet.")] = 200,
+    incidents: Annotated[int, typer.Option(min=1, max=1_000, help="Incidents timed for latency.")] = 100,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON here too.")] = None,
+) -> None:
+    """Benchmark the engine on the real Kafka (fresh topics): records/s and alert → work order latency."""
+    import orjson
+
+    from alerts import bench as bench_mod
+
+    result = bench_mod.run(load(KafkaSettings), records=records, assets=assets, incidents=incidents)
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    typer.echo(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+@alerts_app.command("kpis")
+def show_kpis(
+    write_influx: Annotated[bool, typer.Option(help="Also write them to InfluxDB `work_orders`.")] = False,
+) -> None:
+    """Print the KPIs of the work-order store as JSON (and write them to InfluxDB)."""
+    from alerts import influx, kpis
+    from alerts.clock import SystemClock
+    from alerts.settings import EngineSettings, ensure_sqlite_dir
+    from alerts.store.db import make_engine, migrate, session_factory, transaction
+
+    settings = load(EngineSettings)
+    ensure_sqlite_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as session:
+        snapshot = kpis.from_store(session)
+    engine.dispose()
+    typer.echo(snapshot.model_dump_json(indent=2))
+    if write_influx:
+        influx.write(load(InfluxSettings), influx.kpi_lines(snapshot, SystemClock().now()))
+
+
+@api_app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address.", envvar="FOREWARN_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.", envvar="FOREWARN_API_PORT")] = None,
+) -> None:
+    """Serve the REST API (docs at /docs); the schema is migrated at start."""
+    import uvicorn
+
+    from alerts.api.app import create_app
+    from alerts.settings import ApiSettings
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = load(ApiSettings, **overrides)
+    _echo_settings("ApiSettings", settings.redacted())
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@labels_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="Output file: .csv, or .parquet.")],
+    database_url: Annotated[
+        str | None, typer.Option(help="The work-order store.", envvar="FOREWARN_ALERTS_DATABASE_URL")
+    ] = None,
+) -> None:
+    """Write labels (asset_id, ts, failure_mode|none, source) from completed work orders."""
+    from alerts import labels
+    from alerts.settings import EngineSettings, ensure_sqlite_dir
+    from alerts.store.db import make_engine, migrate, session_factory, transaction
+
+    db_override: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    settings = load(EngineSettings, **db_override)
+    ensure_sqlite_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as session:
+        rows = labels.from_store(session)
+    engine.dispose()
+    labels.write(rows, out)
+    found = sum(1 for r in rows if r.source == "work_order")
+    typer.echo(f"wrote {len(rows)} labels ({found} faults, {len(rows) - found} false alarms) to {out}")

@@ -1,0 +1,120 @@
+"""Storing alert changes and their effects in one transaction: alert rows, work orders, outbox, audit.
+
+Both the engine (rule changes) and the API (acknowledge, snooze) go through here, so every alert
+change is audited and published the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from alerts.state import (
+    ActionError,
+    AlertChange,
+    AlertKind,
+    ChangeKind,
+    Severity,
+    acknowledge,
+    snooze,
+)
+from alerts.store import alert_repo
+from alerts.store.tables import AlertRow
+from alerts.workorders import audit
+from alerts.workorders.errors import ErrorCode, WorkOrderError
+from alerts.workorders.lifecycle import DEFAULT_SLA_H, Priority
+from alerts.workorders.service import NewWorkOrder, open_work_order
+
+
+def store_changes(
+    session: Session,
+    changes: Iterable[AlertChange],
+    *,
+    actor: str,
+    now: datetime,
+    work_order_min_severity: Severity | None = Severity.MINOR,
+    sla_h: Mapping[Priority, float] = DEFAULT_SLA_H,
+) -> list[AlertChange]:
+    """Store each change; a raised risk alert at or above ``work_order_min_severity`` opens a work order.
+
+    Returns:
+        The changes as stored (a raised alert carries its work-order id).
+    """
+    stored: list[AlertChange] = []
+    for change in changes:
+        alert = change.alert
+        wants_order = (
+            change.kind in (ChangeKind.RAISED, ChangeKind.SEVERITY_CHANGED)
+            and alert.kind is AlertKind.RISK
+            and alert.work_order_id is None
+            and work_order_min_severity is not None
+            and alert.severity.rank <= work_order_min_severity.rank
+        )
+        if wants_order:
+            order, _created = open_work_order(
+                session,
+                NewWorkOrder(
+                    asset_id=alert.asset_id,
+                    site=alert.site,
+                    failure_mode=alert.failure_mode,
+                    severity=alert.severity,
+                    alert_id=alert.alert_id,
+                    alert_raised_at=alert.raised_at,
+                    model_name=alert.model_name,
+                    model_version=alert.model_version,
+                ),
+                actor=actor,
+                now=now,
+                sla_h=sla_h,
+            )
+            change = replace(change, alert=replace(alert, work_order_id=order.id))
+        existing = session.get(AlertRow, change.alert.alert_id)
+        before = audit.snapshot(existing) if existing is not None else None
+        if existing is not None and existing.work_order_id and change.alert.work_order_id is None:
+            change = replace(change, alert=replace(change.alert, work_order_id=existing.work_order_id))
+        row = alert_repo.save_alert(session, change.alert)
+        alert_repo.add_to_outbox(session, change, now)
+        audit.record(
+            session,
+            entity="alert",
+            entity_id=change.alert.alert_id,
+            action=change.kind.value,
+            actor=actor,
+            at=now,
+            before=before,
+            after=audit.snapshot(row),
+        )
+        stored.append(change)
+    return stored
+
+
+def _open_alert(session: Session, alert_id: str) -> AlertRow:
+    row = session.get(AlertRow, alert_id, with_for_update=True)
+    if row is None:
+        raise WorkOrderError(ErrorCode.NOT_FOUND, f"alert {alert_id} does not exist")
+    return row
+
+
+def _refused(result: AlertChange | ActionError, alert_id: str) -> AlertChange:
+    if isinstance(result, ActionError):
+        raise WorkOrderError(ErrorCode.ILLEGAL_TRANSITION, f"alert {alert_id}: {result.value}")
+    return result
+
+
+def acknowledge_alert(session: Session, alert_id: str, *, by: str, comment: str, now: datetime) -> AlertRow:
+    """Acknowledge a stored alert (stops escalation); published and audited."""
+    alert = alert_repo.row_to_alert(_open_alert(session, alert_id))
+    change = _refused(acknowledge(alert, by, comment, now), alert_id)
+    store_changes(session, [change], actor=by, now=now, work_order_min_severity=None)
+    return _open_alert(session, alert_id)
+
+
+def snooze_alert(session: Session, alert_id: str, *, by: str, until: datetime, now: datetime) -> AlertRow:
+    """Snooze a stored alert until ``until``; published and audited."""
+    alert = alert_repo.row_to_alert(_open_alert(session, alert_id))
+    change = _refused(snooze(alert, until, now), alert_id)
+    store_changes(session, [change], actor=by, now=now, work_order_min_severity=None)
+    return _open_alert(session, alert_id)

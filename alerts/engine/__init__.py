@@ -1,0 +1,1 @@
+"""The alert engine service: Kafka ``risk`` in, rules, store, Kafka ``alerts`` out, webhooks."""

@@ -1,0 +1,144 @@
+"""One batch of risk messages through the rules into the store, in one transaction.
+
+Kept apart from the Kafka loop so the same code is tested on a plain list of messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from alerts.config import RuleConfig
+from alerts.effects import store_changes
+from alerts.risk_contract import RiskRecord, RiskRejection, decode_risk
+from alerts.rules import IgnoreReason, evaluate, tick
+from alerts.state import STALE_FAILURE_MODE, Alert, AlertChange
+from alerts.store import alert_repo
+from alerts.store.db import transaction
+from alerts.store.tables import AlertRow, RiskRejectionRow
+from alerts.workorders.lifecycle import Priority
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RiskMessage:
+    """A raw ``risk`` message and where it came from."""
+
+    value: bytes
+    source: str  # topic/partition/offset
+
+
+@dataclass
+class BatchResult:
+    """What one batch did."""
+
+    records: int = 0
+    rejected: int = 0
+    ignored: dict[IgnoreReason, int] = field(default_factory=dict)
+    changes: list[AlertChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    """What the batch and tick functions need."""
+
+    sessions: sessionmaker[Session]
+    rules: RuleConfig
+    actor: str
+    sla_h: Mapping[Priority, float]
+
+
+def _store(
+    ctx: EngineContext, session: Session, changes: list[AlertChange], now: datetime
+) -> list[AlertChange]:
+    return store_changes(
+        session,
+        changes,
+        actor=ctx.actor,
+        now=now,
+        work_order_min_severity=ctx.rules.work_order_min_severity,
+        sla_h=ctx.sla_h,
+    )
+
+
+def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
+    """Store what changed without a published change (last seen, model version) of open alerts."""
+    for alert in alerts:
+        row = session.get(AlertRow, alert.alert_id)
+        if row is None:
+            continue
+        if alert.work_order_id is None and row.work_order_id is not None:
+            alert = replace(alert, work_order_id=row.work_order_id)
+        if alert != alert_repo.row_to_alert(row):
+            alert_repo.save_alert(session, alert)
+
+
+def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: datetime) -> BatchResult:
+    """Evaluate every message in order and store tracks, alerts, work orders, outbox and rejections.
+
+    All of it commits together or not at all; a concurrent operator change of an alert (optimistic
+    version check) makes the whole batch run again on fresh state.
+    """
+    decoded: list[tuple[RiskMessage, RiskRecord | RiskRejection]] = [
+        (m, decode_risk(m.value)) for m in messages
+    ]
+    keys = set()
+    for _, item in decoded:
+        if isinstance(item, RiskRecord):
+            keys.add((item.asset_id, item.failure_mode))
+            keys.add((item.asset_id, STALE_FAILURE_MODE))
+    for attempt in range(MAX_ATTEMPTS):
+        result = BatchResult()
+        try:
+            with transaction(ctx.sessions) as session:
+                state = alert_repo.load_state(session, keys)
+                touched = set()
+                changes: list[AlertChange] = []
+                for message, item in decoded:
+                    if isinstance(item, RiskRejection):
+                        result.rejected += 1
+                        session.add(
+                            RiskRejectionRow(
+                                reason=item.reason.value,
+                                detail=item.detail[:2000],
+                                raw=item.raw,
+                                source=message.source,
+                                received_at=now,
+                            )
+                        )
+                        continue
+                    result.records += 1
+                    outcome = evaluate(state, item, now, ctx.rules)
+                    if outcome.ignored is not None:
+                        result.ignored[outcome.ignored] = result.ignored.get(outcome.ignored, 0) + 1
+                        continue
+                    state = outcome.state
+                    touched.add((item.asset_id, item.failure_mode))
+                    changes.extend(outcome.changes)
+                alert_repo.save_tracks(session, [state.tracks[k] for k in sorted(touched)])
+                result.changes = _store(ctx, session, changes, now)
+                _save_quiet_updates(session, [state.alerts[k] for k in sorted(touched) if k in state.alerts])
+            return result
+        except StaleDataError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def process_tick(ctx: EngineContext, now: datetime) -> list[AlertChange]:
+    """Escalations, snooze wake-ups and stale assets, stored like rule changes."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction(ctx.sessions) as session:
+                state = alert_repo.load_state(session)
+                _, changes = tick(state, now, ctx.rules)
+                return _store(ctx, session, list(changes), now)
+        except StaleDataError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,119 @@
+"""Alerts, rule tracks and the outbox in the store: the engine's state survives restarts here.
+
+The store is the source of truth for alerts (operators acknowledge and snooze through the API while
+the engine evaluates); each alert change is written together with an outbox row, in the same
+transaction, and published to Kafka from the outbox afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from alerts.alert_contract import event_from_change
+from alerts.rules import EngineState, Key
+from alerts.state import Alert, AlertChange, AlertKind, AlertState, Severity, Track
+from alerts.store.tables import AlertRow, OutboxRow, TrackRow
+
+_ALERT_FIELDS = [f.name for f in fields(Alert)]
+
+
+def row_to_alert(row: AlertRow) -> Alert:
+    """The domain alert of a stored row."""
+    values = {name: getattr(row, name) for name in _ALERT_FIELDS}
+    values["kind"] = AlertKind(row.kind)
+    values["severity"] = Severity(row.severity)
+    values["state"] = AlertState(row.state)
+    return Alert(**values)
+
+
+def save_alert(session: Session, alert: Alert) -> AlertRow:
+    """Insert or update the alert's row (optimistic version check on update)."""
+    row = session.get(AlertRow, alert.alert_id)
+    values = {name: getattr(alert, name) for name in _ALERT_FIELDS}
+    for enum_field in ("kind", "severity", "state"):
+        values[enum_field] = values[enum_field].value
+    if row is None:
+        row = AlertRow(**values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
+    return row
+
+
+def add_to_outbox(session: Session, change: AlertChange, now: datetime) -> None:
+    """Queue the change for publishing on Kafka ``alerts``."""
+    session.add(
+        OutboxRow(
+            alert_id=change.alert.alert_id,
+            asset_id=change.alert.asset_id,
+            payload=event_from_change(change).encode(),
+            created_at=now,
+        )
+    )
+
+
+def _track_to_json(track: Track) -> dict[str, Any]:
+    data = asdict(track)
+    for name, value in data.items():
+        if isinstance(value, datetime):
+            data[name] = value.isoformat()
+    data["window"] = list(track.window)
+    return data
+
+
+def _track_from_json(data: dict[str, Any]) -> Track:
+    values = dict(data)
+    for name in ("last_event_ts", "last_seen_at", "above_since", "below_clear_since", "cooldown_until"):
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    values["window"] = tuple(values.get("window", ()))
+    return Track(**values)
+
+
+def load_state(session: Session, keys: Iterable[Key] | None = None) -> EngineState:
+    """Tracks and open alerts for ``keys`` (None: everything), read in the current transaction."""
+    track_q = select(TrackRow)
+    alert_q = select(AlertRow).where(AlertRow.state != AlertState.CLEARED.value)
+    if keys is not None:
+        wanted = list(set(keys))
+        if not wanted:
+            return EngineState()
+        track_q = track_q.where(tuple_(TrackRow.asset_id, TrackRow.failure_mode).in_(wanted))
+        assets = sorted({k[0] for k in wanted})
+        alert_q = alert_q.where(AlertRow.asset_id.in_(assets))
+    tracks = {(r.asset_id, r.failure_mode): _track_from_json(r.data) for r in session.scalars(track_q)}
+    alerts = {(r.asset_id, r.failure_mode): row_to_alert(r) for r in session.scalars(alert_q)}
+    return EngineState(tracks=tracks, alerts=alerts)
+
+
+def save_tracks(session: Session, tracks: Iterable[Track]) -> None:
+    """Upsert rule tracks."""
+    for track in tracks:
+        row = session.get(TrackRow, (track.asset_id, track.failure_mode))
+        if row is None:
+            session.add(
+                TrackRow(asset_id=track.asset_id, failure_mode=track.failure_mode, data=_track_to_json(track))
+            )
+        else:
+            row.data = _track_to_json(track)
+
+
+def pending_outbox(session: Session, limit: int = 1000) -> Sequence[OutboxRow]:
+    """Outbox rows not yet published, oldest first."""
+    return session.scalars(
+        select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+    ).all()
+
+
+def mark_published(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Record that these outbox rows reached Kafka."""
+    if ids:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=now))

@@ -1,0 +1,241 @@
+"""SQLAlchemy 2 tables of the alert and work-order store.
+
+Times are stored as naive UTC and always come back timezone-aware (``UtcDateTime``), so SQLite and
+PostgreSQL behave the same. Two partial unique indexes carry the idempotency guarantees: one open
+alert and one open work order per (asset, failure mode), whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+OPEN_WORK_ORDER_STATUSES = ("requested", "approved", "waiting_parts", "scheduled", "in_progress")
+_OPEN_WO_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_WORK_ORDER_STATUSES))
+_OPEN_ALERT_SQL = "state <> 'CLEARED'"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (naive UTC in the column)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass a timezone-aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store."""
+
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
+
+
+class AlertRow(Base):
+    """An alert, open or cleared (history stays)."""
+
+    __tablename__ = "alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(200), index=True)
+    site: Mapped[str] = mapped_column(String(200))
+    failure_mode: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    occurrence_count: Mapped[int]
+    trigger_risk: Mapped[float | None] = mapped_column(Float)
+    trigger_rul_cycles: Mapped[float | None] = mapped_column(Float)
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    raised_at: Mapped[datetime]
+    last_notified_at: Mapped[datetime]
+    escalation_tier: Mapped[int] = mapped_column(default=0)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    ack_comment: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    work_order_id: Mapped[int | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_key",
+            "asset_id",
+            "failure_mode",
+            unique=True,
+            sqlite_where=text(_OPEN_ALERT_SQL),
+            postgresql_where=text(_OPEN_ALERT_SQL),
+        ),
+    )
+
+
+class TrackRow(Base):
+    """The rule engine's memory of one (asset, failure mode), as JSON."""
+
+    __tablename__ = "engine_tracks"
+
+    asset_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failure_mode: Mapped[str] = mapped_column(String(100), primary_key=True)
+    data: Mapped[dict[str, Any]]
+
+
+class OutboxRow(Base):
+    """An alert change waiting to be published on Kafka ``alerts`` (stored with the change itself)."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(String(36))
+    asset_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class RiskRejectionRow(Base):
+    """A ``risk`` message that could not be decoded: kept byte for byte with the reason."""
+
+    __tablename__ = "risk_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(300))
+    received_at: Mapped[datetime]
+
+
+class TechnicianRow(Base):
+    """A field technician: skills (failure modes), home site and the other sites they cover."""
+
+    __tablename__ = "technicians"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[list[str]]  # failure modes they repair
+    site: Mapped[str] = mapped_column(String(200))  # home site
+    territory: Mapped[list[str]]  # further sites they cover
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WorkOrderRow(Base):
+    """A work order, from request to close, with its SLA clock and outcome."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(String(200), index=True)
+    site: Mapped[str] = mapped_column(String(200), index=True)
+    failure_mode: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(4))
+    due_by: Mapped[datetime]
+    source_alert_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    alert_raised_at: Mapped[datetime | None]
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    on_site_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    fault_found: Mapped[bool | None] = mapped_column(Boolean)
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    time_on_site_min: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        Index(
+            "uq_work_orders_open_key",
+            "asset_id",
+            "failure_mode",
+            unique=True,
+            sqlite_where=text(_OPEN_WO_SQL),
+            postgresql_where=text(_OPEN_WO_SQL),
+        ),
+    )
+
+
+class WorkOrderPartRow(Base):
+    """A part line of a work order: the kit quantity, what is reserved and what was used."""
+
+    __tablename__ = "work_order_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int]
+    reserved_qty: Mapped[int] = mapped_column(default=0)
+    used_qty: Mapped[int] = mapped_column(default=0)
+
+
+class PartStockRow(Base):
+    """Stock of one part at one site; ``reserved`` of ``on_hand`` is promised to work orders."""
+
+    __tablename__ = "part_stock"
+
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    on_hand: Mapped[int]
+    reserved: Mapped[int] = mapped_column(default=0)
+
+
+class PartKitRow(Base):
+    """The parts a repair of one failure mode needs."""
+
+    __tablename__ = "part_kits"
+
+    failure_mode: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    quantity: Mapped[int]
+
+
+class AuditRow(Base):
+    """Who changed what, when, with the entity before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)

@@ -1,0 +1,1 @@
+"""Work orders: lifecycle, priority and SLA, crew suggestion, parts, outcomes, audit."""

@@ -1,0 +1,447 @@
+"""Work-order operations on the store: open idempotently, move through the lifecycle, crew and parts.
+
+Every function works inside the caller's transaction (a ``Session``), audits what it changes and
+raises :class:`WorkOrderError` with a reason code when the operation is not allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.state import Severity
+from alerts.store.tables import (
+    PartKitRow,
+    PartStockRow,
+    TechnicianRow,
+    WorkOrderPartRow,
+    WorkOrderRow,
+)
+from alerts.workorders import audit
+from alerts.workorders.crew import Candidate, Suggestion, suggest
+from alerts.workorders.errors import ErrorCode, WorkOrderError
+from alerts.workorders.lifecycle import (
+    DEFAULT_SLA_H,
+    OPEN_STATUSES,
+    Priority,
+    WorkOrderStatus,
+    can_transition,
+    priority_for,
+)
+from alerts.workorders.parts import shortages
+
+S = WorkOrderStatus
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+
+@dataclass(frozen=True)
+class NewWorkOrder:
+    """What opening a work order needs; ``alert_id`` set when an alert asks for it."""
+
+    asset_id: str
+    site: str
+    failure_mode: str
+    severity: Severity
+    alert_id: str | None = None
+    alert_raised_at: datetime | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the technician found, recorded at completion (it becomes a training label)."""
+
+    fault_found: bool
+    failure_code: str | None
+    notes: str
+    parts_used: Mapping[str, int]
+    time_on_site_min: float | None = None
+
+
+def _find_existing(session: Session, new: NewWorkOrder) -> WorkOrderRow | None:
+    if new.alert_id is not None:
+        by_alert = session.scalar(select(WorkOrderRow).where(WorkOrderRow.source_alert_id == new.alert_id))
+        if by_alert is not None:
+            return by_alert
+    return session.scalar(
+        select(WorkOrderRow).where(
+            WorkOrderRow.asset_id == new.asset_id,
+            WorkOrderRow.failure_mode == new.failure_mode,
+            WorkOrderRow.status.in_(_OPEN),
+        )
+    )
+
+
+def open_work_order(
+    session: Session,
+    new: NewWorkOrder,
+    *,
+    actor: str,
+    now: datetime,
+    sla_h: Mapping[Priority, float] = DEFAULT_SLA_H,
+) -> tuple[WorkOrderRow, bool]:
+    """Open a work order, or return the one already open for (asset, failure mode) or this alert.
+
+    Idempotent under concurrency: the partial unique index on open (asset, failure mode) and the unique
+    source alert make a racing duplicate fail its insert; that duplicate then returns the winner.
+
+    Returns:
+        The work order and whether this call created it.
+    """
+    existing = _find_existing(session, new)
+    if existing is not None:
+        return existing, False
+    decision = priority_for(new.severity, now, sla_h)
+    row = WorkOrderRow(
+        asset_id=new.asset_id,
+        site=new.site,
+        failure_mode=new.failure_mode,
+        status=S.REQUESTED.value,
+        severity=new.severity.value,
+        priority=decision.priority.value,
+        due_by=decision.due_by,
+        source_alert_id=new.alert_id,
+        alert_raised_at=new.alert_raised_at,
+        model_name=new.model_name,
+        model_version=new.model_version,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        winner = _find_existing(session, new)
+        if winner is None:
+            raise
+        return winner, False
+    for kit in session.scalars(select(PartKitRow).where(PartKitRow.failure_mode == new.failure_mode)):
+        session.add(WorkOrderPartRow(work_order_id=row.id, sku=kit.sku, quantity=kit.quantity))
+    audit.record(
+        session,
+        entity="work_order",
+        entity_id=row.id,
+        action="create",
+        actor=actor,
+        at=now,
+        before=None,
+        after=audit.snapshot(row),
+    )
+    return row, True
+
+
+def get(session: Session, work_order_id: int) -> WorkOrderRow:
+    """The work order, locked for update where the database supports it; NOT_FOUND if absent."""
+    row = session.get(WorkOrderRow, work_order_id, with_for_update=True)
+    if row is None:
+        raise WorkOrderError(ErrorCode.NOT_FOUND, f"work order {work_order_id} does not exist")
+    return row
+
+
+def _move(
+    session: Session, row: WorkOrderRow, target: WorkOrderStatus, *, action: str, actor: str, now: datetime
+) -> dict[str, object]:
+    current = WorkOrderStatus(row.status)
+    if not can_transition(current, target):
+        raise WorkOrderError(
+            ErrorCode.ILLEGAL_TRANSITION,
+            f"work order {row.id} is {current.value}; {action} (→ {target.value}) is not allowed from there",
+        )
+    before = audit.snapshot(row)
+    row.status = target.value
+    row.updated_at = now
+    return before
+
+
+def _audit_change(
+    session: Session, row: WorkOrderRow, before: dict[str, object], action: str, actor: str, now: datetime
+) -> None:
+    session.flush()
+    audit.record(
+        session,
+        entity="work_order",
+        entity_id=row.id,
+        action=action,
+        actor=actor,
+        at=now,
+        before=dict(before),
+        after=audit.snapshot(row),
+    )
+
+
+def approve(session: Session, work_order_id: int, *, actor: str, now: datetime) -> WorkOrderRow:
+    """requested → approved."""
+    row = get(session, work_order_id)
+    before = _move(session, row, S.APPROVED, action="approve", actor=actor, now=now)
+    _audit_change(session, row, before, "approve", actor, now)
+    return row
+
+
+def candidates(session: Session) -> list[Candidate]:
+    """Every technician with their current open load."""
+    loads = dict(
+        session.execute(
+            select(WorkOrderRow.technician_id, func.count())
+            .where(WorkOrderRow.status.in_(_OPEN), WorkOrderRow.technician_id.is_not(None))
+            .group_by(WorkOrderRow.technician_id)
+        ).all()
+    )
+    return [
+        Candidate(
+            technician_id=t.id,
+            name=t.name,
+            skills=frozenset(t.skills),
+            site=t.site,
+            territory=frozenset(t.territory),
+            open_load=int(loads.get(t.id, 0)),
+            active=t.active,
+        )
+        for t in session.scalars(select(TechnicianRow))
+    ]
+
+
+def suggestions(session: Session, work_order_id: int) -> list[Suggestion]:
+    """Technicians for this work order, best first."""
+    row = session.get(WorkOrderRow, work_order_id)
+    if row is None:
+        raise WorkOrderError(ErrorCode.NOT_FOUND, f"work order {work_order_id} does not exist")
+    return suggest(candidates(session), row.failure_mode, row.site)
+
+
+def assign(
+    session: Session, work_order_id: int, technician_id: int, *, actor: str, now: datetime
+) -> WorkOrderRow:
+    """Assign a technician to an open work order not yet in progress."""
+    row = get(session, work_order_id)
+    if row.status not in (S.REQUESTED, S.APPROVED, S.WAITING_PARTS, S.SCHEDULED):
+        raise WorkOrderError(
+            ErrorCode.ILLEGAL_TRANSITION, f"work order {row.id} is {row.status}; it cannot be reassigned"
+        )
+    tech = session.get(TechnicianRow, technician_id)
+    if tech is None or not tech.active:
+        raise WorkOrderError(ErrorCode.INVALID, f"technician {technician_id} does not exist or is inactive")
+    before = audit.snapshot(row)
+    row.technician_id = technician_id
+    row.updated_at = now
+    _audit_change(session, row, before, "assign", actor, now)
+    return row
+
+
+def _stock(session: Session, sku: str, site: str) -> PartStockRow | None:
+    return session.get(PartStockRow, (sku, site), with_for_update=True)
+
+
+def schedule(
+    session: Session, work_order_id: int, *, actor: str, now: datetime, technician_id: int | None = None
+) -> WorkOrderRow:
+    """approved | waiting-parts → scheduled with the kit reserved, or → waiting-parts when short.
+
+    The technician is the one given, else the one assigned, else the best suggestion.
+    """
+    row = get(session, work_order_id)
+    if not can_transition(WorkOrderStatus(row.status), S.SCHEDULED):
+        raise WorkOrderError(
+            ErrorCode.ILLEGAL_TRANSITION, f"work order {row.id} is {row.status}; it cannot be scheduled"
+        )
+    if technician_id is not None:
+        assign(session, work_order_id, technician_id, actor=actor, now=now)
+    elif row.technician_id is None:
+        ranked = suggest(candidates(session), row.failure_mode, row.site)
+        if not ranked:
+            raise WorkOrderError(
+                ErrorCode.NO_TECHNICIAN,
+                f"no active technician is skilled for {row.failure_mode!r} and covers site {row.site!r}",
+            )
+        assign(session, work_order_id, ranked[0].technician_id, actor=actor, now=now)
+    lines = list(session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id)))
+    stock = {line.sku: _stock(session, line.sku, row.site) for line in lines}
+    available = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in stock.items()}
+    short = shortages({line.sku: line.quantity - line.reserved_qty for line in lines}, available)
+    if short:
+        before = _move(session, row, S.WAITING_PARTS, action="schedule", actor=actor, now=now)
+        _audit_change(session, row, before, "waiting_parts", actor, now)
+        return row
+    for line in lines:
+        needed = line.quantity - line.reserved_qty
+        stock_row = stock[line.sku]
+        if needed and stock_row is not None:
+            stock_row.reserved += needed
+            line.reserved_qty += needed
+    before = _move(session, row, S.SCHEDULED, action="schedule", actor=actor, now=now)
+    _audit_change(session, row, before, "schedule", actor, now)
+    return row
+
+
+def start(session: Session, work_order_id: int, *, actor: str, now: datetime) -> WorkOrderRow:
+    """scheduled → in-progress: the technician is on site (response time ends here)."""
+    row = get(session, work_order_id)
+    before = _move(session, row, S.IN_PROGRESS, action="start", actor=actor, now=now)
+    row.on_site_at = now
+    _audit_change(session, row, before, "start", actor, now)
+    return row
+
+
+def _release(session: Session, row: WorkOrderRow) -> None:
+    for line in session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id)):
+        if line.reserved_qty:
+            stock_row = _stock(session, line.sku, row.site)
+            if stock_row is not None:
+                stock_row.reserved -= line.reserved_qty
+            line.reserved_qty = 0
+
+
+def complete(
+    session: Session, work_order_id: int, outcome: Outcome, *, actor: str, now: datetime
+) -> WorkOrderRow:
+    """in-progress → completed with the outcome; used parts leave stock, unused reservations return."""
+    row = get(session, work_order_id)
+    if outcome.fault_found and not outcome.failure_code:
+        raise WorkOrderError(ErrorCode.INVALID, "a found fault needs a failure_code")
+    before = _move(session, row, S.COMPLETED, action="complete", actor=actor, now=now)
+    lines = {
+        line.sku: line
+        for line in session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id))
+    }
+    _release(session, row)
+    for sku, qty in sorted(outcome.parts_used.items()):
+        if qty <= 0:
+            raise WorkOrderError(ErrorCode.INVALID, f"parts_used[{sku!r}] must be positive, got {qty}")
+        stock_row = _stock(session, sku, row.site)
+        free = (stock_row.on_hand - stock_row.reserved) if stock_row else 0
+        if stock_row is None or free < qty:
+            raise WorkOrderError(
+                ErrorCode.INVALID, f"site {row.site!r} has {free} of part {sku!r}; {qty} reported used"
+            )
+        stock_row.on_hand -= qty
+        line = lines.get(sku)
+        if line is None:
+            line = WorkOrderPartRow(work_order_id=row.id, sku=sku, quantity=0)
+            session.add(line)
+        line.used_qty = qty
+    row.fault_found = outcome.fault_found
+    row.failure_code = outcome.failure_code
+    row.notes = outcome.notes
+    row.completed_at = now
+    if outcome.time_on_site_min is not None:
+        row.time_on_site_min = outcome.time_on_site_min
+    elif row.on_site_at is not None:
+        row.time_on_site_min = (now - row.on_site_at).total_seconds() / 60
+    _audit_change(session, row, before, "complete", actor, now)
+    return row
+
+
+def close(session: Session, work_order_id: int, *, actor: str, now: datetime) -> WorkOrderRow:
+    """completed → closed."""
+    row = get(session, work_order_id)
+    before = _move(session, row, S.CLOSED, action="close", actor=actor, now=now)
+    row.closed_at = now
+    _audit_change(session, row, before, "close", actor, now)
+    return row
+
+
+def cancel(session: Session, work_order_id: int, *, actor: str, now: datetime, reason: str) -> WorkOrderRow:
+    """Any open status → cancelled; reserved parts go back to stock."""
+    row = get(session, work_order_id)
+    before = _move(session, row, S.CANCELLED, action="cancel", actor=actor, now=now)
+    row.notes = reason
+    _release(session, row)
+    _audit_change(session, row, before, "cancel", actor, now)
+    return row
+
+
+def part_lines(session: Session, work_order_id: int) -> Sequence[WorkOrderPartRow]:
+    """The work order's part lines."""
+    return session.scalars(
+        select(WorkOrderPartRow)
+        .where(WorkOrderPartRow.work_order_id == work_order_id)
+        .order_by(WorkOrderPartRow.sku)
+    ).all()
+
+
+def set_stock(
+    session: Session, sku: str, site: str, on_hand: int, *, actor: str, now: datetime
+) -> PartStockRow:
+    """Set the on-hand count of a part at a site (a stock take or delivery); audited."""
+    row = _stock(session, sku, site)
+    before = audit.snapshot(row) if row else None
+    if row is None:
+        row = PartStockRow(sku=sku, site=site, on_hand=on_hand, reserved=0)
+        session.add(row)
+    elif on_hand < row.reserved:
+        raise WorkOrderError(
+            ErrorCode.INVALID,
+            f"{row.reserved} of {sku!r} at {site!r} are reserved; on_hand cannot be {on_hand}",
+        )
+    row.on_hand = on_hand
+    session.flush()
+    audit.record(
+        session,
+        entity="part_stock",
+        entity_id=f"{sku}@{site}",
+        action="set_stock",
+        actor=actor,
+        at=now,
+        before=before,
+        after=audit.snapshot(row),
+    )
+    return row
+
+
+def set_kit(
+    session: Session, failure_mode: str, lines: Mapping[str, int], *, actor: str, now: datetime
+) -> list[PartKitRow]:
+    """Replace the kit of a failure mode; audited."""
+    old = list(session.scalars(select(PartKitRow).where(PartKitRow.failure_mode == failure_mode)))
+    before = {r.sku: r.quantity for r in old}
+    for r in old:
+        session.delete(r)
+    session.flush()
+    rows = [PartKitRow(failure_mode=failure_mode, sku=sku, quantity=q) for sku, q in sorted(lines.items())]
+    session.add_all(rows)
+    session.flush()
+    audit.record(
+        session,
+        entity="part_kit",
+        entity_id=failure_mode,
+        action="set_kit",
+        actor=actor,
+        at=now,
+        before=before,
+        after=dict(lines),
+    )
+    return rows
+
+
+def add_technician(
+    session: Session,
+    *,
+    name: str,
+    skills: Sequence[str],
+    site: str,
+    territory: Sequence[str],
+    actor: str,
+    now: datetime,
+) -> TechnicianRow:
+    """Register a technician; audited."""
+    row = TechnicianRow(name=name, skills=list(skills), site=site, territory=list(territory), active=True)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        entity="technician",
+        entity_id=row.id,
+        action="create",
+        actor=actor,
+        at=now,
+        before=None,
+        after=audit.snapshot(row),
+    )
+    return row

@@ -1,0 +1,120 @@
+"""The engine's batch and tick steps on a real SQLite store (no Kafka): effects, restarts, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from alerts.alert_contract import decode_alert_event
+from alerts.config import RuleConfig
+from alerts.engine.batch import EngineContext, RiskMessage, process_batch, process_tick
+from alerts.state import ChangeKind, Severity
+from alerts.store import alert_repo
+from alerts.store.db import make_engine, migrate, session_factory, transaction
+from alerts.store.tables import AlertRow, OutboxRow, RiskRejectionRow, WorkOrderRow
+from alerts.workorders.lifecycle import DEFAULT_SLA_H
+from tests.unit.alerts.helpers import at, series
+
+RULES = RuleConfig(persistence_s=120, clear_s=180, cooldown_s=0, stale_after_s=900, ack_timeout_s=300)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[EngineContext]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'engine.db'}")
+    migrate(engine)
+    migrate(engine)  # idempotent at every start
+    yield EngineContext(session_factory(engine), RULES, "engine", DEFAULT_SLA_H)
+    engine.dispose()
+
+
+def msgs(records: list, start_offset: int = 0) -> list[RiskMessage]:  # type: ignore[type-arg]
+    return [RiskMessage(r.encode(), f"risk/0/{start_offset + i}") for i, r in enumerate(records)]
+
+
+def count(ctx: EngineContext, table: type) -> int:
+    with transaction(ctx.sessions) as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_incident_opens_one_work_order_and_publishes_changes(ctx: EngineContext) -> None:
+    records = series([0.3, 0.96, 0.96, 0.96, 0.97, 0.4, 0.4, 0.4, 0.4])
+    result = process_batch(ctx, msgs(records), at(600))
+    assert [c.kind for c in result.changes] == [ChangeKind.RAISED, ChangeKind.CLEARED]
+    assert result.changes[0].alert.work_order_id is not None
+    assert count(ctx, WorkOrderRow) == 1
+    with transaction(ctx.sessions) as s:
+        wo = s.scalars(select(WorkOrderRow)).one()
+        assert (wo.asset_id, wo.failure_mode, wo.priority, wo.severity) == (
+            "pump-1",
+            "bearing",
+            "P1",
+            "CRITICAL",
+        )
+        assert wo.source_alert_id == result.changes[0].alert.alert_id
+        events = [decode_alert_event(r.payload) for r in alert_repo.pending_outbox(s)]
+    assert [(e.change, e.state, e.work_order_id) for e in events] == [
+        (ChangeKind.RAISED, "ACTIVE", wo.id),
+        (ChangeKind.CLEARED, "CLEARED", wo.id),
+    ]
+    assert events[0].trigger_risk == 0.96
+    assert events[0].model_version == "3"
+
+
+def test_redelivered_batch_after_restart_changes_nothing(ctx: EngineContext, tmp_path: Path) -> None:
+    records = series([0.96] * 6)
+    process_batch(ctx, msgs(records[:4]), at(300))
+    # a new engine on the same store (restart) gets the batch again plus the rest
+    engine = make_engine(f"sqlite:///{tmp_path / 'engine.db'}")
+    ctx2 = EngineContext(session_factory(engine), RULES, "engine", DEFAULT_SLA_H)
+    again = process_batch(ctx2, msgs(records), at(400))
+    assert again.changes == []
+    assert sum(again.ignored.values()) == 4
+    assert count(ctx2, WorkOrderRow) == 1
+    assert count(ctx2, OutboxRow) == 1
+    with transaction(ctx2.sessions) as s:
+        alert = s.scalars(select(AlertRow)).one()
+        assert alert.last_seen == at(300)
+    engine.dispose()
+
+
+def test_bad_messages_are_kept_with_reason_and_source(ctx: EngineContext) -> None:
+    good = series([0.2])
+    batch = [RiskMessage(b"{oops", "risk/2/7"), *msgs(good, 8), RiskMessage(b'{"schema": 9}', "risk/2/9")]
+    result = process_batch(ctx, batch, at(0))
+    assert (result.records, result.rejected) == (1, 2)
+    with transaction(ctx.sessions) as s:
+        rows = s.scalars(select(RiskRejectionRow).order_by(RiskRejectionRow.id)).all()
+        assert [(r.reason, r.source, r.raw) for r in rows] == [
+            ("not_json", "risk/2/7", b"{oops"),
+            ("unknown_schema", "risk/2/9", b'{"schema": 9}'),
+        ]
+
+
+def test_warning_alert_opens_no_work_order(ctx: EngineContext) -> None:
+    result = process_batch(ctx, msgs(series([0.82] * 4)), at(300))
+    assert [c.alert.severity for c in result.changes] == [Severity.WARNING]
+    assert count(ctx, WorkOrderRow) == 0
+
+
+def test_severity_upgrade_opens_the_work_order_later(ctx: EngineContext) -> None:
+    process_batch(ctx, msgs(series([0.82] * 4)), at(300))
+    result = process_batch(ctx, msgs(series([0.97], start_s=240), 4), at(400))
+    assert [c.kind for c in result.changes] == [ChangeKind.SEVERITY_CHANGED]
+    assert result.changes[0].alert.work_order_id is not None
+    assert count(ctx, WorkOrderRow) == 1
+
+
+def test_tick_escalates_and_flags_stale_assets_in_the_store(ctx: EngineContext) -> None:
+    process_batch(ctx, msgs(series([0.96] * 3)), at(120))
+    changes = process_tick(ctx, at(120 + 300))
+    assert [(c.kind, c.tier) for c in changes] == [(ChangeKind.ESCALATED, "supervisor")]
+    assert process_tick(ctx, at(120 + 301)) == []
+    stale = process_tick(ctx, at(120 + 900))
+    assert (ChangeKind.RAISED, "stale") in [(c.kind, c.alert.failure_mode) for c in stale]
+    assert count(ctx, WorkOrderRow) == 1  # a stale asset gets an alert, not a work order
+    with transaction(ctx.sessions) as s:
+        tiers = [decode_alert_event(r.payload).tier for r in alert_repo.pending_outbox(s)]
+    assert "supervisor" in tiers
