@@ -55,17 +55,24 @@ def kafka_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str
 
 
 def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:
-    """The sink's producer: every record acknowledged by all replicas, bounded by the retry budget."""
-    budget_ms = str(int(stream.sink_retry_s * 1000))
+    """The sink's producer: every record acknowledged by all replicas, bounded by the retry budget.
+
+    Kafka requires ``delivery.timeout.ms >= linger.ms + request.timeout.ms``; a short budget
+    shortens the request timeout rather than breaking that rule.
+    """
+    budget_ms = int(stream.sink_retry_s * 1000)
+    linger_ms = 20
+    request_ms = max(1000, min(30_000, budget_ms // 2))
+    delivery_ms = max(budget_ms, linger_ms + request_ms)
     return {
         **kafka_options(kafka, stream),
         "kafka.acks": "all",
         "kafka.enable.idempotence": "true",
         "kafka.compression.type": "lz4",
-        "kafka.linger.ms": "20",
-        "kafka.delivery.timeout.ms": budget_ms,
-        "kafka.max.block.ms": budget_ms,
-        "kafka.request.timeout.ms": str(min(30_000, int(stream.sink_retry_s * 1000))),
+        "kafka.linger.ms": str(linger_ms),
+        "kafka.delivery.timeout.ms": str(delivery_ms),
+        "kafka.max.block.ms": str(budget_ms),
+        "kafka.request.timeout.ms": str(request_ms),
     }
 
 

@@ -103,9 +103,9 @@ def test_every_reading_scored_once_matching_offline_scores(
         query.awaitTermination(timeout=600)
         assert query.exception() is None, query.exception()
 
-    records = consume_all(stack, risk)
-    scores = [orjson.loads(r.value) for r in records]
-    decoded = [decode_risk(r.value) for r in records]
+    risk_records = consume_all(stack, risk)
+    scores = [orjson.loads(r.value) for r in risk_records]
+    decoded = [decode_risk(r.value) for r in risk_records]
     assert all(isinstance(d, RiskRecord) for d in decoded), [
         d for d in decoded if not isinstance(d, RiskRecord)
     ][:1]
