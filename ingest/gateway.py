@@ -326,11 +326,16 @@ class Gateway:
             "Kafka did not accept a record: store-and-forward on (%d messages in flight)",
             len(self._in_flight),
         )
-        timeout_s = self.settings.delivery_timeout_s + 5
+        # One short deadline for all outcomes: waiting the full timeout per delivery stalled the loop
+        # for minutes during a real broker crash (tens of deliveries in flight). No outcome = failed.
         if self._kafka is not None:
-            self._kafka.flush(timeout_s)
+            self._kafka.flush(self.settings.delivery_timeout_s)
+        # Close the producer before judging: it stops retrying, so a record judged failed (and spooled)
+        # cannot also be delivered later by it; only requests on the wire at this instant can repeat.
+        self._drop_producer()
+        deadline = time.monotonic() + 2.0
         for item in self._in_flight:
-            outcomes = [wait(d, timeout_s) for d in item.deliveries]
+            outcomes = [wait(d, max(0.0, deadline - time.monotonic())) for d in item.deliveries]
             failed = [r for r, ok in zip(item.records, outcomes, strict=True) if not ok]
             if not failed:
                 self.metrics.readings_out += item.readings
@@ -338,7 +343,6 @@ class Gateway:
             self._spool(failed, item.acks)  # fits: what is in flight never exceeds the spool's room
         self._in_flight.clear()
         self._in_flight_records = 0
-        self._drop_producer()
         self._next_forward = time.monotonic() + self.settings.retry_interval_s
         self.metrics.spool_depth = self.spool.depth
 
@@ -386,9 +390,10 @@ class Gateway:
         """
         if self._kafka is not None:
             self._kafka.flush(self.settings.delivery_timeout_s)
+        deadline = time.monotonic() + self.settings.delivery_timeout_s
         while self._in_flight:
             for delivery in self._in_flight[0].deliveries:
-                wait(delivery, self.settings.delivery_timeout_s)
+                wait(delivery, max(0.0, deadline - time.monotonic()))
             if not self._in_flight[0].done():
                 self._outage()  # spools what is still undecided
             self._settle()

@@ -21,6 +21,7 @@ from tests.integration.ingest.conftest import (
     Publisher,
     free_port,
     read_readings,
+    read_topic,
     reading,
     telemetry_readings,
 )
@@ -67,12 +68,6 @@ def private_kafka(stack: StackContext, tmp_path: Path) -> Iterator[PrivateKafka]
     broker.service.daemon().stop(timeout_s=30)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gateway bug, open in issue 3: after a real broker crash the gateway's main loop can "
-    "stall in store-and-forward (no spool drain after Kafka returns), a reading can be forwarded out of "
-    "order, and its SIGTERM flush can hang; this test passes in some runs and fails in others",
-)
 def test_kafka_killed_mid_stream_then_restarted_loses_nothing(
     ingest_env: IngestEnv, publisher: Publisher, private_kafka: PrivateKafka
 ) -> None:
@@ -105,7 +100,9 @@ def test_kafka_killed_mid_stream_then_restarted_loses_nothing(
     private_kafka.start()
     publish(range(25, 30))
     total = 30 * len(ingest_env.assets)
-    records = read_readings(ctx, ingest_env.telemetry, expected=total, timeout_s=60)
+    # Wait for distinct readings, not records: duplicates must not end the wait early.
+    distinct = lambda rs: len({(i["asset_id"], i["seq"]) for i in telemetry_readings(rs)})  # noqa: E731
+    records = read_topic(ctx, ingest_env.telemetry, expected=total, timeout_s=90, count=distinct)
     # SIGKILL, not SIGTERM: after a broker restart the gateway's SIGTERM flush has been seen to hang.
     gateway.kill()
 
@@ -114,10 +111,13 @@ def test_kafka_killed_mid_stream_then_restarted_loses_nothing(
         got.setdefault(str(item["asset_id"]), []).append(int(item["seq"]))
     lost = {asset: sorted(set(seqs) - set(got.get(asset, []))) for asset, seqs in sent.items()}
     assert all(not missing for missing in lost.values()), f"readings lost: {lost}"
+    assert ingest_env.spool_depth() == 0, "the spool drained once Kafka was back"
     duplicates = sum(len(v) for v in got.values()) - total
-    assert duplicates <= 5 * len(ingest_env.assets), f"{duplicates} duplicates is more than a retry's worth"
-    assert ingest_env.spool_depth() == 0
     reordered = {
         a: list(dict.fromkeys(got[a])) for a, seqs in sent.items() if list(dict.fromkeys(got[a])) != seqs
     }
-    assert reordered == {}, "order per asset not kept"
+    if reordered or duplicates > len(ingest_env.assets):
+        # Known, open in issue 3: kafka-python's sender keeps retrying batches that were on the wire when
+        # the broker died, even after the gateway closed that producer and spooled them, so they land
+        # twice, and ahead of an earlier reading whose batch had expired.
+        pytest.xfail(f"known: {duplicates} duplicates, order per asset broken for {sorted(reordered)}")
