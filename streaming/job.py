@@ -109,11 +109,16 @@ def run(spark: SparkSession, config: JobConfig, once: bool = False) -> None:
     while True:
         queries = start(spark, config, once)
         try:
-            for query in queries:
-                query.awaitTermination()
             if once:
+                for query in queries:
+                    query.awaitTermination()
                 return
+            # Either query failing (or being stopped) ends the wait; a failure raises here.
             spark.streams.awaitAnyTermination()
+            for query in queries:
+                if query.isActive:
+                    query.stop()
+            return
         except Exception as exc:
             for query in queries:
                 if query.isActive:

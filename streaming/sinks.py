@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -164,7 +164,10 @@ def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[s
         yield line("telemetry", {"site": r["site"], "asset_id": r["asset_id"]}, values, ts_ms)
 
 
-def _influx_partition(settings: InfluxSettings, stream: StreamSettings, kind: str):  # type: ignore[no-untyped-def]
+def _influx_partition(
+    settings: InfluxSettings, stream: StreamSettings, kind: str
+) -> Callable[[Iterator[Row]], None]:
+    """The ``foreachPartition`` function writing one partition's rows to InfluxDB (on the executor)."""
     downsample = stream.downsample_s if stream.telemetry_to_influx == "downsampled" else None
 
     def write(rows: Iterator[Row]) -> None:
