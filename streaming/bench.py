@@ -135,7 +135,7 @@ def _try_real_time(spark: Any, config: JobConfig) -> str:
     from streaming.parse import parse_telemetry
 
     readings, _ = parse_telemetry(_source(spark, config))
-    scored = transform(readings, config.model_ref(), 0, config.stream.top_features)
+    scored = transform(readings, config.model_ref(), 0, config.stream.top_features, output_mode="update")
     try:
         query = (
             # Real-time mode refuses Append (Spark 4.2); Update is what it asks for.
@@ -143,9 +143,12 @@ def _try_real_time(spark: Any, config: JobConfig) -> str:
             .option("checkpointLocation", str(config.checkpoint_dir / "realtime"))
             .trigger(realTime="5 seconds").start()  # type: ignore[call-overload]
         )  # fmt: skip
-        time.sleep(5)
+        time.sleep(10)
+        error = query.exception()  # Spark checks the plan once the query runs, not at start()
         query.stop()
-        return "started"
+        if error is not None:
+            return f"refused at run time: {str(error).splitlines()[0][:400]}"
+        return "ran"
     except Exception as exc:  # what Spark refuses is the finding
         return f"refused: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
 

@@ -51,7 +51,9 @@ class JobConfig:
         )
 
 
-def transform(readings: DataFrame, ref: ModelRef, history_readings: int, top_k: int) -> DataFrame:
+def transform(
+    readings: DataFrame, ref: ModelRef, history_readings: int, top_k: int, output_mode: str = "append"
+) -> DataFrame:
     """Readings (``streaming.parse.READING_COLUMNS``) → scored rows (``streaming.state.OUTPUT``)."""
     from pyspark.sql.streaming.state import GroupStateTimeout
 
@@ -59,7 +61,7 @@ def transform(readings: DataFrame, ref: ModelRef, history_readings: int, top_k: 
         make_update(ref, history_readings, top_k),
         outputStructType=OUTPUT,
         stateStructType=STATE,
-        outputMode="append",
+        outputMode=output_mode,
         timeoutConf=GroupStateTimeout.NoTimeout,
     )
 
