@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -39,11 +40,9 @@ def test_served_api_lifecycle_over_http(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             assert proc.poll() is None, (tmp_path / "api.log").read_text()
-            try:
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
             assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
             time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=10) as http:
