@@ -15,11 +15,8 @@ import httpx
 from alerts.alert_contract import event_from_change
 from alerts.kpis import Kpis
 from alerts.state import AlertChange
+from forewarn.influx import escape_tag
 from forewarn.settings import InfluxSettings
-
-
-def _tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ").replace("=", "\\=")
 
 
 def _field(value: float | int | str | bool) -> str:
@@ -38,7 +35,7 @@ def _ms(ts: datetime) -> int:
 
 def line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, object], ts: datetime) -> str:
     """One point in line protocol (ms precision); None tags and None fields are left out."""
-    tag_part = "".join(f",{k}={_tag(v)}" for k, v in sorted(tags.items()) if v)
+    tag_part = "".join(f",{k}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
     kept = {k: v for k, v in fields.items() if v is not None}
     if not kept:
         raise ValueError(f"a {measurement} point needs at least one field")

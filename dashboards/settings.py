@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import PositiveFloat, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from forewarn.settings import ForewarnSettings
+from forewarn.settings import ForewarnSettings, http_url
 
 
 class GrafanaSettings(ForewarnSettings):
@@ -27,10 +25,7 @@ class GrafanaSettings(ForewarnSettings):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_url(value)
 
     @field_validator("folder_uid")
     @classmethod

@@ -71,6 +71,14 @@ def load(cls: type[T], state_dir: Path | None = None, **overrides: Any) -> T:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
+def http_url(value: str) -> str:
+    """An http(s) URL with a host, without a trailing slash; ValueError otherwise (a field validator)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
 def _host_port(value: str, what: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -203,10 +211,7 @@ class InfluxSettings(ForewarnSettings):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_url(value)
 
     def host_port(self) -> tuple[str, int]:
         """Where the local stack's InfluxDB listens."""

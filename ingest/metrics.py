@@ -13,6 +13,7 @@ from datetime import datetime
 
 import httpx
 
+from forewarn.influx import escape_tag
 from forewarn.settings import InfluxSettings
 from ingest.reasons import Reason
 
@@ -60,7 +61,7 @@ class GatewayMetrics:
 def line_protocol(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> str:
     """``pipeline`` points for InfluxDB: one with every counter, one per dead-letter reason."""
     ts_ns = int(at.timestamp() * 1e9)
-    tags = f"component=gateway,gateway_id={_escape(gateway_id)}"
+    tags = f"component=gateway,gateway_id={escape_tag(gateway_id)}"
     values = ",".join(
         f"{k}={v}i" if isinstance(v, int) else f"{k}={v:.3f}" for k, v in metrics.fields().items()
     )
@@ -70,10 +71,6 @@ def line_protocol(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> str
         for reason, count in sorted(metrics.dead_letters.items())
     ]
     return "\n".join(lines)
-
-
-def _escape(tag: str) -> str:
-    return tag.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 class InfluxWriter:
