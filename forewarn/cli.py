@@ -38,6 +38,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "api": ("alerts.cli", "The work-order service (REST)."),
     "labels": ("alerts.cli", "Training labels from work-order outcomes."),
     "dashboards": ("dashboards.cli", "Grafana dashboards as code."),
+    "demo": ("forewarn.system.cli", "The whole chain on the local stack."),
 }
 
 
@@ -74,6 +75,7 @@ COMPONENT_SETTINGS = (
     "models.settings",
     "alerts.settings",
     "dashboards.settings",
+    "forewarn.system.settings",
 )
 
 

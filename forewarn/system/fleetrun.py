@@ -1,0 +1,279 @@
+"""One whole-system run: train, start the pipeline, stream the simulated fleet, settle, judge.
+
+The demo, the end-to-end test and the drill all go through :class:`FleetRun`; they differ in the
+fleet's size and pace and in what happens while it streams (the drill kills processes).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from forewarn.paths import project_root
+from forewarn.system.ledger import Accounting, Ledger, Published, account
+from forewarn.system.outcomes import Failure, Outcomes, Warning, judge
+from forewarn.system.plan import RunPlan
+from forewarn.system.processes import Component, ComponentError, Supervisor
+from forewarn.system.topics import TopicTail, create_topics, group_lag
+from forewarn.system.workorders import WorkOrderApi
+
+Say = Callable[[str], None]
+
+
+class RunError(RuntimeError):
+    """A step of the run failed; the message says which and where its log is."""
+
+
+@dataclass
+class Simulation:
+    """The simulator process and, once it has finished, what it published."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+    truth: Path
+    started: float
+    summary: dict[str, Any] | None = None
+
+
+@dataclass
+class FleetRun:
+    """Drives one run of the whole chain on the running stack."""
+
+    plan: RunPlan
+    say: Say = print
+    supervisor: Supervisor = field(init=False)
+    ledger: Ledger = field(default_factory=Ledger)
+    tails: list[TopicTail] = field(default_factory=list)
+    dispatched: dict[int, dict[str, Any]] = field(default_factory=dict)
+    raised_at: dict[str, datetime] = field(default_factory=dict)
+    alert_changes: int = 0
+
+    def __post_init__(self) -> None:
+        self.plan.run_dir.mkdir(parents=True, exist_ok=True)
+        self.supervisor = Supervisor(self.plan.run_dir, self.plan.env, project_root())
+        self.api = WorkOrderApi(self.plan.api_url, self.plan.env["FOREWARN_API_TOKEN"])
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def forewarn(self, *args: str, log_name: str, timeout_s: float = 1800) -> str:
+        """Run one ``forewarn`` command to completion with the run's environment; its stdout."""
+        log = self.supervisor.log_file(log_name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as err:
+            done = subprocess.run(
+                [sys.executable, "-m", "forewarn", *args],
+                cwd=project_root(),
+                env=self.supervisor.daemon_env(),
+                stdout=subprocess.PIPE,
+                stderr=err,
+                timeout=timeout_s,
+                check=False,
+            )
+        if done.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RunError(f"`forewarn {' '.join(args)}` failed ({done.returncode}); {log}:\n{tail}")
+        return done.stdout.decode()
+
+    def prepare(self) -> None:
+        """The run's topics, InfluxDB database and the shell file to explore it afterwards."""
+        create_topics(self.plan.kafka)
+        influx = self.plan.influx
+        httpx.post(f"{influx.url}/query", params={"q": f'CREATE DATABASE "{influx.database}"'},
+                   timeout=influx.timeout_s).raise_for_status()  # fmt: skip
+        (self.plan.run_dir / "run.env").write_text(self.plan.env_file())
+
+    def train(self) -> dict[str, Any]:
+        """Train a challenger on a fleet of the same kind (another seed) and promote it if it passes."""
+        d = self.plan.demo
+        started = time.monotonic()
+        self.forewarn(
+            "train", "--source", "fleet", "--assets", str(d.train_assets), "--steps", str(d.steps),
+            "--interval-s", str(d.interval_s), "--seed", str(d.train_seed), "--failing-share", "0.8",
+            log_name="train",
+        )  # fmt: skip
+        trained_s = time.monotonic() - started
+        promote = subprocess.run(
+            [sys.executable, "-m", "forewarn", "models", "promote"],
+            cwd=project_root(), env=self.supervisor.daemon_env(), capture_output=True, check=False,
+        )  # fmt: skip
+        verdict = (promote.stdout + promote.stderr).decode(errors="replace").strip().splitlines()
+        return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict[-1:]}
+
+    def seed_catalogue(self) -> None:
+        sites = [arg for site in self.plan.demo.sites for arg in ("--site", site)]
+        self.forewarn("alerts", "seed", *sites, log_name="seed")
+
+    def start_pipeline(self) -> None:
+        """API, alert engine, scoring job and gateway, each as its own process, each ready."""
+        s = self.supervisor
+        s.start(Component("api", ["api", "serve"], ready_url=f"{self.plan.api_url}/health"))
+        s.start(Component("engine", ["alerts", "run"], ready_log="alert engine"))
+        s.start(Component("stream", ["stream", "run"]))
+        s.start(Component("gateway", ["gateway", "run"], ready_log="subscribed to"))
+        self.tails = [
+            TopicTail(self.plan.kafka, self.plan.kafka.telemetry_topic, self.ledger.add_telemetry),
+            TopicTail(self.plan.kafka, self.plan.kafka.dlq_topic, self.ledger.add_dead_letters),
+            TopicTail(self.plan.kafka, self.plan.kafka.risk_topic, self.ledger.add_risk),
+            TopicTail(self.plan.kafka, self.plan.kafka.alerts_topic, self._add_alerts),
+        ]
+
+    def simulate(self) -> Simulation:
+        """Start the simulator (it publishes over MQTT as the sites' users)."""
+        d = self.plan.demo
+        out = self.plan.run_dir / "simulate.json"
+        truth = self.plan.run_dir / "truth.jsonl"
+        args = [
+            "simulate", "--assets", str(d.assets), "--seed", str(d.seed), "--steps", str(d.steps),
+            "--interval-s", str(d.interval_s), "--speed", d.speed, "--batch", str(d.batch),
+            "--failing-share", str(d.failing_share), "--malformed", str(d.malformed),
+            "--duplicates", str(d.duplicates), "--out-of-order", str(d.out_of_order),
+            "--truth", str(truth), "--asset-prefix", self.plan.asset_prefix,
+            *[arg for site in d.sites for arg in ("--site", site)],
+        ]  # fmt: skip
+        log = self.supervisor.log_file("simulate")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("wb") as stdout, log.open("ab") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "forewarn", *args],
+                cwd=project_root(), env=self.supervisor.daemon_env(), stdout=stdout, stderr=stderr,
+            )  # fmt: skip
+        return Simulation(proc, out, truth, time.monotonic())
+
+    def finish(self, sim: Simulation, timeout_s: float = 3600) -> dict[str, Any]:
+        """Wait for the simulator; its published counts."""
+        code = sim.proc.wait(timeout=timeout_s)
+        if code != 0:
+            raise RunError(f"the simulator failed ({code}); see {self.supervisor.log_file('simulate')}")
+        sim.summary = orjson.loads(sim.out.read_bytes())
+        return sim.summary
+
+    # -- watching ----------------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Read what is new on the run's topics and dispatch new work orders."""
+        for tail in self.tails:
+            tail.catch_up()
+        for wo in self.api.work_orders():
+            if wo["id"] not in self.dispatched or wo["status"] in ("requested", "approved"):
+                self.dispatched[wo["id"]] = self.api.dispatch(wo)
+
+    def _add_alerts(self, values: list[bytes]) -> None:
+        for value in values:
+            event = orjson.loads(value)
+            self.alert_changes += 1
+            if event.get("change") == "raised":
+                self.raised_at.setdefault(event["alert_id"], datetime.fromisoformat(event["last_seen"]))
+
+    def progress(self, started: float) -> str:
+        ledger = self.ledger
+        orders = self.dispatched.values()
+        scheduled = sum(wo["status"] == "scheduled" for wo in orders)
+        waiting = sum(wo["status"] == "waiting-parts" for wo in orders)
+        return (
+            f"t+{time.monotonic() - started:5.0f}s  telemetry {ledger.telemetry_readings:,} readings"
+            f" | dead letters {sum(ledger.gateway_letters.values()) + sum(ledger.stream_letters.values())}"
+            f" | scored {len(ledger.risk_keys):,} | alerts raised {len(self.raised_at)}"
+            f" | work orders {len(self.dispatched)} (scheduled {scheduled}, waiting parts {waiting})"
+        )
+
+    def watch(self, sim: Simulation, every_s: float, during: Callable[[float], None] | None = None) -> None:
+        """Show progress until the simulator exits; ``during(elapsed_s)`` runs on each tick (the drill)."""
+        while sim.proc.poll() is None:
+            time.sleep(every_s)
+            self._alive_or_raise()
+            self.poll()
+            self.say(self.progress(sim.started))
+            if during is not None:
+                during(time.monotonic() - sim.started)
+
+    def _alive_or_raise(self) -> None:
+        dead = self.supervisor.check()
+        if dead:
+            name = dead[0]
+            raise ComponentError(
+                f"{name} stopped on its own; last lines of its log:\n{self.supervisor.tail(name)}"
+            )
+
+    def settle(self, published: Published, timeout_s: float, every_s: float = 3.0) -> Accounting:
+        """Wait until every published reading is on `telemetry` and scored and the engine is caught up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._alive_or_raise()
+            self.poll()
+            verdict = account(published, self.ledger, exact=False)
+            lag = group_lag(self.plan.kafka, self.plan.engine_group, self.plan.kafka.risk_topic)
+            if verdict.ok and lag == 0:
+                time.sleep(every_s)  # the engine's last effects and outbox
+                self.poll()
+                return verdict
+            if time.monotonic() > deadline:
+                return verdict
+            time.sleep(every_s)
+
+    # -- judging -----------------------------------------------------------------------------------
+
+    def published(self, sim: Simulation) -> Published:
+        """Distinct readings the simulator generated (from its ground truth) and what it sent."""
+        assert sim.summary is not None
+        header, assets = _truth_assets(sim.truth)
+        keys = frozenset((asset, seq) for asset in assets for seq in range(int(header["steps"])))
+        malformed = sum(n for kind, n in sim.summary["injected"].items() if kind.startswith("malformed"))
+        return Published(keys, int(sim.summary["readings"]), malformed)
+
+    def outcomes(self, sim: Simulation) -> tuple[Outcomes, list[dict[str, Any]]]:
+        failures = read_failures(sim.truth)
+        orders = self.api.work_orders()
+        warnings = [
+            Warning(wo["id"], wo["asset_id"], wo["failure_mode"], self.raised_at[wo["source_alert_id"]])
+            for wo in orders
+            if wo.get("source_alert_id") in self.raised_at
+        ]
+        d = self.plan.demo
+        verdict = judge(
+            failures, warnings, d.min_lead_readings * d.interval_s, d.max_lead_readings * d.interval_s
+        )
+        return verdict, orders
+
+    def close(self) -> None:
+        for tail in self.tails:
+            tail.close()
+        self.tails = []
+
+
+def read_failures(truth: Path) -> list[Failure]:
+    """Failures of the run (and the censored ones still ahead) from the simulator's ground truth."""
+    failures = []
+    for raw in truth.read_bytes().splitlines():
+        event = orjson.loads(raw)
+        if event.get("event") in ("failure", "censored"):
+            failures.append(
+                Failure(
+                    asset_id=event["asset_id"],
+                    mode=event["mode"],
+                    onset=datetime.fromtimestamp(event["onset_ts"] / 1000, tz=UTC),
+                    at=datetime.fromtimestamp(event["failure_ts"] / 1000, tz=UTC),
+                    censored=event["event"] == "censored",
+                )
+            )
+    return failures
+
+
+def _truth_assets(truth: Path) -> tuple[dict[str, Any], set[str]]:
+    header: dict[str, Any] = {}
+    assets: set[str] = set()
+    for raw in truth.read_bytes().splitlines():
+        event = orjson.loads(raw)
+        if event.get("event") == "run":
+            header = event
+        elif "asset_id" in event:
+            assets.add(event["asset_id"])
+    return header, assets

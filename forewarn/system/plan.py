@@ -1,0 +1,105 @@
+"""Names and settings of one whole-system run, as the environment every component process gets.
+
+A run owns its topics, checkpoint, spool, work-order database and MQTT share group, so runs never
+see each other's data and a run can be judged from its topics alone. Components read everything
+from ``FOREWARN_*`` variables, so the plan is just those variables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from forewarn.settings import InfluxSettings, KafkaSettings, load
+from forewarn.system.settings import DemoSettings
+
+RULES_FILE = Path(__file__).with_name("rules.demo.toml")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run: its id, folder, settings and the environment of its processes."""
+
+    run_id: str
+    run_dir: Path
+    demo: DemoSettings
+    env: dict[str, str]
+    asset_prefix: str = "pump"
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return load(KafkaSettings, self.run_dir, **_kafka_overrides(self.run_id))
+
+    @property
+    def influx(self) -> InfluxSettings:
+        return load(InfluxSettings, self.run_dir, database=self.env["FOREWARN_INFLUX_DATABASE"])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.demo.api_port}"
+
+    @property
+    def model_name(self) -> str:
+        return self.env["FOREWARN_MODELS_REGISTERED_MODEL"]
+
+    @property
+    def engine_group(self) -> str:
+        return self.env["FOREWARN_ALERTS_GROUP_ID"]
+
+    def env_file(self) -> str:
+        """``export`` lines to explore the run with the ``forewarn`` CLI."""
+        return "".join(f"export {k}={_quoted(v)}\n" for k, v in sorted(self.env.items()))
+
+
+def _quoted(value: str) -> str:
+    return value if re.fullmatch(r"[\w./:@+,=-]*", value) else "'" + value.replace("'", "'\\''") + "'"
+
+
+def _kafka_overrides(run_id: str) -> dict[str, str]:
+    return {
+        "telemetry_topic": f"{run_id}.telemetry",
+        "dlq_topic": f"{run_id}.telemetry.dlq",
+        "risk_topic": f"{run_id}.risk",
+        "alerts_topic": f"{run_id}.alerts",
+        "risk_dlq_topic": f"{run_id}.risk.dlq",
+    }
+
+
+def plan(
+    state_dir: Path, demo: DemoSettings, run_id: str, influx_database: str | None, model_name: str | None
+) -> RunPlan:
+    """The run's names and environment.
+
+    Args:
+        state_dir: the project's state folder; the run lives in ``<state>/runs/<run_id>``.
+        demo: fleet, model and pipeline settings.
+        run_id: letters, digits, dots and dashes (it names topics and a consumer group).
+        influx_database: where points go (None: the default database, what the boards show).
+        model_name: the registered model to train and score with (None: ``demo.model_name``).
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,60}", run_id):
+        raise ValueError(f"run id {run_id!r}: use lower-case letters, digits, dots and dashes")
+    run_dir = state_dir / "runs" / run_id
+    database = f"sqlite:///{run_dir / 'work_orders.db'}"
+    model = model_name or demo.model_name
+    env = {
+        **{f"FOREWARN_KAFKA_{k.upper()}": v for k, v in _kafka_overrides(run_id).items()},
+        "FOREWARN_INFLUX_DATABASE": influx_database or load(InfluxSettings, state_dir).database,
+        "FOREWARN_MODELS_REGISTERED_MODEL": model,
+        "FOREWARN_STREAM_MODEL_NAME": model,
+        "FOREWARN_STREAM_CHECKPOINT_DIR": str(run_dir / "checkpoints"),
+        "FOREWARN_STREAM_QUERY_NAME": f"scoring-{run_id}",
+        "FOREWARN_GATEWAY_GATEWAY_ID": f"gw-{run_id}".replace(".", "-"),
+        "FOREWARN_GATEWAY_SHARE_GROUP": run_id.replace(".", "-"),
+        "FOREWARN_GATEWAY_SPOOL_DIR": str(run_dir / "spool"),
+        "FOREWARN_ALERTS_GROUP_ID": f"alerts-{run_id}",
+        "FOREWARN_ALERTS_DATABASE_URL": database,
+        "FOREWARN_ALERTS_RULES_FILE": str(RULES_FILE),
+        "FOREWARN_ALERTS_WRITE_INFLUX": "true",
+        "FOREWARN_API_DATABASE_URL": database,
+        "FOREWARN_API_TOKEN": demo.api_token.get_secret_value(),
+        "FOREWARN_API_PORT": str(demo.api_port),
+        "FOREWARN_STATE_DIR": str(state_dir),
+    }
+    return RunPlan(run_id, run_dir, demo, env)

@@ -1,0 +1,42 @@
+"""Settings of a whole-system run: the demo, the end-to-end test and the drill (``FOREWARN_DEMO_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from forewarn.settings import ForewarnSettings
+
+
+class DemoSettings(ForewarnSettings):
+    """The simulated fleet, the model trained for it and the pipeline that watches it.
+
+    The demo compresses a pump's life: each pump reports once a simulated minute and the fleet runs
+    ``speed`` times faster than real time, so a few wall minutes hold hours of degradation. The
+    model is trained on a fleet of the same kind (another seed, more pumps) before the run.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_DEMO_")
+
+    assets: PositiveInt = 60
+    sites: list[str] = Field(default=["site-1", "site-2"], min_length=1)
+    seed: int = 7
+    steps: PositiveInt = 300
+    interval_s: PositiveFloat = 60.0
+    speed: str = "60"
+    batch: PositiveInt = 1
+    failing_share: float = Field(default=0.6, ge=0.0, le=1.0)
+    malformed: float = Field(default=0.01, ge=0.0, le=1.0)
+    duplicates: float = Field(default=0.01, ge=0.0, le=1.0)
+    out_of_order: float = Field(default=0.0, ge=0.0, le=1.0)
+    train_assets: PositiveInt = 200
+    train_seed: int = 1001
+    model_name: str = "forewarn-pumps"
+    api_port: PositiveInt = 8900
+    api_token: SecretStr = SecretStr("forewarn-demo-token-change-me")
+    # a work order counts as in time when raised at least this many readings before the failure
+    min_lead_readings: PositiveInt = 10
+    # ... and a false alarm when no failure of its asset follows within this many readings
+    max_lead_readings: PositiveInt = 150
+    progress_s: PositiveFloat = 5.0
+    settle_timeout_s: PositiveFloat = 600.0

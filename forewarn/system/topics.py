@@ -1,0 +1,94 @@
+"""Reading whole topics from the start, incrementally: what the accounting and the progress line need."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+from forewarn.settings import KafkaSettings
+
+
+class TopicTail:
+    """Every value of one topic from offset 0, fetched in pieces: call :meth:`catch_up` as often as wanted."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, sink: Callable[[list[bytes]], None]) -> None:
+        self.topic = topic
+        self.sink = sink
+        self.consumer = KafkaConsumer(
+            **kafka.client_config(),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"forewarn-system-{topic}",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        partitions = self.consumer.partitions_for_topic(topic) or set()
+        self.partitions = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self.consumer.assign(self.partitions)
+        self.consumer.seek_to_beginning(*self.partitions)
+        self.records = 0
+
+    def catch_up(self, timeout_s: float = 60.0) -> int:
+        """Read up to the end offsets as they are now; return how many records were new."""
+        if not self.partitions:
+            return 0
+        ends = self.consumer.end_offsets(self.partitions)
+        before = self.records
+        deadline = time.monotonic() + timeout_s
+        while any(self.consumer.position(tp) < ends[tp] for tp in self.partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {self.topic} did not reach its end offsets in {timeout_s:.0f} s")
+            batch = self.consumer.poll(timeout_ms=500, max_records=20_000)
+            for records in batch.values():
+                self.sink([r.value for r in records if r.value is not None])
+                self.records += len(records)
+        return self.records - before
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def create_topics(kafka: KafkaSettings) -> None:
+    """Create the project topics named in ``kafka`` that do not exist yet (a run's own topics)."""
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
+    try:
+        existing = set(admin.list_topics())
+        wanted = kafka.topic_partitions()
+        missing = [NewTopic(t, n, kafka.replication_factor) for t, n in wanted.items() if t not in existing]
+        if missing:
+            admin.create_topics(missing, wait_for_metadata=True)
+    finally:
+        admin.close()
+
+
+def delete_topics(kafka: KafkaSettings) -> None:
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for t in kafka.topic_partitions() if t in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+def group_lag(kafka: KafkaSettings, group_id: str, topic: str) -> int | None:
+    """Records on ``topic`` the consumer group has not committed yet (None: the group committed nothing)."""
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
+    consumer = KafkaConsumer(**kafka.client_config(), group_id=None, enable_auto_commit=False)
+    try:
+        committed = {
+            tp: meta.offset
+            for tp, meta in admin.list_consumer_group_offsets(group_id).items()
+            if tp.topic == topic
+        }
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = consumer.end_offsets(partitions)
+        if not committed:
+            return None if any(ends.values()) else 0
+        return int(sum(max(0, end - max(committed.get(tp, 0), 0)) for tp, end in ends.items()))
+    finally:
+        consumer.close()
+        admin.close()
