@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo bench-ingest bench-stream clean
+.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,8 +19,8 @@ setup: ## Install Debian packages, the virtual environment and Maven artifacts (
 up: setup ## Start the local stack (Mosquitto, Kafka, InfluxDB, MLflow) on loopback; harmless if up
 	@$(FOREWARN) stack up
 
-down: ## Stop the local stack and leave no process of it behind
-	@if [ -x $(FOREWARN) ]; then $(FOREWARN) stack down; fi
+down: ## Stop the pipeline processes of demo runs and the local stack; leave no process behind
+	@if [ -x $(FOREWARN) ]; then $(FOREWARN) demo stop && $(FOREWARN) stack down; fi
 
 status: ## Every service of the stack with its address and health
 	@$(FOREWARN) stack status
@@ -44,12 +44,14 @@ test: setup ## The CI suite: lint, unit and integration tests against the real s
 test-unit: ## Only the tests that need no service
 	@$(PYTEST) tests/unit $(PYTEST_ARGS)
 
-demo: up ## The main job on the local stack (for now: start it and show where every service answers)
-	@echo
-	@$(FOREWARN) stack status
-	@echo
-	@echo "MQTT users and passwords: .state/forewarn.env; every setting: $(FOREWARN) settings"
-	@echo "The stack stays up for exploring; 'make down' stops it."
+demo: up ## The main job: train, start gateway/Spark job/alert engine/API, stream a fleet, print a summary
+	@$(FOREWARN) demo $(DEMO_ARGS)
+
+drill: up ## Kill -9 gateway, Kafka, Spark job, alert engine and InfluxDB in turn while a fleet streams; check nothing is lost
+	@$(FOREWARN) drill $(DRILL_ARGS)
+
+bench: up ## Every benchmark (ingest, stream, alerts, InfluxDB sink, end to end) into .state/bench/forewarn.json
+	@$(FOREWARN) bench --out .state/bench/forewarn.json > /dev/null
 
 bench-ingest: ## Ingest benchmark: MQTT→gateway→Kafka vs a direct producer (JSON in .state/bench/ingest.json)
 	@$(VENV)/bin/python -m ingest.bench --out .state/bench/ingest.json

@@ -39,6 +39,8 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "labels": ("alerts.cli", "Training labels from work-order outcomes."),
     "dashboards": ("dashboards.cli", "Grafana dashboards as code."),
     "demo": ("forewarn.system.cli", "The whole chain on the local stack."),
+    "drill": ("forewarn.system.cli", "Kill -9 drill of the whole chain."),
+    "bench": ("forewarn.system.cli", "All benchmarks into one JSON."),
 }
 
 

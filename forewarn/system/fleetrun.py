@@ -23,6 +23,7 @@ from forewarn.system.ledger import Accounting, Ledger, Published, account
 from forewarn.system.outcomes import Failure, Outcomes, Warning, judge
 from forewarn.system.plan import RunPlan
 from forewarn.system.processes import Component, ComponentError, Supervisor
+from forewarn.system.settings import DemoSettings
 from forewarn.system.topics import TopicTail, create_topics, group_lag
 from forewarn.system.workorders import WorkOrderApi
 
@@ -41,6 +42,7 @@ class Simulation:
     out: Path
     truth: Path
     started: float
+    started_wall: float
     summary: dict[str, Any] | None = None
 
 
@@ -54,6 +56,7 @@ class FleetRun:
     ledger: Ledger = field(default_factory=Ledger)
     tails: list[TopicTail] = field(default_factory=list)
     dispatched: dict[int, dict[str, Any]] = field(default_factory=dict)
+    risk_timed: Callable[[list[tuple[bytes, int]]], None] | None = None
     raised_at: dict[str, datetime] = field(default_factory=dict)
     alert_changes: int = 0
 
@@ -122,21 +125,27 @@ class FleetRun:
         self.tails = [
             TopicTail(self.plan.kafka, self.plan.kafka.telemetry_topic, self.ledger.add_telemetry),
             TopicTail(self.plan.kafka, self.plan.kafka.dlq_topic, self.ledger.add_dead_letters),
-            TopicTail(self.plan.kafka, self.plan.kafka.risk_topic, self.ledger.add_risk),
+            TopicTail(self.plan.kafka, self.plan.kafka.risk_topic, self.ledger.add_risk, self.risk_timed),
             TopicTail(self.plan.kafka, self.plan.kafka.alerts_topic, self._add_alerts),
         ]
 
-    def simulate(self) -> Simulation:
-        """Start the simulator (it publishes over MQTT as the sites' users)."""
-        d = self.plan.demo
-        out = self.plan.run_dir / "simulate.json"
-        truth = self.plan.run_dir / "truth.jsonl"
+    def simulate(self, demo: DemoSettings | None = None, prefix: str | None = None) -> Simulation:
+        """Start the simulator (it publishes over MQTT as the sites' users).
+
+        Args:
+            demo: the fleet to simulate (default: the plan's).
+            prefix: asset id prefix (default: the plan's); a second fleet in one run needs its own.
+        """
+        d = demo or self.plan.demo
+        prefix = prefix or self.plan.asset_prefix
+        out = self.plan.run_dir / f"simulate-{prefix}.json"
+        truth = self.plan.run_dir / f"truth-{prefix}.jsonl"
         args = [
             "simulate", "--assets", str(d.assets), "--seed", str(d.seed), "--steps", str(d.steps),
             "--interval-s", str(d.interval_s), "--speed", d.speed, "--batch", str(d.batch),
             "--failing-share", str(d.failing_share), "--malformed", str(d.malformed),
             "--duplicates", str(d.duplicates), "--out-of-order", str(d.out_of_order),
-            "--truth", str(truth), "--asset-prefix", self.plan.asset_prefix,
+            "--truth", str(truth), "--asset-prefix", prefix,
             *[arg for site in d.sites for arg in ("--site", site)],
         ]  # fmt: skip
         log = self.supervisor.log_file("simulate")
@@ -146,7 +155,7 @@ class FleetRun:
                 [sys.executable, "-m", "forewarn", *args],
                 cwd=project_root(), env=self.supervisor.daemon_env(), stdout=stdout, stderr=stderr,
             )  # fmt: skip
-        return Simulation(proc, out, truth, time.monotonic())
+        return Simulation(proc, out, truth, time.monotonic(), time.time())
 
     def finish(self, sim: Simulation, timeout_s: float = 3600) -> dict[str, Any]:
         """Wait for the simulator; its published counts."""

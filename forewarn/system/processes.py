@@ -143,11 +143,18 @@ class Supervisor:
             return None
         return sum(_cpu_s(p) for p in _group(pid))
 
-    def rss_mb(self, name: str) -> float | None:
+    def peak_rss_mb(self, name: str) -> float | None:
+        """Peak resident memory (VmHWM) summed over the component's processes."""
         pid = self.pid(name)
         if pid is None:
             return None
-        return sum(_rss_mb(p) for p in _group(pid))
+        return sum(_status_mb(p, "VmHWM:") for p in _group(pid))
+
+
+def group_usage(pid: int) -> tuple[float, float]:
+    """CPU seconds and peak resident MB of the process group led by ``pid`` (a stack service)."""
+    members = _group(pid)
+    return sum(_cpu_s(p) for p in members), sum(_status_mb(p, "VmHWM:") for p in members)
 
 
 def _group(pgid: int) -> list[int]:
@@ -164,10 +171,10 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, key: str) -> float:
     try:
         for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if row.startswith("VmRSS:"):
+            if row.startswith(key):
                 return int(row.split()[1]) / 1024
     except (FileNotFoundError, ProcessLookupError):
         pass

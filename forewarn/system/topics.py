@@ -14,9 +14,18 @@ from forewarn.settings import KafkaSettings
 class TopicTail:
     """Every value of one topic from offset 0, fetched in pieces: call :meth:`catch_up` as often as wanted."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str, sink: Callable[[list[bytes]], None]) -> None:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        sink: Callable[[list[bytes]], None],
+        timed: Callable[[list[tuple[bytes, int]]], None] | None = None,
+    ) -> None:
         self.topic = topic
         self.sink = sink
+        self.timed = timed  # also gets each value with its Kafka timestamp (ms), for latencies
+        self.first_ts_ms: int | None = None
+        self.last_ts_ms: int | None = None
         self.consumer = KafkaConsumer(
             **kafka.client_config(),
             group_id=None,
@@ -43,7 +52,14 @@ class TopicTail:
             batch = self.consumer.poll(timeout_ms=500, max_records=20_000)
             for records in batch.values():
                 self.sink([r.value for r in records if r.value is not None])
+                if self.timed is not None:
+                    self.timed([(r.value, r.timestamp) for r in records if r.value is not None])
                 self.records += len(records)
+                stamps = [r.timestamp for r in records]
+                if stamps:
+                    low, high = min(stamps), max(stamps)
+                    self.first_ts_ms = low if self.first_ts_ms is None else min(self.first_ts_ms, low)
+                    self.last_ts_ms = high if self.last_ts_ms is None else max(self.last_ts_ms, high)
         return self.records - before
 
     def close(self) -> None:
