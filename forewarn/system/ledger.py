@@ -44,7 +44,9 @@ class Ledger:
     telemetry_records: int = 0
     telemetry_readings: int = 0
     telemetry_keys: set[Key] = field(default_factory=set)
+    readings_by_asset: Counter[str] = field(default_factory=Counter)
     gateway_letters: Counter[str] = field(default_factory=Counter)
+    gateway_letters_by_asset: Counter[str] = field(default_factory=Counter)
     stream_letters: Counter[str] = field(default_factory=Counter)
     stream_letter_keys: set[Key] = field(default_factory=set)
     risk_records: int = 0
@@ -63,6 +65,7 @@ class Ledger:
                 continue
             self.telemetry_readings += len(keys)
             self.telemetry_keys.update(keys)
+            self.readings_by_asset.update(asset for asset, _ in keys)
 
     def add_dead_letters(self, values: Iterable[bytes]) -> None:
         for value in values:
@@ -74,6 +77,8 @@ class Ledger:
                 continue
             if not source.startswith("kafka:"):
                 self.gateway_letters[reason] += 1
+                parts = source.split("/")  # forewarn/<site>/<asset_id>/telemetry
+                self.gateway_letters_by_asset[parts[2] if len(parts) == 4 else ""] += 1
                 continue
             self.stream_letters[reason] += 1
             key = _letter_key(letter)
@@ -119,6 +124,10 @@ class Published:
     readings: int  # valid readings published, re-sent duplicates included
     malformed_messages: int
 
+    @property
+    def assets(self) -> frozenset[str]:
+        return frozenset(asset for asset, _ in self.keys)
+
 
 @dataclass(frozen=True)
 class Accounting:
@@ -141,25 +150,30 @@ def account(published: Published, ledger: Ledger, exact: bool) -> Accounting:
         exact: demand exact conservation (no process was killed); otherwise at-least-once: nothing
             missing, duplicates reported.
     """
-    missing = published.keys - ledger.telemetry_keys
-    unexpected = ledger.telemetry_keys - published.keys
-    unscored = ledger.unscored()
-    gateway_letters = sum(ledger.gateway_letters.values())
+    # Only this run's assets: the broker and topics may carry other fleets' readings too.
+    ours = published.assets
+    keys = {k for k in ledger.telemetry_keys if k[0] in ours}
+    readings = sum(n for asset, n in ledger.readings_by_asset.items() if asset in ours)
+    gateway_letters = sum(n for asset, n in ledger.gateway_letters_by_asset.items() if asset in ours)
+    missing = published.keys - keys
+    unexpected = {k for k in keys if k not in published.keys}  # our assets, never published
+    unscored = {k for k in ledger.unscored() if k[0] in ours}
     numbers = {
         "published_readings": published.readings,
         "published_distinct_readings": len(published.keys),
         "published_malformed_messages": published.malformed_messages,
         "telemetry_records": ledger.telemetry_records,
-        "telemetry_readings": ledger.telemetry_readings,
-        "telemetry_distinct_readings": len(ledger.telemetry_keys),
-        "telemetry_duplicate_readings": ledger.telemetry_duplicates,
+        "telemetry_readings": readings,
+        "telemetry_distinct_readings": len(keys),
+        "telemetry_duplicate_readings": readings - len(keys),
         "gateway_dead_letters": gateway_letters,
-        "stream_dead_letters": sum(ledger.stream_letters.values()),
+        "stream_dead_letters": sum(1 for k in ledger.stream_letter_keys if k[0] in ours),
         "risk_records": ledger.risk_records,
-        "scored_distinct_readings": len(ledger.risk_keys & ledger.telemetry_keys),
+        "scored_distinct_readings": len(ledger.risk_keys & keys),
         "missing_readings": len(missing),
         "unscored_readings": len(unscored),
         "unreadable_records": sum(ledger.unreadable.values()),
+        "other_fleets_readings": ledger.telemetry_readings - readings,
     }
     failures: list[str] = []
     if missing:
@@ -171,9 +185,9 @@ def account(published: Published, ledger: Ledger, exact: bool) -> Accounting:
     if ledger.unreadable:
         failures.append(f"undecodable records: {dict(ledger.unreadable)}")
     sent = published.readings + published.malformed_messages
-    if exact and ledger.telemetry_readings + gateway_letters != sent:
+    if exact and readings + gateway_letters != sent:
         failures.append(
-            f"telemetry readings + gateway dead letters = {ledger.telemetry_readings} + {gateway_letters}"
+            f"telemetry readings + gateway dead letters = {readings} + {gateway_letters}"
             f" != {sent} published (readings + malformed messages)"
         )
     if not exact and gateway_letters < published.malformed_messages:

@@ -93,6 +93,8 @@ def plan(
         "FOREWARN_GATEWAY_GATEWAY_ID": f"gw-{run_id}".replace(".", "-"),
         "FOREWARN_GATEWAY_SHARE_GROUP": run_id.replace(".", "-"),
         "FOREWARN_GATEWAY_SPOOL_DIR": str(run_dir / "spool"),
+        # long enough for a restart to find its queued messages, short enough not to pile up per run
+        "FOREWARN_GATEWAY_SESSION_EXPIRY_S": "900",
         "FOREWARN_ALERTS_GROUP_ID": f"alerts-{run_id}",
         "FOREWARN_ALERTS_DATABASE_URL": database,
         "FOREWARN_ALERTS_RULES_FILE": str(RULES_FILE),

@@ -87,3 +87,12 @@ def test_undecodable_records_are_counted_not_raised() -> None:
 def test_fewer_dead_letters_than_malformed_messages_fails() -> None:
     verdict = account(Published(KEYS, readings=5, malformed_messages=3), _full_ledger(), exact=False)
     assert not verdict.ok
+
+
+def test_other_fleets_on_the_same_topics_are_left_out() -> None:
+    ledger = _full_ledger()
+    ledger.add_telemetry([_run("stranger", [0, 1, 2])])
+    ledger.add_dead_letters([_letter("malformed_json", "forewarn/x/stranger/telemetry", b"{")])
+    verdict = account(Published(KEYS, readings=5, malformed_messages=1), ledger, exact=True)
+    assert verdict.ok, verdict.failures
+    assert verdict.numbers["other_fleets_readings"] == 3
