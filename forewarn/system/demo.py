@@ -26,14 +26,18 @@ def run_demo(state_dir: Path, settings: DemoSettings, run_id: str, say: Say) -> 
         say(f"error: {exc}")
         run.supervisor.stop_all()
         return None
+    except BaseException:  # Ctrl-C or a bug: leave no process behind
+        run.supervisor.stop_all()
+        raise
     finally:
         run.close()
 
 
 def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     d = run.plan.demo
+    pace = "as fast as possible" if d.speed == "max" else f"{d.speed}x real time"
     say(f"== run {run.plan.run_id}: {d.assets} pumps on {', '.join(d.sites)}, {d.steps} readings each,"
-        f" one per {d.interval_s:.0f} simulated s, {d.speed}x real time")  # fmt: skip
+        f" one per {d.interval_s:.0f} simulated s, {pace}")  # fmt: skip
     say(f"   folder {run.plan.run_dir}")
     run.prepare()
     say(f"== training {run.plan.model_name} on {d.train_assets} simulated pumps (seed {d.train_seed}) …")
@@ -50,9 +54,11 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     sent = run.finish(sim)
     say(f"== simulator done: {sent['readings']:,} readings in {sent['messages']:,} messages,"
         f" injected {sent['injected']}; waiting for the pipeline to settle …")  # fmt: skip
-    accounting = run.settle(run.published(sim), d.settle_timeout_s)
+    published = run.published(sim)
+    accounting = run.settle(published, d.settle_timeout_s)
     outcomes, orders = run.outcomes(sim)
-    result = summary(accounting, run.ledger, outcomes, orders, run.api.technicians(), len(run.raised_at))
+    letters = run.ledger.letters_by_reason(published.assets)
+    result = summary(accounting, letters, outcomes, orders, run.api.technicians(), len(run.raised_at))
     result["run"] = {"id": run.plan.run_id, "folder": str(run.plan.run_dir), "model": trained}
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for name in ("gateway", "stream", "engine"):

@@ -33,8 +33,8 @@ class Ledger:
         telemetry_records: Kafka records on `telemetry` (each holds a run of readings).
         telemetry_readings: readings inside them, duplicates included.
         telemetry_keys: distinct ``(asset_id, seq)`` on `telemetry`.
-        gateway_letters: dead letters from the gateway (source: an MQTT topic), by reason.
-        stream_letters: dead letters from the scoring job (source: ``kafka:…``), by reason.
+        gateway_letters: dead letters from the gateway (source: an MQTT topic), by (asset, reason).
+        stream_letters: dead letters from the scoring job (source: ``kafka:…``), by (asset, reason).
         stream_letter_keys: the readings the scoring job dead-lettered.
         risk_records: records on `risk` (at least once: replays may repeat some).
         risk_keys: distinct ``(asset_id, seq)`` scored.
@@ -45,9 +45,8 @@ class Ledger:
     telemetry_readings: int = 0
     telemetry_keys: set[Key] = field(default_factory=set)
     readings_by_asset: Counter[str] = field(default_factory=Counter)
-    gateway_letters: Counter[str] = field(default_factory=Counter)
-    gateway_letters_by_asset: Counter[str] = field(default_factory=Counter)
-    stream_letters: Counter[str] = field(default_factory=Counter)
+    gateway_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    stream_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     stream_letter_keys: set[Key] = field(default_factory=set)
     risk_records: int = 0
     risk_keys: set[Key] = field(default_factory=set)
@@ -76,12 +75,11 @@ class Ledger:
                 self.unreadable["dlq"] += 1
                 continue
             if not source.startswith("kafka:"):
-                self.gateway_letters[reason] += 1
                 parts = source.split("/")  # forewarn/<site>/<asset_id>/telemetry
-                self.gateway_letters_by_asset[parts[2] if len(parts) == 4 else ""] += 1
+                self.gateway_letters[parts[2] if len(parts) == 4 else "", reason] += 1
                 continue
-            self.stream_letters[reason] += 1
             key = _letter_key(letter)
+            self.stream_letters["" if key is None else key[0], reason] += 1
             if key is not None:
                 self.stream_letter_keys.add(key)
 
@@ -99,6 +97,15 @@ class Ledger:
     @property
     def telemetry_duplicates(self) -> int:
         return self.telemetry_readings - len(self.telemetry_keys)
+
+    def letters_by_reason(self, assets: frozenset[str]) -> dict[str, dict[str, int]]:
+        """Dead letters of these assets by where they were written and why."""
+        out: dict[str, dict[str, int]] = {"gateway": {}, "stream": {}}
+        for kind, letters in (("gateway", self.gateway_letters), ("stream", self.stream_letters)):
+            for (asset, reason), n in sorted(letters.items()):
+                if asset in assets:
+                    out[kind][reason] = out[kind].get(reason, 0) + n
+        return out
 
     def unscored(self) -> set[Key]:
         """Readings on `telemetry` neither scored nor dead-lettered by the scoring job."""
@@ -154,7 +161,7 @@ def account(published: Published, ledger: Ledger, exact: bool) -> Accounting:
     ours = published.assets
     keys = {k for k in ledger.telemetry_keys if k[0] in ours}
     readings = sum(n for asset, n in ledger.readings_by_asset.items() if asset in ours)
-    gateway_letters = sum(n for asset, n in ledger.gateway_letters_by_asset.items() if asset in ours)
+    gateway_letters = sum(n for (asset, _), n in ledger.gateway_letters.items() if asset in ours)
     missing = published.keys - keys
     unexpected = {k for k in keys if k not in published.keys}  # our assets, never published
     unscored = {k for k in ledger.unscored() if k[0] in ours}
@@ -167,7 +174,7 @@ def account(published: Published, ledger: Ledger, exact: bool) -> Accounting:
         "telemetry_distinct_readings": len(keys),
         "telemetry_duplicate_readings": readings - len(keys),
         "gateway_dead_letters": gateway_letters,
-        "stream_dead_letters": sum(1 for k in ledger.stream_letter_keys if k[0] in ours),
+        "stream_dead_letters": sum(n for (asset, _), n in ledger.stream_letters.items() if asset in ours),
         "risk_records": ledger.risk_records,
         "scored_distinct_readings": len(ledger.risk_keys & keys),
         "missing_readings": len(missing),

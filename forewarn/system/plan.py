@@ -7,6 +7,7 @@ from ``FOREWARN_*`` variables, so the plan is just those variables.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,8 @@ def plan(
         "FOREWARN_GATEWAY_GATEWAY_ID": f"gw-{run_id}".replace(".", "-"),
         "FOREWARN_GATEWAY_SHARE_GROUP": run_id.replace(".", "-"),
         "FOREWARN_GATEWAY_SPOOL_DIR": str(run_dir / "spool"),
+        # the run's sites only: other fleets may publish on the same broker
+        "FOREWARN_GATEWAY_TOPIC_FILTERS": json.dumps([f"forewarn/{site}/+/telemetry" for site in demo.sites]),
         # long enough for a restart to find its queued messages, short enough not to pile up per run
         "FOREWARN_GATEWAY_SESSION_EXPIRY_S": "900",
         "FOREWARN_ALERTS_GROUP_ID": f"alerts-{run_id}",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from forewarn.system.ledger import Accounting, Ledger
+from forewarn.system.ledger import Accounting
 from forewarn.system.outcomes import Outcomes
 
 
 def summary(
     accounting: Accounting,
-    ledger: Ledger,
+    letters: dict[str, dict[str, int]],
     outcomes: Outcomes,
     orders: list[dict[str, Any]],
     technicians: dict[int, str],
@@ -19,10 +19,7 @@ def summary(
     """Everything the run produced, in one JSON-able dict."""
     return {
         "accounting": {**accounting.numbers, "ok": accounting.ok, "failures": list(accounting.failures)},
-        "dead_letters": {
-            "gateway": dict(sorted(ledger.gateway_letters.items())),
-            "stream": dict(sorted(ledger.stream_letters.items())),
-        },
+        "dead_letters": letters,
         "alerts_raised": alerts_raised,
         "work_orders": [
             {

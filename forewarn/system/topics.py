@@ -97,7 +97,7 @@ def group_lag(kafka: KafkaSettings, group_id: str, topic: str) -> int | None:
     try:
         committed = {
             tp: meta.offset
-            for tp, meta in admin.list_consumer_group_offsets(group_id).items()
+            for tp, meta in admin.list_group_offsets({group_id: None}).get(group_id, {}).items()
             if tp.topic == topic
         }
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

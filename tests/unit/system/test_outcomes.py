@@ -26,8 +26,10 @@ def test_early_enough_late_and_missed() -> None:
     warnings = [_warning(1, "a", 60), _warning(2, "b", 95)]
     verdict = judge(failures, warnings, min_lead_s=10 * 60, max_lead_s=120 * 60)
     by_asset = {j.failure.asset_id: j for j in verdict.judged}
-    assert by_asset["a"].in_time and by_asset["a"].lead_s == 40 * 60
-    assert not by_asset["b"].in_time and by_asset["b"].lead_s == 5 * 60
+    assert by_asset["a"].in_time
+    assert by_asset["a"].lead_s == 40 * 60
+    assert not by_asset["b"].in_time
+    assert by_asset["b"].lead_s == 5 * 60
     assert by_asset["c"].warning is None
     assert verdict.summary()["missed"] == 1
     assert verdict.warned_in_time == 1
@@ -60,4 +62,5 @@ def test_warnings_of_failures_still_ahead_are_neither_judged_nor_false() -> None
 def test_the_failure_mode_is_checked() -> None:
     failures = [_failure("a", 100, mode="cavitation")]
     verdict = judge(failures, [_warning(1, "a", 50, mode="seal_leak")], min_lead_s=600, max_lead_s=7200)
-    assert verdict.judged[0].in_time and not verdict.judged[0].mode_right
+    assert verdict.judged[0].in_time
+    assert not verdict.judged[0].mode_right
