@@ -52,7 +52,7 @@ def run_engine(
     """Consume ``risk``, raise and clear alerts, open work orders, publish ``alerts``, until Ctrl-C."""
     from alerts.clock import SystemClock
     from alerts.config import RuleConfig, RuleConfigError, load_rules
-    from alerts.engine.service import AlertEngine
+    from alerts.engine.service import AlertEngine, EngineStartError
     from alerts.notify import WebhookNotifier
     from alerts.settings import EngineSettings
 
@@ -72,11 +72,19 @@ def run_engine(
         min_interval_s=settings.webhook_min_interval_s,
         timeout_s=settings.webhook_timeout_s,
     )
-    engine = AlertEngine(settings, kafka, rules, SystemClock(), notifier, load(InfluxSettings))
+    try:
+        engine = AlertEngine(settings, kafka, rules, SystemClock(), notifier, load(InfluxSettings))
+    except EngineStartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    typer.echo(f"alert engine: consuming {engine.risk_topic!r}, publishing {engine.alerts_topic!r}", err=True)
+    typer.echo(
+        f"alert engine {engine.lease.holder}: consuming {engine.risk_topic!r}, publishing "
+        f"{engine.alerts_topic!r}, dead letters to {engine.dlq_topic!r}",
+        err=True,
+    )
     try:
         engine.run(stop)
     finally:
@@ -92,13 +100,31 @@ def bench(
     assets: Annotated[int, typer.Option(min=1, max=10_000, help="Assets in the fleet.")] = 200,
     incidents: Annotated[int, typer.Option(min=1, max=1_000, help="Incidents timed for latency.")] = 100,
     out: Annotated[Path | None, typer.Option(help="Write the JSON here too.")] = None,
+    timeout_s: Annotated[
+        float, typer.Option(min=10, help="Deadline of each phase; the whole run is killed after 2x + 60 s.")
+    ] = 300.0,
 ) -> None:
-    """Benchmark the engine on the real Kafka (fresh topics): records/s and alert → work order latency."""
+    """Benchmark the engine on the real Kafka (fresh topics): records/s and alert → work order latency.
+
+    A watchdog ends a run that stops making progress inside a client library: it prints every
+    thread's stack to stderr and exits 1 (instead of hanging ``make bench``).
+    """
+    import faulthandler
+
     import orjson
 
     from alerts import bench as bench_mod
 
-    result = bench_mod.run(load(KafkaSettings), records=records, assets=assets, incidents=incidents)
+    faulthandler.dump_traceback_later(2 * timeout_s + 60, exit=True)
+    try:
+        result = bench_mod.run(
+            load(KafkaSettings), records=records, assets=assets, incidents=incidents, timeout_s=timeout_s
+        )
+    except TimeoutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
     typer.echo(text)
     if out is not None:
@@ -107,13 +133,16 @@ def bench(
 
 @alerts_app.command("kpis")
 def show_kpis(
-    write_influx: Annotated[bool, typer.Option(help="Also write them to InfluxDB `work_orders`.")] = False,
+    write_influx: Annotated[
+        bool, typer.Option(help="Also write `service_kpis` per site and `model_quality` to InfluxDB.")
+    ] = False,
 ) -> None:
-    """Print the KPIs of the work-order store as JSON (and write them to InfluxDB)."""
-    from alerts import influx, kpis
+    """Print the KPIs of the work-order store as JSON (and write the boards' KPI gauges to InfluxDB)."""
+    from alerts import gauges, kpis
     from alerts.clock import SystemClock
     from alerts.settings import EngineSettings, ensure_sqlite_dir
     from alerts.store.db import make_engine, migrate, session_factory, transaction
+    from forewarn.influx import InfluxWriteError, InfluxWriter
 
     settings = load(EngineSettings)
     ensure_sqlite_dir(settings.database_url)
@@ -121,10 +150,50 @@ def show_kpis(
     migrate(engine)
     with transaction(session_factory(engine)) as session:
         snapshot = kpis.from_store(session)
+        points = gauges.kpi_snapshot_lines(session, SystemClock().now()) if write_influx else []
     engine.dispose()
     typer.echo(snapshot.model_dump_json(indent=2))
-    if write_influx:
-        influx.write(load(InfluxSettings), influx.kpi_lines(snapshot, SystemClock().now()))
+    if points:
+        try:
+            with InfluxWriter(load(InfluxSettings), retry_budget_s=10) as writer:
+                writer.write(points)
+        except InfluxWriteError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+@alerts_app.command("seed")
+def seed_catalog(
+    site: Annotated[list[str], typer.Option("--site", help="A site to seed (repeat for several).")],
+    catalog: Annotated[
+        Path | None, typer.Option(help="TOML catalogue; default: alerts/catalog.default.toml.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="The work-order store.", envvar="FOREWARN_ALERTS_DATABASE_URL")
+    ] = None,
+) -> None:
+    """Add the catalogue's technicians, kits and stock for the sites (idempotent), print what changed."""
+    from alerts.catalog import DEFAULT_CATALOG, CatalogError, load_catalog, seed
+    from alerts.clock import SystemClock
+    from alerts.settings import EngineSettings, ensure_sqlite_dir
+    from alerts.store.db import make_engine, migrate, session_factory, transaction
+
+    try:
+        spec = load_catalog(catalog or DEFAULT_CATALOG)
+    except CatalogError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    db_override: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    settings = load(EngineSettings, **db_override)
+    ensure_sqlite_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    try:
+        with transaction(session_factory(engine)) as session:
+            report = seed(session, spec, site, actor="forewarn-seed", now=SystemClock().now())
+    finally:
+        engine.dispose()
+    typer.echo(report.model_dump_json(indent=2))
 
 
 @api_app.command("serve")
@@ -145,7 +214,8 @@ def serve(
         overrides["port"] = port
     settings = load(ApiSettings, **overrides)
     _echo_settings("ApiSettings", settings.redacted())
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings, influx=load(InfluxSettings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
 @labels_app.command("export")

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from alerts import influx_outbox
+from alerts.influx_points import alert_line
 from alerts.state import (
     ActionError,
     AlertChange,
@@ -77,6 +79,7 @@ def store_changes(
             change = replace(change, alert=replace(change.alert, work_order_id=existing.work_order_id))
         row = alert_repo.save_alert(session, change.alert)
         alert_repo.add_to_outbox(session, change, now)
+        influx_outbox.queue(session, [alert_line(change)], now)
         audit.record(
             session,
             entity="alert",

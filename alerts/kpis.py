@@ -22,7 +22,7 @@ from datetime import datetime
 from statistics import fmean
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from alerts.state import AlertState
@@ -155,8 +155,11 @@ def compute(
     )
 
 
-def from_store(session: Session, revisit_window_s: float = DEFAULT_REVISIT_WINDOW_S) -> Kpis:
-    """Read the facts from the store and compute the KPIs."""
+def from_store(
+    session: Session, revisit_window_s: float = DEFAULT_REVISIT_WINDOW_S, site: str | None = None
+) -> Kpis:
+    """Read the facts from the store and compute the KPIs (of one site, or of the whole fleet)."""
+    orders = select(WorkOrderRow) if site is None else select(WorkOrderRow).where(WorkOrderRow.site == site)
     facts = [
         WorkOrderFacts(
             asset_id=r.asset_id,
@@ -170,18 +173,22 @@ def from_store(session: Session, revisit_window_s: float = DEFAULT_REVISIT_WINDO
             model_version=r.model_version,
             from_alert=r.source_alert_id is not None,
         )
-        for r in session.scalars(select(WorkOrderRow))
+        for r in session.scalars(orders)
     ]
-    alerts_open = session.scalar(
-        select(func.count()).select_from(AlertRow).where(AlertRow.state != AlertState.CLEARED.value)
+    open_alerts = select(func.count()).select_from(AlertRow).where(AlertRow.state != AlertState.CLEARED.value)
+    if site is not None:
+        open_alerts = open_alerts.where(AlertRow.site == site)
+    alerts_open = session.scalar(open_alerts)
+    attempts = (
+        select(AuditRow.action, func.count())
+        .where(AuditRow.entity == "work_order", AuditRow.action.in_(["schedule", "waiting_parts"]))
+        .group_by(AuditRow.action)
     )
-    actions = dict(
-        session.execute(
-            select(AuditRow.action, func.count())
-            .where(AuditRow.entity == "work_order", AuditRow.action.in_(["schedule", "waiting_parts"]))
-            .group_by(AuditRow.action)
-        ).all()
-    )
+    if site is not None:
+        attempts = attempts.join(WorkOrderRow, AuditRow.entity_id == cast(WorkOrderRow.id, String)).where(
+            WorkOrderRow.site == site
+        )
+    actions = dict(session.execute(attempts).all())
     return compute(
         facts,
         alerts_open=int(alerts_open or 0),

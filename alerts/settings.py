@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from alerts.workorders.lifecycle import DEFAULT_SLA_H, Priority
@@ -40,6 +40,9 @@ class ApiSettings(ForewarnSettings):
     port: PositiveInt = 8900
     max_page_size: PositiveInt = 500
     sla_hours: dict[Priority, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_SLA_H))
+    write_influx: bool = False  # outbox → InfluxDB ``alerts``, ``work_orders`` (FOREWARN_INFLUX_*)
+    influx_flush_interval_s: PositiveFloat = 2.0
+    influx_retry_budget_s: float = Field(default=1.0, ge=0.0)  # per flush; then back off, keep queued
 
     _url = field_validator("database_url")(_check_url)
 
@@ -61,6 +64,7 @@ class EngineSettings(ForewarnSettings):
     group_id: str = "forewarn-alerts"
     risk_topic: str | None = None  # None: FOREWARN_KAFKA_RISK_TOPIC
     alerts_topic: str | None = None  # None: FOREWARN_KAFKA_ALERTS_TOPIC
+    dlq_topic: str | None = None  # None: "<risk topic>.dlq" (records that fail the risk contract)
     poll_timeout_ms: PositiveInt = 500
     max_batch: PositiveInt = 500
     tick_interval_s: PositiveFloat = 5.0
@@ -68,7 +72,28 @@ class EngineSettings(ForewarnSettings):
     webhook_min_interval_s: float = Field(default=60.0, ge=0.0)
     webhook_timeout_s: PositiveFloat = 5.0
     actor: str = "alert-engine"
-    write_influx: bool = False  # alert changes → InfluxDB ``alerts`` (FOREWARN_INFLUX_* says where)
+    # Of several engines on one store, only the holder of the tick lease ticks; None: 3 x tick interval.
+    tick_lease_s: PositiveFloat | None = None
+    write_influx: bool = False  # outbox → InfluxDB ``alerts``, ``work_orders`` (FOREWARN_INFLUX_*)
+    influx_flush_interval_s: PositiveFloat = 2.0
+    influx_retry_budget_s: float = Field(default=1.0, ge=0.0)  # per flush; then back off, keep queued
+    # Gauges for the boards (alert_counts, work_order_counts; service_kpis, model_quality), written
+    # by the tick-lease holder with write_influx.
+    gauge_interval_s: PositiveFloat = 60.0
+    kpi_interval_s: PositiveFloat = 300.0
     sla_hours: dict[Priority, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_SLA_H))
 
     _url = field_validator("database_url")(_check_url)
+
+    @model_validator(mode="after")
+    def _lease_outlives_tick(self) -> EngineSettings:
+        if self.tick_lease_s is not None and self.tick_lease_s <= self.tick_interval_s:
+            raise ValueError(
+                f"tick_lease_s ({self.tick_lease_s}) must exceed tick_interval_s ({self.tick_interval_s}) "
+                "so the holder renews the lease before it runs out"
+            )
+        return self
+
+    def lease_s(self) -> float:
+        """How long a tick lease lasts (renewed at every tick of its holder)."""
+        return self.tick_lease_s or 3 * self.tick_interval_s

@@ -6,6 +6,10 @@ under uvicorn. OpenAPI docs at ``/docs``; ``/health`` answers without a token.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,9 +18,12 @@ from alerts import kpis
 from alerts.api import routes_alerts, routes_crew_parts, routes_work_orders
 from alerts.api.deps import Store, StoreDep, require_token
 from alerts.clock import Clock, SystemClock
+from alerts.influx_outbox import Flusher
 from alerts.settings import ApiSettings, ensure_sqlite_dir
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.workorders.errors import ErrorCode, WorkOrderError
+from forewarn.influx import InfluxWriter
+from forewarn.settings import InfluxSettings
 
 _STATUS = {
     ErrorCode.NOT_FOUND: 404,
@@ -26,17 +33,54 @@ _STATUS = {
 }
 
 
-def create_app(settings: ApiSettings, clock: Clock | None = None) -> FastAPI:
-    """Build the app on ``settings.database_url``, upgrading its schema first."""
+def _flush_loop(flusher: Flusher, stop: threading.Event) -> None:
+    """Write the InfluxDB outbox until ``stop``; a failure only delays the next attempt."""
+    while not stop.wait(0.5):
+        flusher.maybe_flush()
+    flusher.flush()  # last points of this run, if InfluxDB answers
+    flusher.writer.close()
+
+
+def create_app(
+    settings: ApiSettings, clock: Clock | None = None, influx: InfluxSettings | None = None
+) -> FastAPI:
+    """Build the app on ``settings.database_url``, upgrading its schema first.
+
+    With ``settings.write_influx`` and ``influx``, a background thread writes the InfluxDB outbox
+    (work-order and alert change points) while the app runs; requests never wait on InfluxDB.
+    """
     ensure_sqlite_dir(settings.database_url)
     engine = make_engine(settings.database_url)
     migrate(engine)
+    sessions = session_factory(engine)
+    the_clock = clock or SystemClock()
+    flusher = None
+    if settings.write_influx and influx is not None:
+        writer = InfluxWriter(influx, retry_budget_s=settings.influx_retry_budget_s)
+        flusher = Flusher(sessions, writer, the_clock, interval_s=settings.influx_flush_interval_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if flusher is not None:
+            worker = threading.Thread(target=_flush_loop, args=(flusher, stop), name="influx-outbox")
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=30)
+
     app = FastAPI(
         title="forewarn work orders",
         version="1",
         description="Alerts, proactive work orders with crew and parts, and service KPIs.",
+        lifespan=lifespan,
     )
-    app.state.store = Store(session_factory(engine), clock or SystemClock(), settings)
+    app.state.store = Store(sessions, the_clock, settings)
+    app.state.flusher = flusher
     app.state.engine = engine
 
     @app.exception_handler(WorkOrderError)

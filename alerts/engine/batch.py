@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from alerts.config import RuleConfig
+from alerts.dead_letters import RiskDeadLetter, from_rejection
 from alerts.effects import store_changes
 from alerts.risk_contract import RiskRecord, RiskRejection, decode_risk
 from alerts.rules import IgnoreReason, evaluate, tick
 from alerts.state import STALE_FAILURE_MODE, Alert, AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import transaction
+from alerts.store.lease import TICK_LEASE, try_acquire
 from alerts.store.tables import AlertRow, RiskRejectionRow
 from alerts.workorders.lifecycle import Priority
 
@@ -41,6 +43,7 @@ class BatchResult:
     rejected: int = 0
     ignored: dict[IgnoreReason, int] = field(default_factory=dict)
     changes: list[AlertChange] = field(default_factory=list)
+    dead_letters: list[RiskDeadLetter] = field(default_factory=list)  # for ``risk.dlq``, in order
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
                 for message, item in decoded:
                     if isinstance(item, RiskRejection):
                         result.rejected += 1
+                        result.dead_letters.append(from_rejection(item, message.source, now))
                         session.add(
                             RiskRejectionRow(
                                 reason=item.reason.value,
@@ -130,11 +134,32 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
     raise AssertionError("unreachable")
 
 
-def process_tick(ctx: EngineContext, now: datetime) -> list[AlertChange]:
-    """Escalations, snooze wake-ups and stale assets, stored like rule changes."""
+@dataclass(frozen=True)
+class TickLease:
+    """Who this engine instance is, and how long a tick lease lasts (see ``alerts.store.lease``)."""
+
+    holder: str
+    lease_s: float
+
+
+def process_tick(
+    ctx: EngineContext, now: datetime, lease: TickLease | None = None
+) -> list[AlertChange] | None:
+    """Escalations, snooze wake-ups and stale assets, stored like rule changes.
+
+    With ``lease``, the tick runs only in the instance holding the tick lease, taken in the same
+    transaction (so two engines on one store never both escalate or raise a stale alert).
+
+    Returns:
+        The stored changes, or None when another instance holds the lease (nothing was done).
+    """
     for attempt in range(MAX_ATTEMPTS):
         try:
             with transaction(ctx.sessions) as session:
+                if lease is not None and not try_acquire(
+                    session, TICK_LEASE, lease.holder, now, lease.lease_s
+                ):
+                    return None
                 state = alert_repo.load_state(session)
                 _, changes = tick(state, now, ctx.rules)
                 return _store(ctx, session, list(changes), now)

@@ -9,27 +9,36 @@ restart loses no alert and opens no second work order.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
-from alerts import influx
+from alerts import dead_letters, gauges, influx_outbox
 from alerts.clock import Clock
 from alerts.config import RuleConfig
-from alerts.engine.batch import EngineContext, RiskMessage, process_batch, process_tick
+from alerts.engine.batch import EngineContext, RiskMessage, TickLease, process_batch, process_tick
+from alerts.influx_outbox import Flusher
 from alerts.notify import WebhookNotifier
 from alerts.rules import IgnoreReason
 from alerts.settings import EngineSettings, ensure_sqlite_dir
 from alerts.state import AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import make_engine, migrate, session_factory, transaction
+from alerts.store.lease import TICK_LEASE, release
+from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+class EngineStartError(RuntimeError):
+    """The engine cannot start (the message says what to fix)."""
 
 
 @dataclass
@@ -37,12 +46,14 @@ class EngineStats:
     """Counters since start."""
 
     records: int = 0
-    rejected: int = 0
+    rejected: int = 0  # records that failed the risk contract; each went to the DLQ topic
+    dead_letters: dict[str, int] = field(default_factory=dict)  # by reason, acknowledged by Kafka
     ignored: dict[str, int] = field(default_factory=dict)
     changes: int = 0
     published: int = 0
     batches: int = 0
-    influx_failed: int = 0
+    ticks_run: int = 0  # ticks this instance ran as the lease holder
+    ticks_skipped: int = 0  # ticks left to the instance that holds the lease
 
 
 class AlertEngine:
@@ -64,11 +75,22 @@ class AlertEngine:
         self.settings = settings
         self.clock = clock
         self.notifier = notifier
-        self.influx = influx_settings if settings.write_influx else None
+        self.lease = TickLease(
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", settings.lease_s()
+        )
+        self.flusher: Flusher | None = None
+        if settings.write_influx and influx_settings is not None:
+            writer = InfluxWriter(influx_settings, retry_budget_s=settings.influx_retry_budget_s)
+            self.flusher = Flusher(
+                self.ctx.sessions, writer, clock, interval_s=settings.influx_flush_interval_s
+            )
         self.risk_topic = settings.risk_topic or kafka.risk_topic
         self.alerts_topic = settings.alerts_topic or kafka.alerts_topic
+        self.dlq_topic = settings.dlq_topic or f"{self.risk_topic}.dlq"
         self.stats = EngineStats()
         self._last_tick: datetime | None = None
+        self._last_gauges: datetime | None = None
+        self._last_kpis: datetime | None = None
         self.consumer = KafkaConsumer(
             self.risk_topic,
             **kafka.client_config(),
@@ -81,7 +103,17 @@ class AlertEngine:
         self.producer = KafkaProducer(
             **kafka.client_config(), client_id=f"{settings.group_id}-producer", acks="all", linger_ms=5
         )
+        self._require_topic(self.dlq_topic, EngineSettings.env_name("dlq_topic"))
         self.publish_outbox()  # whatever a previous run stored but did not get onto Kafka
+
+    def _require_topic(self, topic: str, variable: str) -> None:
+        """Fail at start when ``topic`` is missing: the broker does not create topics on first use."""
+        if not self.consumer.partitions_for_topic(topic):
+            self.close()
+            raise EngineStartError(
+                f"Kafka topic {topic!r} does not exist; create it (`forewarn stack up` creates the "
+                f"project's topics) or point {variable} at an existing one"
+            )
 
     def publish_outbox(self) -> int:
         """Send every unpublished alert change to Kafka, wait for the acks, then mark them published."""
@@ -121,8 +153,11 @@ class AlertEngine:
                 self.stats.ignored[key] = self.stats.ignored.get(key, 0) + n
             self.stats.changes += len(result.changes)
             self.publish_outbox()
+            self._send_dead_letters(result.dead_letters)
             self._after_publish(result.changes, now)
             self.consumer.commit()
+        if self.flusher is not None:
+            self.flusher.maybe_flush()
         if (
             self._last_tick is None
             or (now - self._last_tick).total_seconds() >= self.settings.tick_interval_s
@@ -130,27 +165,65 @@ class AlertEngine:
             self.run_tick(now)
         return len(messages)
 
+    def _send_dead_letters(self, letters: list[dead_letters.RiskDeadLetter]) -> None:
+        """Put rejected records on the DLQ topic and wait for the acks (before the offsets commit)."""
+        if not letters:
+            return
+        futures = [
+            self.producer.send(
+                self.dlq_topic,
+                key=letter.source.encode(),
+                value=dead_letters.encode(letter),
+                headers=dead_letters.headers(letter, self.settings.group_id),
+            )
+            for letter in letters
+        ]
+        self.producer.flush()
+        for letter, future in zip(letters, futures, strict=True):
+            future.get(timeout=30)  # raises if Kafka did not take it: the offsets are not committed then
+            reason = letter.reason.value
+            self.stats.dead_letters[reason] = self.stats.dead_letters.get(reason, 0) + 1
+            log.warning("risk record %s → %s: %s (%s)", letter.source, self.dlq_topic, reason, letter.detail)
+
     def run_tick(self, now: datetime) -> None:
-        """Escalation, snoozes and stale assets now."""
+        """Escalation, snoozes and stale assets now, if this instance holds (or takes) the tick lease."""
         self._last_tick = now
-        changes = process_tick(self.ctx, now)
+        changes = process_tick(self.ctx, now, self.lease)
+        if changes is None:
+            self.stats.ticks_skipped += 1
+            return
+        self.stats.ticks_run += 1
+        if self.flusher is not None:
+            self._queue_gauges(now)
         if changes:
             self.stats.changes += len(changes)
             self.publish_outbox()
             self._after_publish(changes, now)
 
-    def _after_publish(self, changes: list[AlertChange], now: datetime) -> None:
-        """Webhooks and the InfluxDB view: best effort, counted when they fail."""
-        if not changes:
+    def _queue_gauges(self, now: datetime) -> None:
+        """Queue the boards' gauges into the InfluxDB outbox when due (tick-lease holder only)."""
+        due_counts = self._last_gauges is None or (
+            (now - self._last_gauges).total_seconds() >= self.settings.gauge_interval_s
+        )
+        due_kpis = self._last_kpis is None or (
+            (now - self._last_kpis).total_seconds() >= self.settings.kpi_interval_s
+        )
+        if not (due_counts or due_kpis):
             return
-        if self.notifier:
+        with transaction(self.ctx.sessions) as session:
+            points = gauges.count_lines(session, now) if due_counts else []
+            if due_kpis:
+                points += gauges.kpi_snapshot_lines(session, now)
+            influx_outbox.queue(session, points, now)
+        if due_counts:
+            self._last_gauges = now
+        if due_kpis:
+            self._last_kpis = now
+
+    def _after_publish(self, changes: list[AlertChange], now: datetime) -> None:
+        """Webhooks: best effort, rate-limited per asset (InfluxDB points go through the outbox)."""
+        if changes and self.notifier:
             self.notifier.notify(changes, now)
-        if self.influx is not None:
-            try:
-                influx.write(self.influx, influx.alert_lines(changes))
-            except httpx.HTTPError as exc:
-                self.stats.influx_failed += 1
-                log.warning("writing %d alert changes to InfluxDB failed: %s", len(changes), exc)
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; log counters now and then."""
@@ -163,9 +236,18 @@ class AlertEngine:
                 last_log = now
 
     def close(self) -> None:
-        """Leave the group and close clients (uncommitted work is re-delivered to the next run)."""
+        """Leave the group, hand the tick lease over, close clients.
+
+        Uncommitted work is re-delivered to the next run; queued InfluxDB points wait in the store.
+        """
         self.consumer.close(autocommit=False)
         self.producer.close()
         if self.notifier:
             self.notifier.close()
-        self.db.dispose()
+        if self.flusher is not None:
+            self.flusher.writer.close()
+        try:
+            with transaction(self.ctx.sessions) as session:
+                release(session, TICK_LEASE, self.lease.holder, self.clock.now())
+        finally:
+            self.db.dispose()

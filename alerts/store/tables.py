@@ -134,6 +134,36 @@ class RiskRejectionRow(Base):
     received_at: Mapped[datetime]
 
 
+class LeaseRow(Base):
+    """A lease one engine instance holds until ``expires_at`` (processing time), e.g. the tick.
+
+    Taken and renewed with a conditional UPDATE (``alerts.store.lease``), so of several engines on one
+    store exactly one runs escalation and stale-asset checks at a time.
+    """
+
+    __tablename__ = "engine_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+
+
+class InfluxOutboxRow(Base):
+    """An InfluxDB point (line protocol) stored with the change it describes, written later.
+
+    ``written_at`` is set once InfluxDB took it; ``error`` once InfluxDB refused it (a bad point is
+    kept, not retried forever, and not dropped silently).
+    """
+
+    __tablename__ = "influx_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    written_at: Mapped[datetime | None] = mapped_column(index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class TechnicianRow(Base):
     """A field technician: skills (failure modes), home site and the other sites they cover."""
 

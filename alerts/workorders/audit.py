@@ -1,4 +1,8 @@
-"""The audit trail: every change records who, when, and the entity before and after."""
+"""The audit trail: every change records who, when, and the entity before and after.
+
+Every work-order change passes here, so this is also where a status change queues its InfluxDB
+``work_orders`` point (in the same transaction, written later from the outbox).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from alerts import influx_outbox
+from alerts.influx_points import work_order_line
 from alerts.store.tables import AuditRow, Base
 
 
@@ -43,3 +49,5 @@ def record(
             after=after,
         )
     )
+    if entity == "work_order" and after is not None:
+        influx_outbox.queue(session, [work_order_line(before, after, at)], at)

@@ -15,7 +15,7 @@ from pathlib import Path
 from forewarn.settings import InfluxSettings, KafkaSettings, load
 from forewarn.system.settings import DemoSettings
 
-RULES_FILE = Path(__file__).with_name("rules.demo.toml")
+RULES_FILE = Path(__file__).resolve().parents[2] / "alerts" / "rules.demo.toml"
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ def plan(
         "FOREWARN_ALERTS_WRITE_INFLUX": "true",
         "FOREWARN_API_DATABASE_URL": database,
         "FOREWARN_API_TOKEN": demo.api_token.get_secret_value(),
+        "FOREWARN_API_WRITE_INFLUX": "true",
         "FOREWARN_API_PORT": str(demo.api_port),
         "FOREWARN_STATE_DIR": str(state_dir),
     }

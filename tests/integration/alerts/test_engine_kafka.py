@@ -28,7 +28,7 @@ from alerts.store.tables import AlertRow, RiskRejectionRow, WorkOrderRow
 from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique
-from tests.integration.alerts.kafka_helpers import produce, read_alerts
+from tests.integration.alerts.kafka_helpers import produce, read_alerts, read_dead_letters
 from tests.unit.alerts.helpers import T0, series
 from tests.unit.alerts.webhook_server import Received, webhook_server
 
@@ -52,12 +52,13 @@ def all_cleared(events: list[AlertEvent]) -> bool:
     return cleared == set(INCIDENTS)
 
 
-def engine_settings(db: Path, risk: str, alerts: str, group: str) -> EngineSettings:
+def engine_settings(db: Path, risk: str, alerts: str, group: str, dlq: str) -> EngineSettings:
     return load(
         EngineSettings,
         database_url=f"sqlite:///{db}",
         risk_topic=risk,
         alerts_topic=alerts,
+        dlq_topic=dlq,
         group_id=group,
         poll_timeout_ms=200,
         max_batch=20,
@@ -103,8 +104,10 @@ def test_incidents_give_one_work_order_each_across_a_crash(
     influx_database: str,
 ) -> None:
     risk_topic, alerts_topic = new_topic("risk", partitions=3), new_topic("alerts", partitions=1)
-    group, db = unique("alerts-engine"), tmp_path / "wo.db"
-    settings = engine_settings(db, risk_topic, alerts_topic, group).model_copy(update={"write_influx": True})
+    group, db, dlq = unique("alerts-engine"), tmp_path / "wo.db", new_topic("risk-dlq")
+    settings = engine_settings(db, risk_topic, alerts_topic, group, dlq).model_copy(
+        update={"write_influx": True}
+    )
     influx = stack.influx.model_copy(update={"database": influx_database})
     records = stream()
     half = len(records) // 2
@@ -134,6 +137,8 @@ def test_incidents_give_one_work_order_each_across_a_crash(
     produce(stack.kafka, risk_topic, records[half + 8 :])
     second = AlertEngine(settings, stack.kafka, RULES, clock, notifier(), influx)
     step_until(second, lambda: caught_up(second))
+    assert second.flusher is not None
+    second.flusher.flush()  # the manual clock stands still: flush the InfluxDB outbox now
     second.close()
 
     assert second.stats.ignored.get("duplicate", 0) >= 1  # the re-delivered batch
@@ -156,12 +161,32 @@ def test_incidents_give_one_work_order_each_across_a_crash(
     # the InfluxDB view got every change too (Grafana's alert board)
     answer = httpx.get(
         f"{influx.url}/query",
-        params={"db": influx_database, "q": 'SELECT count("occurrence_count") FROM alerts GROUP BY "change"'},
+        params={"db": influx_database, "q": 'SELECT count("occurrences") FROM alerts GROUP BY "change"'},
         timeout=10,
     ).json()
     counts = {s["tags"]["change"]: s["values"][0][1] for s in answer["results"][0]["series"]}
     assert counts == dict(Counter(e.change.value for e in events))
-    assert first.stats.influx_failed == second.stats.influx_failed == 0
+    assert second.flusher.stats.refused == 0
+    answer = httpx.get(
+        f"{influx.url}/query",
+        params={
+            "db": influx_database,
+            "q": 'SELECT count("work_order_id") FROM work_orders GROUP BY "status"',
+        },
+        timeout=10,
+    ).json()
+    assert {s["tags"]["status"]: s["values"][0][1] for s in answer["results"][0]["series"]} == {
+        "requested": len(INCIDENTS)
+    }
+    # the tick-lease holder wrote the boards' gauges at its first tick (every site and enumeration)
+    answer = httpx.get(
+        f"{influx.url}/query",
+        params={"db": influx_database, "q": 'SELECT count("open_alerts") FROM alert_counts GROUP BY "site"'},
+        timeout=10,
+    ).json()
+    assert {s["tags"]["site"]: s["values"][0][1] for s in answer["results"][0]["series"]} == {"site-1": 24}
+    (letter,) = read_dead_letters(stack.kafka, dlq, expect=1)
+    assert (letter.reason, letter.payload) == ("not_json", b"not json at all")
 
     engine = make_engine(f"sqlite:///{db}")
     with transaction(session_factory(engine)) as s:
@@ -184,6 +209,7 @@ def test_killed_engine_process_restarts_without_duplicates(
         "FOREWARN_ALERTS_DATABASE_URL": f"sqlite:///{db}",
         "FOREWARN_ALERTS_RISK_TOPIC": risk_topic,
         "FOREWARN_ALERTS_ALERTS_TOPIC": alerts_topic,
+        "FOREWARN_ALERTS_DLQ_TOPIC": new_topic("risk-dlq"),
         "FOREWARN_ALERTS_GROUP_ID": unique("alerts-proc"),
         "FOREWARN_ALERTS_RULES_FILE": str(rules),
         "FOREWARN_ALERTS_POLL_TIMEOUT_MS": "200",

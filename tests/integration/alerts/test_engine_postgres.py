@@ -40,3 +40,40 @@ def test_restart_on_postgres_adds_no_work_order(postgres_url: str) -> None:
         alert = s.scalars(select(AlertRow)).one()
         assert (alert.state, alert.last_seen, alert.work_order_id is not None) == ("CLEARED", at(300), True)
     second.dispose()
+
+
+def test_tick_lease_on_postgres_has_one_holder_under_contention(postgres_url: str) -> None:
+    import threading
+
+    from alerts.engine.batch import TickLease, process_tick
+    from alerts.store.lease import TICK_LEASE, holder_of, try_acquire
+
+    engine = make_engine(postgres_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    barrier = threading.Barrier(8)
+    won: dict[int, bool] = {}
+
+    def contend(i: int, t_s: float) -> None:
+        barrier.wait()
+        with transaction(sessions) as s:
+            won[i] = try_acquire(s, TICK_LEASE, f"h{i}", at(t_s), 30)
+
+    for t_s in (0, 31, 62):  # the first insert, then two expiries: each time exactly one winner
+        won.clear()
+        threads = [threading.Thread(target=contend, args=(i, t_s)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(won.values()) == [False] * 7 + [True], t_s
+        (winner,) = [i for i, ok in won.items() if ok]
+        with transaction(sessions) as s:
+            assert holder_of(s, TICK_LEASE, at(t_s)) == f"h{winner}"
+
+    ctx = EngineContext(sessions, RULES, "engine", DEFAULT_SLA_H)
+    holder = TickLease(f"h{winner}", 30)
+    other = TickLease("someone-else", 30)
+    assert process_tick(ctx, at(70), other) is None
+    assert process_tick(ctx, at(70), holder) == []
+    engine.dispose()

@@ -110,9 +110,11 @@ def test_severity_upgrade_opens_the_work_order_later(ctx: EngineContext) -> None
 def test_tick_escalates_and_flags_stale_assets_in_the_store(ctx: EngineContext) -> None:
     process_batch(ctx, msgs(series([0.96] * 3)), at(120))
     changes = process_tick(ctx, at(120 + 300))
+    assert changes is not None
     assert [(c.kind, c.tier) for c in changes] == [(ChangeKind.ESCALATED, "supervisor")]
     assert process_tick(ctx, at(120 + 301)) == []
     stale = process_tick(ctx, at(120 + 900))
+    assert stale is not None
     assert (ChangeKind.RAISED, "stale") in [(c.kind, c.alert.failure_mode) for c in stale]
     assert count(ctx, WorkOrderRow) == 1  # a stale asset gets an alert, not a work order
     with transaction(ctx.sessions) as s:

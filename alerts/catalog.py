@@ -1,0 +1,144 @@
+"""The crew and parts catalogue (technicians, parts, kits) and seeding it into the store, idempotently.
+
+``forewarn alerts seed --site S ...`` reads a TOML catalogue (``alerts/catalog.default.toml`` by
+default) and makes the store hold it for the given sites: technicians that are missing are added,
+kits are set to the catalogue's, and stock is created for parts a site does not stock yet. Running it
+again changes nothing; stock already there is never reset (work orders reserve and use it).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.store.tables import PartKitRow, PartStockRow, TechnicianRow
+from alerts.workorders.service import add_technician, set_kit, set_stock
+
+DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog.default.toml"
+
+
+class TechnicianSpec(BaseModel):
+    """A role staffed at every seeded site."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: str = Field(min_length=1, max_length=150)
+    skills: tuple[str, ...] = Field(min_length=1)
+    cover_other_sites: bool = False
+
+    def name_at(self, site: str) -> str:
+        """The technician's name at ``site``."""
+        return f"{self.role} ({site})"
+
+
+class PartSpec(BaseModel):
+    """A spare part and how many each site holds when first seeded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    stock_per_site: Annotated[int, Field(ge=0)]
+
+
+class Catalog(BaseModel):
+    """Technicians, parts and one kit per failure mode; a kit may only name listed parts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    technicians: tuple[TechnicianSpec, ...] = ()
+    parts: tuple[PartSpec, ...] = ()
+    kits: dict[str, dict[str, Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kits_name_parts(self) -> Catalog:
+        skus = [p.sku for p in self.parts]
+        if len(set(skus)) != len(skus):
+            raise ValueError("parts: a sku is listed twice")
+        roles = [t.role for t in self.technicians]
+        if len(set(roles)) != len(roles):
+            raise ValueError("technicians: a role is listed twice")
+        for mode, lines in self.kits.items():
+            unknown = sorted(set(lines) - set(skus))
+            if unknown:
+                raise ValueError(f"kits.{mode} names parts not in [[parts]]: {', '.join(unknown)}")
+        return self
+
+
+class CatalogError(ValueError):
+    """The catalogue file is missing, not TOML, or invalid (the message says where)."""
+
+
+def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
+    """Read and validate a TOML catalogue; CatalogError naming the problem otherwise."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"catalogue {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"catalogue {path} is not valid TOML: {exc}") from None
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors())
+        raise CatalogError(f"catalogue {path}: {problems}") from None
+
+
+class SeedReport(BaseModel):
+    """What one seed run did (all zeros but ``*_existing`` on a repeated run)."""
+
+    sites: list[str]
+    technicians_added: int = 0
+    technicians_existing: int = 0
+    kits_set: int = 0
+    kits_unchanged: int = 0
+    stock_added: int = 0
+    stock_existing: int = 0
+
+
+def seed(
+    session: Session, catalog: Catalog, sites: Sequence[str], *, actor: str, now: datetime
+) -> SeedReport:
+    """Make the store hold ``catalog`` for ``sites`` (in the caller's transaction; audited)."""
+    if not sites:
+        raise CatalogError("name at least one site to seed")
+    report = SeedReport(sites=list(sites))
+    for spec in catalog.technicians:
+        for site in sites:
+            name = spec.name_at(site)
+            exists = session.scalar(
+                select(TechnicianRow.id).where(TechnicianRow.name == name, TechnicianRow.site == site)
+            )
+            if exists is not None:
+                report.technicians_existing += 1
+                continue
+            territory = [s for s in sites if s != site] if spec.cover_other_sites else []
+            add_technician(
+                session, name=name, skills=spec.skills, site=site, territory=territory, actor=actor, now=now
+            )
+            report.technicians_added += 1
+    for mode, lines in sorted(catalog.kits.items()):
+        current = {
+            r.sku: r.quantity
+            for r in session.scalars(select(PartKitRow).where(PartKitRow.failure_mode == mode))
+        }
+        if current == lines:
+            report.kits_unchanged += 1
+            continue
+        set_kit(session, mode, lines, actor=actor, now=now)
+        report.kits_set += 1
+    for part in catalog.parts:
+        for site in sites:
+            if session.get(PartStockRow, (part.sku, site)) is not None:
+                report.stock_existing += 1
+                continue
+            set_stock(session, part.sku, site, part.stock_per_site, actor=actor, now=now)
+            report.stock_added += 1
+    return report
