@@ -84,6 +84,9 @@ class RuleConfig(BaseModel):
     repeat_s: Annotated[float, Field(gt=0.0)] = 900.0
     tiers: tuple[Tier, ...] = (Tier(name="on-call"), Tier(name="supervisor"), Tier(name="manager"))
     work_order_min_severity: Severity = Severity.MINOR
+    # One open risk alert per asset: while one is open, records that name another failure mode
+    # count towards it (the model's diagnosis may waver; the crew should be sent once).
+    one_alert_per_asset: bool = False
 
     @model_validator(mode="after")
     def _hysteresis(self) -> RuleConfig:

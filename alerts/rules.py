@@ -68,6 +68,7 @@ class Evaluation:
     state: EngineState
     changes: tuple[AlertChange, ...] = ()
     ignored: IgnoreReason | None = None
+    key: Key | None = None  # the (asset, failure mode) the record was evaluated under
 
 
 def severity_for(risk: float | None, rul_cycles: float | None, rules: RuleConfig) -> Severity:
@@ -159,13 +160,15 @@ def evaluate(state: EngineState, record: RiskRecord, now: datetime, rules: RuleC
         (duplicate or older than what this key already evaluated: at-least-once delivery and
         replays must not count a reading twice).
     """
+    if rules.one_alert_per_asset:
+        record = _to_open_alert(state, record)
     key = (record.asset_id, record.failure_mode)
     before = state.tracks.get(key) or Track(record.asset_id, record.failure_mode, record.site)
     if before.last_event_ts is not None and record.event_ts <= before.last_event_ts:
         reason = (
             IgnoreReason.DUPLICATE if record.event_ts == before.last_event_ts else IgnoreReason.OUT_OF_ORDER
         )
-        return Evaluation(state, ignored=reason)
+        return Evaluation(state, ignored=reason, key=key)
 
     track = _advance_track(before, record, now, rules)
     changes: list[AlertChange] = []
@@ -213,7 +216,20 @@ def evaluate(state: EngineState, record: RiskRecord, now: datetime, rules: RuleC
         change = _clear(stale, now, "asset reports again")
         changes.append(change)
         new_state = new_state.with_alert(change.alert)
-    return Evaluation(new_state, tuple(changes))
+    return Evaluation(new_state, tuple(changes), key=key)
+
+
+def _to_open_alert(state: EngineState, record: RiskRecord) -> RiskRecord:
+    """The record under the failure mode of its asset's open risk alert, if another one is open."""
+    for (asset, mode), alert in state.alerts.items():
+        if (
+            asset == record.asset_id
+            and mode != record.failure_mode
+            and alert.kind is AlertKind.RISK
+            and alert.state is not AlertState.CLEARED
+        ):
+            return record.model_copy(update={"failure_mode": mode})
+    return record
 
 
 def _escalate(alert: Alert, now: datetime, rules: RuleConfig) -> AlertChange | None:

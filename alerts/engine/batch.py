@@ -122,7 +122,7 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
                         result.ignored[outcome.ignored] = result.ignored.get(outcome.ignored, 0) + 1
                         continue
                     state = outcome.state
-                    touched.add((item.asset_id, item.failure_mode))
+                    touched.add(outcome.key or (item.asset_id, item.failure_mode))
                     changes.extend(outcome.changes)
                 alert_repo.save_tracks(session, [state.tracks[k] for k in sorted(touched)])
                 result.changes = _store(ctx, session, changes, now)

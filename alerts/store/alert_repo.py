@@ -89,8 +89,11 @@ def load_state(session: Session, keys: Iterable[Key] | None = None) -> EngineSta
         track_q = track_q.where(tuple_(TrackRow.asset_id, TrackRow.failure_mode).in_(wanted))
         assets = sorted({k[0] for k in wanted})
         alert_q = alert_q.where(AlertRow.asset_id.in_(assets))
-    tracks = {(r.asset_id, r.failure_mode): _track_from_json(r.data) for r in session.scalars(track_q)}
     alerts = {(r.asset_id, r.failure_mode): row_to_alert(r) for r in session.scalars(alert_q)}
+    if keys is not None:  # also the tracks behind the open alerts (records may be evaluated under them)
+        wanted = sorted(set(wanted) | set(alerts))
+        track_q = select(TrackRow).where(tuple_(TrackRow.asset_id, TrackRow.failure_mode).in_(wanted))
+    tracks = {(r.asset_id, r.failure_mode): _track_from_json(r.data) for r in session.scalars(track_q)}
     return EngineState(tracks=tracks, alerts=alerts)
 
 

@@ -18,6 +18,9 @@ from forewarn.system.summary import render, summary
 
 def run_demo(state_dir: Path, settings: DemoSettings, run_id: str, say: Say) -> dict[str, Any] | None:
     """Run the demo; the summary dict, or None after a failure it has explained."""
+    for line in stop_runs(state_dir):  # an earlier demo's API still holds its port
+        if line.startswith("stopped"):
+            say(line)
     run_plan = plan(state_dir, settings, run_id, influx_database=None, model_name=None)
     run = FleetRun(run_plan, say)
     try:
@@ -40,10 +43,14 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
         f" one per {d.interval_s:.0f} simulated s, {pace}")  # fmt: skip
     say(f"   folder {run.plan.run_dir}")
     run.prepare()
-    say(f"== training {run.plan.model_name} on {d.train_assets} simulated pumps (seed {d.train_seed}) …")
-    trained = run.train()
-    say(f"   trained in {trained['train_s']} s; promotion: {'champion' if trained['promoted'] else 'refused'}"
-        f" {' '.join(trained['verdict'])}")  # fmt: skip
+    if d.retrain or not run.has_champion():
+        say(f"== training {run.plan.model_name} on {d.train_assets} simulated pumps (seed {d.train_seed}) …")
+        trained = run.train()
+        verdict = "champion" if trained["promoted"] else "refused"
+        say(f"   trained in {trained['train_s']} s; promotion: {verdict} {' '.join(trained['verdict'])}")
+    else:
+        trained = {"train_s": 0.0, "promoted": False, "verdict": ["kept the current champion"]}
+        say(f"== scoring with the current champion of {run.plan.model_name} (FOREWARN_DEMO_RETRAIN=false)")
     run.seed_catalogue()
     say("== starting the work-order API, the alert engine, the scoring job (Spark) and the gateway …")
     started = time.monotonic()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from forewarn.settings import MlflowSettings, load
 from forewarn.system.fleetrun import FleetRun, Say
 from forewarn.system.ledger import account
 from forewarn.system.plan import plan
@@ -94,7 +93,7 @@ def run_drill(state_dir: Path, settings: DemoSettings, say: Say) -> bool:
     drill = Drill(run, ctx, say, at)
     try:
         run.prepare()
-        if not _has_champion(state_dir, run.plan.model_name):
+        if not run.has_champion():
             say(f"== training {run.plan.model_name} (no champion yet)")
             run.train()
         run.seed_catalogue()
@@ -135,15 +134,3 @@ def run_drill(state_dir: Path, settings: DemoSettings, say: Say) -> bool:
     finally:
         run.supervisor.stop_all()
         run.close()
-
-
-def _has_champion(state_dir: Path, model_name: str) -> bool:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(tracking_uri=load(MlflowSettings, state_dir).tracking_uri)
-    try:
-        client.get_model_version_by_alias(model_name, "champion")
-    except MlflowException:
-        return False
-    return True

@@ -111,6 +111,19 @@ class FleetRun:
         verdict = (promote.stdout + promote.stderr).decode(errors="replace").strip().splitlines()
         return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict[-1:]}
 
+    def has_champion(self) -> bool:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        client = MlflowClient(
+            tracking_uri=self.plan.env.get("FOREWARN_MLFLOW_TRACKING_URI") or _tracking_uri()
+        )
+        try:
+            client.get_model_version_by_alias(self.plan.model_name, "champion")
+        except MlflowException:
+            return False
+        return True
+
     def seed_catalogue(self) -> None:
         sites = [arg for site in self.plan.demo.sites for arg in ("--site", site)]
         self.forewarn("alerts", "seed", *sites, log_name="seed")
@@ -286,3 +299,9 @@ def _truth_assets(truth: Path) -> tuple[dict[str, Any], set[str]]:
         elif "asset_id" in event:
             assets.add(event["asset_id"])
     return header, assets
+
+
+def _tracking_uri() -> str:
+    from forewarn.settings import MlflowSettings, load
+
+    return load(MlflowSettings).tracking_uri

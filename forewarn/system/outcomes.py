@@ -52,6 +52,7 @@ class Outcomes:
     judged: tuple[Judged, ...]
     false_alarms: tuple[Warning, ...]
     pending: tuple[Warning, ...]  # warnings of failures still ahead at the end of the run
+    repeated: tuple[Warning, ...] = ()  # second and later work orders for one failure
 
     @property
     def failures(self) -> int:
@@ -73,6 +74,7 @@ class Outcomes:
             "lead_s_min": leads[0] if leads else None,
             "lead_s_median": leads[len(leads) // 2] if leads else None,
             "false_alarms": len(self.false_alarms),
+            "repeat_work_orders": len(self.repeated),
             "warnings_of_failures_ahead": len(self.pending),
         }
 
@@ -100,6 +102,7 @@ def judge(failures: list[Failure], warnings: list[Warning], min_lead_s: float, m
             matched.setdefault(target, []).append(warning)
     judged: list[Judged] = []
     pending: list[Warning] = []
+    repeated = [w for ws in matched.values() for w in ws[1:]]
     for failure in sorted(failures, key=lambda f: (f.at, f.asset_id)):
         first = matched.get(failure, [None])[0]
         if failure.censored:
@@ -115,4 +118,4 @@ def judge(failures: list[Failure], warnings: list[Warning], min_lead_s: float, m
                 mode_right=first is not None and first.failure_mode == failure.mode,
             )
         )
-    return Outcomes(tuple(judged), tuple(false_alarms), tuple(pending))
+    return Outcomes(tuple(judged), tuple(false_alarms), tuple(pending), tuple(repeated))

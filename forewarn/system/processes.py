@@ -73,6 +73,8 @@ class Supervisor:
 
     def start(self, c: Component, ready_timeout_s: float = 180.0) -> int:
         """Start ``c`` and wait until it is ready; ComponentError if it exits or times out first."""
+        if c.ready_url is not None and self._ready(c):
+            raise ComponentError(f"{c.name}: {c.ready_url} already answers: another program holds its port")
         self.components[c.name] = c
         log = self.log_file(c.name)
         c.log_offset = log.stat().st_size if log.exists() else 0

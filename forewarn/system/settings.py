@@ -31,6 +31,7 @@ class DemoSettings(ForewarnSettings):
     out_of_order: float = Field(default=0.0, ge=0.0, le=1.0)
     train_assets: PositiveInt = 200
     train_seed: int = 1001
+    retrain: bool = True  # False: keep the current champion when there is one
     model_name: str = "forewarn-pumps"
     api_port: PositiveInt = 8900
     api_token: SecretStr = SecretStr("forewarn-demo-token-change-me")

@@ -72,6 +72,7 @@ def render(result: dict[str, Any], addresses: dict[str, str], show_orders: int =
         f"failures in the run {o['failures']}: warned {o['warned']} ({o['warned_in_time']} in time),"
         f" missed {o['missed']}, failure mode right {o['mode_right']},"
         f" median lead {'-' if lead is None else f'{lead / 60:.0f} min'}",
+        f"repeat work orders  {o['repeat_work_orders']} (a second crew for one failure)",
         f"false alarms        {o['false_alarms']}"
         f" (and {o['warnings_of_failures_ahead']} warnings of failures still ahead)",
         "",

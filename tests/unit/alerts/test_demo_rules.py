@@ -43,3 +43,38 @@ def test_three_of_five_high_raise_once_with_a_work_order_severity(
 def test_a_short_predicted_life_raises_before_the_risk_is_high() -> None:
     _, changes = run(series([0.3, 0.35, 0.4], rul=35.0), load_rules(DEMO))
     assert [c.kind for c in changes] == [ChangeKind.RAISED]
+
+
+def test_a_wavering_diagnosis_raises_one_alert_per_asset() -> None:
+    records = [
+        *series([0.8, 0.85, 0.9], mode="bearing_wear"),
+        *series([0.92, 0.95, 0.96], start_s=180, mode="cavitation"),
+    ]
+    rules = load_rules(DEMO)
+    state, changes = run(records, rules)
+    raised = [c for c in changes if c.kind is ChangeKind.RAISED]
+    assert [c.alert.failure_mode for c in raised] == ["bearing_wear"]
+    assert state.alerts[("pump-1", "bearing_wear")].last_seen == records[-1].event_ts
+    # without the option every diagnosis gets its own alert (and crew)
+    _, apart = run(records, rules.model_copy(update={"one_alert_per_asset": False}))
+    assert [c.alert.failure_mode for c in apart if c.kind is ChangeKind.RAISED] == [
+        "bearing_wear",
+        "cavitation",
+    ]
+
+
+def test_after_the_alert_clears_a_new_diagnosis_raises_its_own() -> None:
+    rules = load_rules(DEMO)
+    high, low = [0.9] * 3, [0.1] * 12  # 12 min below the clear threshold: cleared
+    records = [
+        *series(high, mode="bearing_wear"),
+        *series(low, start_s=180, mode="bearing_wear"),
+        *series(high, start_s=180 + 720 + rules.cooldown_s, mode="seal_leak"),
+    ]
+    _, changes = run(records, rules)
+    kinds = [(c.kind, c.alert.failure_mode) for c in changes]
+    assert kinds == [
+        (ChangeKind.RAISED, "bearing_wear"),
+        (ChangeKind.CLEARED, "bearing_wear"),
+        (ChangeKind.RAISED, "seal_leak"),
+    ]

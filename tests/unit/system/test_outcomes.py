@@ -49,6 +49,15 @@ def test_a_warning_after_a_failure_belongs_to_the_next_life() -> None:
     verdict = judge(failures, warnings, min_lead_s=600, max_lead_s=120 * 60)
     assert [j.warning.work_order_id if j.warning else None for j in verdict.judged] == [1, 2]
     assert not verdict.false_alarms
+    assert not verdict.repeated
+
+
+def test_a_second_work_order_for_one_failure_is_a_repeat() -> None:
+    verdict = judge(
+        [_failure("a", 100)], [_warning(1, "a", 50), _warning(2, "a", 70, "seal_leak")], 600, 7200
+    )
+    assert [w.work_order_id for w in verdict.repeated] == [2]
+    assert verdict.summary()["repeat_work_orders"] == 1
 
 
 def test_warnings_of_failures_still_ahead_are_neither_judged_nor_false() -> None:
