@@ -9,11 +9,20 @@ are not resent). Per group of messages taken together (what waited in the queue)
       outage:   append to the spool (fsync) → PUBACK
       spool full: hold the message, no PUBACK → the broker stops sending (back-pressure)
 
-An outage starts when a send fails: the gateway waits for every record in flight, spools those that
-failed in their original order, and from then on spools everything until the spool has been
-forwarded to Kafka in order. A gateway killed at any point loses nothing: what was not
-acknowledged is redelivered by the broker (possibly a duplicate, which is removed downstream by
-``(asset_id, seq)``).
+At most ``max_in_flight_batches`` groups await Kafka at once; meanwhile messages queue up and are
+taken together, so a busy gateway builds fewer, larger records.
+
+An outage starts when a record fails. The producer stops itself at that moment (see
+:mod:`ingest.kafka_out`), so no later record of the same asset can reach Kafka ahead of it; the
+gateway then spools, in their original order, exactly the records the stopped producer did not
+deliver, and spools everything after them until the spool has been forwarded to Kafka (itself sent
+and settled like direct sends, never blocking the loop). Order per asset is therefore kept across
+outages; a record on the wire when the broker died may land and also be spooled (a duplicate).
+
+A gateway killed at any point loses nothing: what was not acknowledged is redelivered by the broker
+(possibly a duplicate, which is removed downstream by ``(asset_id, seq)``). SIGTERM waits at most
+``shutdown_timeout_s`` for Kafka's answers, spools what is still undecided (durable, then
+acknowledged), leaves the messages it has not taken unacknowledged, and exits.
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings
+from ingest import paho_tables
 from ingest.contract import DeadLetter, Decoded, Reading, decode
 from ingest.kafka_out import Delivery, KafkaOut, wait
-from ingest.metrics import GatewayMetrics, InfluxWriter, line_protocol
-from ingest.records import OutRecord, message_records, telemetry_record
+from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines
+from ingest.records import OutRecord, message_records, telemetry_records
 from ingest.settings import GatewaySettings
 from ingest.spool import Spool
 
@@ -64,6 +74,7 @@ class _InFlight:
     deliveries: list[Delivery]
     readings: int
     sent_at: float
+    spool_ids: list[int] | None = None  # a forwarded spool batch: these leave the spool when accepted
 
     def done(self) -> bool:
         return all(d.is_done for d in self.deliveries)
@@ -102,9 +113,9 @@ class Gateway:
         self.spool = Spool(settings.spool_path(state_dir), settings.spool_max_records)
         self.metrics.spool_depth = self.spool.depth
         self._influx = (
-            InfluxWriter(influx_settings) if influx_settings and settings.metrics_to_influx else None
+            MetricsSink(influx_settings) if influx_settings and settings.metrics_to_influx else None
         )
-        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
         self._in_flight: deque[_InFlight] = deque()
         self._in_flight_records = 0
         self._held: list[mqtt.MQTTMessage] = []
@@ -117,6 +128,7 @@ class Gateway:
     # -- MQTT -------------------------------------------------------------------------------
 
     def _mqtt_client(self) -> mqtt.Client:
+        paho_tables.install()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.client_id(),
@@ -200,7 +212,7 @@ class Gateway:
             self._producer().partitions_for(self.kafka_settings.telemetry_topic)
         except Exception as exc:  # Kafka down at start: the first send will find out and spool
             log.warning("Kafka not reachable at start (%s); readings will be spooled until it is", exc)
-            self._drop_producer()
+            self._stop_producer()
 
     def run(self, stop: threading.Event) -> None:
         """Move messages until ``stop`` is set, then flush and disconnect cleanly."""
@@ -222,6 +234,9 @@ class Gateway:
         self._settle()
         if self.spool.depth and not self._in_flight and time.monotonic() >= self._next_forward:
             self._forward()
+        if len(self._in_flight) >= self.settings.max_in_flight_batches:
+            self._wait_for_kafka(wait_s)  # meanwhile messages queue up and are taken together next turn
+            return
         messages = self._held or self._drain(wait_s)
         self._held = []
         if not messages:
@@ -234,6 +249,14 @@ class Gateway:
                 self._held = messages[i:]
                 time.sleep(wait_s)
                 return
+
+    def _wait_for_kafka(self, wait_s: float) -> None:
+        """Block up to ``wait_s`` for the oldest undecided delivery."""
+        for item in self._in_flight:
+            for delivery in item.deliveries:
+                if not delivery.is_done:
+                    wait(delivery, wait_s)
+                    return
 
     def _drain(self, wait_s: float) -> list[mqtt.MQTTMessage]:
         """The messages waiting now (up to ``coalesce_max_messages``), after waiting briefly for one."""
@@ -263,8 +286,13 @@ class Gateway:
             for reading in decoded.readings:
                 runs.setdefault((reading.site, reading.asset_id), []).append(reading)
             letters += decoded.dead_letters
-        records = message_records([], letters, self.settings.gateway_id, received_at)
-        records[:0] = [telemetry_record(run, self.settings.gateway_id, received_at) for run in runs.values()]
+        gateway_id, max_bytes = self.settings.gateway_id, self.settings.max_record_bytes
+        records = [
+            record
+            for run in runs.values()
+            for record in telemetry_records(run, gateway_id, received_at, max_bytes)
+        ]
+        records += message_records([], letters, gateway_id, received_at)
         acks = [(m.mid, m.qos) for m in messages]
         readings = sum(len(run) for run in runs.values())
         if self.spool.depth or self._kafka_down():
@@ -305,38 +333,58 @@ class Gateway:
         return self._kafka
 
     def _settle(self) -> None:
-        """Acknowledge, in receive order, the messages whose records Kafka accepted."""
+        """Acknowledge, in receive order, the messages whose records Kafka accepted.
+
+        The producer stops itself at its first failure (see :mod:`ingest.kafka_out`), so one failed
+        record means an outage: everything in flight is settled at once and what failed is spooled.
+        """
+        if self._kafka is not None and self._kafka.stopped.is_set():
+            self._outage(f"Kafka did not accept a record ({self._kafka.first_error})")
+            return
         while self._in_flight and self._in_flight[0].done():
             head = self._in_flight[0]
-            if head.failed():
-                self._outage()
+            if head.failed():  # the producer stopped: the next turn handles it as an outage
                 return
             self._in_flight.popleft()
+            if head.spool_ids is not None:
+                self.spool.remove_through(head.spool_ids[-1])
+                self.metrics.forwarded_records += len(head.records)
+                self.metrics.records_out += len(head.records)
+                self.metrics.spool_depth = self.spool.depth
+                if not self.spool.depth:
+                    log.info("spool forwarded to Kafka: back to direct delivery")
+                continue
             self._in_flight_records -= len(head.records)
             for mid, qos in head.acks:
                 self._ack(mid, qos)
             self.metrics.readings_out += head.readings
             self.metrics.records_out += len(head.records)
             self.metrics.latencies_ms.append((time.monotonic() - head.sent_at) * 1000)
+        if self._in_flight and time.monotonic() - self._in_flight[0].sent_at > self._stalled_after_s():
+            self._outage("no answer from Kafka within the delivery timeout")
 
-    def _outage(self) -> None:
-        """Kafka failed a record: settle everything in flight, spool what failed in order, ack."""
+    def _stalled_after_s(self) -> float:
+        return self.settings.delivery_timeout_s + self.settings.request_timeout_s + 5.0
+
+    def _outage(self, why: str) -> None:
+        """Stop the producer, then spool in order what it did not deliver; acknowledge those messages.
+
+        Once the producer's sender thread has ended no outcome can change, so nothing spooled here
+        can also reach Kafka later through this producer, and no record can overtake an earlier one
+        of its asset (records on the wire at the failure may still land: duplicates, never reorder).
+        """
         self.metrics.produce_failures += 1
-        log.warning(
-            "Kafka did not accept a record: store-and-forward on (%d messages in flight)",
-            len(self._in_flight),
-        )
-        # One short deadline for all outcomes: waiting the full timeout per delivery stalled the loop
-        # for minutes during a real broker crash (tens of deliveries in flight). No outcome = failed.
-        if self._kafka is not None:
-            self._kafka.flush(self.settings.delivery_timeout_s)
-        # Close the producer before judging: it stops retrying, so a record judged failed (and spooled)
-        # cannot also be delivered later by it; only requests on the wire at this instant can repeat.
-        self._drop_producer()
-        deadline = time.monotonic() + 2.0
+        log.warning("%s: store-and-forward on (%d batches in flight)", why, len(self._in_flight))
+        self._stop_producer()
         for item in self._in_flight:
-            outcomes = [wait(d, max(0.0, deadline - time.monotonic())) for d in item.deliveries]
-            failed = [r for r, ok in zip(item.records, outcomes, strict=True) if not ok]
+            accepted = [d.is_done and d.succeeded() for d in item.deliveries]
+            if item.spool_ids is not None:  # forwarded: what failed stays where it is in the spool
+                done_ids = [i for i, ok in zip(item.spool_ids, accepted, strict=True) if ok]
+                self.spool.remove(done_ids)
+                self.metrics.forwarded_records += len(done_ids)
+                self.metrics.records_out += len(done_ids)
+                continue
+            failed = [r for r, ok in zip(item.records, accepted, strict=True) if not ok]
             if not failed:
                 self.metrics.readings_out += item.readings
             self.metrics.records_out += len(item.records) - len(failed)
@@ -346,63 +394,61 @@ class Gateway:
         self._next_forward = time.monotonic() + self.settings.retry_interval_s
         self.metrics.spool_depth = self.spool.depth
 
-    def _drop_producer(self) -> None:
+    def _stop_producer(self) -> None:
         if self._kafka is not None:
-            self._kafka.close(0.0)
+            if not self._kafka.stop(self.settings.request_timeout_s):
+                log.warning("the Kafka sender thread did not end in time: a late duplicate is possible")
             self._kafka = None
 
     def _forward(self) -> None:
-        """Send the oldest spooled records; remove the prefix Kafka accepted."""
-        batch = self.spool.peek(self.settings.forward_batch_records)
+        """Send the oldest spooled records (settled like direct sends, without blocking the loop)."""
         kafka = self._producer()
-        deliveries = [kafka.send(record) for _, record in batch]
-        kafka.flush(self.settings.delivery_timeout_s)
-        accepted = 0
-        for delivery in deliveries:
-            if not wait(delivery, self.settings.delivery_timeout_s):
-                break
-            accepted += 1
-        if accepted:
-            self.spool.remove_through(batch[accepted - 1][0])
-            self.metrics.forwarded_records += accepted
-            self.metrics.records_out += accepted
-        self.metrics.spool_depth = self.spool.depth
-        if accepted < len(batch):
-            log.warning("Kafka still unreachable; %d records spooled, retry in %.0f s", self.spool.depth,
-                        self.settings.retry_interval_s)  # fmt: skip
-            self._drop_producer()
+        try:  # one bounded wait for metadata, instead of one per record while Kafka is away
+            kafka.partitions_for(self.kafka_settings.telemetry_topic)
+            kafka.partitions_for(self.kafka_settings.dlq_topic)
+        except Exception as exc:
+            log.warning("Kafka still unreachable (%s); %d records spooled, retry in %.0f s",
+                        exc, self.spool.depth, self.settings.retry_interval_s)  # fmt: skip
+            self._stop_producer()
             self._next_forward = time.monotonic() + self.settings.retry_interval_s
-        elif not self.spool.depth:
-            log.info("spool forwarded to Kafka: back to direct delivery")
+            return
+        batch = self.spool.peek(self.settings.forward_batch_records)
+        records = [record for _, record in batch]
+        deliveries = [kafka.send(record) for record in records]
+        ids = [row_id for row_id, _ in batch]
+        self._in_flight.append(_InFlight([], records, deliveries, 0, time.monotonic(), spool_ids=ids))
 
     def report(self) -> None:
         """Log the counters and write them to InfluxDB as ``pipeline`` points."""
-        lines = line_protocol(self.metrics, self.settings.gateway_id, self.clock())
-        log.info("metrics %s", lines.split(" ")[1] if " " in lines else lines)
+        lines = pipeline_lines(self.metrics, self.settings.gateway_id, self.clock())
+        log.info("metrics %s", lines[0].split(" ")[1])  # the counters (gateway ids have no spaces)
         if self._influx is not None:
             self._influx.write(lines)
 
     def shutdown(self) -> None:
-        """Settle what is in flight (spooling what Kafka refuses), then disconnect and close.
+        """Within ``shutdown_timeout_s``, settle what is in flight; spool what is still undecided.
 
         Messages still queued in memory (and one held back) stay unacknowledged: the broker keeps
-        them in the gateway's session and delivers them again on the next start.
+        them in the gateway's session and delivers them again on the next start. Spooled records
+        stay on disk for the next start to forward.
         """
-        if self._kafka is not None:
-            self._kafka.flush(self.settings.delivery_timeout_s)
-        deadline = time.monotonic() + self.settings.delivery_timeout_s
-        while self._in_flight:
-            for delivery in self._in_flight[0].deliveries:
-                wait(delivery, max(0.0, deadline - time.monotonic()))
-            if not self._in_flight[0].done():
-                self._outage()  # spools what is still undecided
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        while self._in_flight and time.monotonic() < deadline:
             self._settle()
+            pending = [d for item in self._in_flight for d in item.deliveries if not d.is_done]
+            if pending:
+                wait(pending[0], min(0.05, max(0.0, deadline - time.monotonic())))
+        if self._in_flight:
+            self._outage("stopping with records still in flight")
+        self._stop_producer()
         unacked = self._inbox.qsize() + len(self._held)
         self._client.disconnect()
         self._client.loop_stop()
-        self._drop_producer()
         self.report()
         if self._influx is not None:
             self._influx.close()
         self.spool.close()
-        log.info("gateway stopped: %d messages left unacknowledged for redelivery", unacked)
+        log.info(
+            "gateway stopped: %d records spooled for the next start, %d messages left unacknowledged"
+            " for redelivery", self.spool.depth, unacked,
+        )  # fmt: skip

@@ -11,9 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
-
-from forewarn.influx import escape_tag
+from forewarn.influx import InfluxWriteError, InfluxWriter, line
 from forewarn.settings import InfluxSettings
 from ingest.reasons import Reason
 
@@ -58,40 +56,42 @@ class GatewayMetrics:
         return out
 
 
-def line_protocol(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> str:
-    """``pipeline`` points for InfluxDB: one with every counter, one per dead-letter reason."""
-    ts_ns = int(at.timestamp() * 1e9)
-    tags = f"component=gateway,gateway_id={escape_tag(gateway_id)}"
-    values = ",".join(
-        f"{k}={v}i" if isinstance(v, int) else f"{k}={v:.3f}" for k, v in metrics.fields().items()
-    )
-    lines = [f"pipeline,{tags} {values} {ts_ns}"]
+def pipeline_lines(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> list[str]:
+    """``pipeline`` points (millisecond timestamps): one with every counter, one per dead-letter reason."""
+    ts_ms = int(at.timestamp() * 1000)
+    tags = {"component": "gateway", "gateway_id": gateway_id}
+    lines = [line("pipeline", tags, metrics.fields(), ts_ms)]
     lines += [
-        f"pipeline,{tags},reason={reason.value} dead_letters={count}i {ts_ns}"
+        line("pipeline", {**tags, "reason": reason.value}, {"dead_letters": count}, ts_ms)
         for reason, count in sorted(metrics.dead_letters.items())
     ]
-    return "\n".join(lines)
+    return [entry for entry in lines if entry is not None]
 
 
-class InfluxWriter:
-    """Best-effort writer of ``pipeline`` points: a failed write is logged, never fatal."""
+def line_protocol(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> str:
+    """The same points with nanosecond timestamps, for callers that post at ``precision=ns``."""
+    return "\n".join(f"{entry}000000" for entry in pipeline_lines(metrics, gateway_id, at))
 
-    def __init__(self, settings: InfluxSettings) -> None:
-        self.settings = settings
-        self._client = httpx.Client(timeout=min(settings.timeout_s, 3.0), headers=settings.auth_headers())
 
-    def write(self, lines: str) -> bool:
-        """POST line protocol to ``/write``; True when InfluxDB took it."""
-        params = {"db": self.settings.database, "precision": "ns", **self.settings.auth_params()}
+class MetricsSink:
+    """Best-effort writer of ``pipeline`` points: one try, a short timeout, a failure is only logged.
+
+    The gateway's loop must not wait on its own metrics, so no retries here (the next interval
+    writes cumulative counters anyway).
+    """
+
+    def __init__(self, settings: InfluxSettings, timeout_s: float = 3.0) -> None:
+        quick = settings.model_copy(update={"timeout_s": min(settings.timeout_s, timeout_s)})
+        self._writer = InfluxWriter(quick, retry_budget_s=0.0)
+
+    def write(self, lines: list[str]) -> bool:
+        """True when InfluxDB took every line."""
         try:
-            response = self._client.post(f"{self.settings.url}/write", params=params, content=lines.encode())
-        except httpx.HTTPError as exc:
-            log.warning("metrics: InfluxDB write failed: %s", exc)
-            return False
-        if response.status_code != 204:
-            log.warning("metrics: InfluxDB answered %s: %s", response.status_code, response.text[:200])
+            self._writer.write(lines)
+        except InfluxWriteError as exc:
+            log.warning("metrics: %s", exc)
             return False
         return True
 
     def close(self) -> None:
-        self._client.close()
+        self._writer.close()

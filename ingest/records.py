@@ -112,6 +112,23 @@ def telemetry_record(readings: Sequence[Reading], gateway_id: str, received_at: 
     )
 
 
+def telemetry_records(
+    readings: Sequence[Reading], gateway_id: str, received_at: datetime, max_bytes: int
+) -> list[OutRecord]:
+    """``telemetry`` records for a run, split in order so that each value stays under ``max_bytes``.
+
+    Coalescing many batched messages of one asset could otherwise build a record Kafka refuses
+    (``MessageSizeTooLarge``), which would stall delivery for good. A single reading is never split.
+    """
+    record = telemetry_record(readings, gateway_id, received_at)
+    if len(record.value) <= max_bytes or len(readings) == 1:
+        return [record]
+    half = len(readings) // 2
+    return telemetry_records(readings[:half], gateway_id, received_at, max_bytes) + telemetry_records(
+        readings[half:], gateway_id, received_at, max_bytes
+    )
+
+
 def encode_dead_letter(letter: DeadLetter) -> bytes:
     """The ``telemetry.dlq`` value of a dead letter."""
     return orjson.dumps(

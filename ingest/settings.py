@@ -49,6 +49,13 @@ class GatewaySettings(ForewarnSettings):
     coalesce_max_messages: PositiveInt = Field(
         500, description="Messages taken at once; their readings become one Kafka record per asset."
     )
+    max_in_flight_batches: PositiveInt = Field(
+        2,
+        description="Groups of messages awaiting Kafka at once; fewer means larger groups, fewer records.",
+    )
+    max_record_bytes: PositiveInt = Field(
+        524_288, description="A coalesced run is split into Kafka records of at most this size."
+    )
     spool_dir: Path | None = Field(None, description="Store-and-forward folder; None = <state>/ingest/spool.")
     spool_max_records: PositiveInt = Field(200_000, description="Spool bound; when full, MQTT is not acked.")
     forward_batch_records: PositiveInt = 500
@@ -62,6 +69,9 @@ class GatewaySettings(ForewarnSettings):
         30.0, description="After this a record counts as not delivered."
     )
     kafka_api_version: str = Field("3.9", description="'auto' probes the broker (needs it up at start).")
+    shutdown_timeout_s: PositiveFloat = Field(
+        10.0, description="SIGTERM: how long to wait for Kafka's answers before spooling the rest."
+    )
     metrics_interval_s: PositiveFloat = 10.0
     metrics_to_influx: bool = True
 

@@ -104,6 +104,19 @@ class Spool:
             removed = self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,)).rowcount
         self._depth -= removed
 
+    def remove(self, ids: Sequence[int]) -> None:
+        """Forget the records ``ids`` (Kafka accepted them); the others keep their order.
+
+        Used when a forwarded batch was accepted only in part: records of other assets after a
+        failed one may have been accepted, records of the failed one's asset never are.
+        """
+        if not ids:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            removed = self._db.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids]).rowcount
+        self._depth -= removed
+
     def close(self) -> None:
         """Close the database (everything appended is already on disk)."""
         self._db.close()

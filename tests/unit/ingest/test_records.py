@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.contract import ContractPolicy, DeadLetter, decode
+from ingest.contract import ContractPolicy, DeadLetter, Reading, decode
 from ingest.reasons import Reason
-from ingest.records import decode_dead_letter, decode_run, encode_dead_letter, message_records
+from ingest.records import (
+    decode_dead_letter,
+    decode_run,
+    encode_dead_letter,
+    message_records,
+    telemetry_records,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TOPIC = "forewarn/site-1/pump-7/telemetry"
@@ -70,3 +76,20 @@ def test_decode_run_refuses_what_is_not_canonical(value: bytes) -> None:
 def test_decode_dead_letter_refuses_what_is_not_one(value: bytes) -> None:
     with pytest.raises(ValueError, match="dead-letter"):
         decode_dead_letter(value)
+
+
+@given(count=st.integers(1, 60), max_bytes=st.integers(50, 4000))
+@settings(max_examples=50, deadline=None)
+def test_a_long_run_is_split_in_order_into_records_under_the_size_limit(count: int, max_bytes: int) -> None:
+    readings = [
+        Reading(asset_id="pump-7", site="site-1", ts_ms=1772362800000 + i, seq=i, settings={},
+                sensors={"v": float(i)})
+        for i in range(count)
+    ]  # fmt: skip
+    records = telemetry_records(readings, "gw-1", NOW, max_bytes)
+    assert [r for record in records for r in decode_run(record.value)] == readings
+    assert all(record.key == b"pump-7" for record in records)
+    # each record is under the limit unless it holds a single reading (never split further)
+    assert all(len(r.value) <= max_bytes or len(decode_run(r.value)) == 1 for r in records)
+    if len(telemetry_records(readings, "gw-1", NOW, 10**9)[0].value) <= max_bytes:
+        assert len(records) == 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ingest.metrics import GatewayMetrics, line_protocol
+from forewarn.settings import InfluxSettings
+from ingest.metrics import GatewayMetrics, MetricsSink, line_protocol, pipeline_lines
 from ingest.reasons import Reason
 from ingest.records import OutRecord
 from ingest.spool import Spool, SpoolFullError
@@ -35,6 +38,17 @@ def test_spool_keeps_order_and_survives_reopening(tmp_path: Path) -> None:
     assert [r for _, r in reopened.peek(10)] == [record(2), record(3), record(4, dlq=True)]
 
 
+def test_spool_forgets_accepted_records_out_of_prefix_and_keeps_the_rest_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "gw.sqlite", max_records=10)
+    spool.append([record(i) for i in range(6)])
+    ids = [row_id for row_id, _ in spool.peek(6)]
+    spool.remove([ids[1], ids[4], 10**9])  # a partly accepted forward; an unknown id is ignored
+    assert spool.depth == 4
+    assert [r for _, r in spool.peek(10)] == [record(0), record(2), record(3), record(5)]
+    spool.remove([])
+    assert spool.depth == 4
+
+
 def test_spool_refuses_what_does_not_fit_all_or_nothing(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "gw.sqlite", max_records=3)
     spool.append([record(0), record(1)])
@@ -52,7 +66,7 @@ def test_line_protocol_has_counters_latency_and_reasons() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     lines = line_protocol(metrics, "gw 1", at).splitlines()
     assert lines[0].startswith("pipeline,component=gateway,gateway_id=gw\\ 1 messages_in=3i,")
-    assert "produce_latency_ms_avg=20.000" in lines[0]
+    assert "produce_latency_ms_avg=20.0," in lines[0]
     assert "dead_letters=2i" in lines[0]
     assert lines[0].endswith(" 1767225600000000000")
     assert (
@@ -60,6 +74,7 @@ def test_line_protocol_has_counters_latency_and_reasons() -> None:
         == "pipeline,component=gateway,gateway_id=gw\\ 1,reason=too_old dead_letters=2i 1767225600000000000"
     )
     assert "produce_latency" not in line_protocol(metrics, "gw", at)  # the window was reset
+    assert pipeline_lines(metrics, "gw", at)[0].endswith(" 1767225600000")  # ms for InfluxWriter
 
 
 def test_an_empty_spool_takes_one_oversized_append_so_nothing_blocks_forever(tmp_path: Path) -> None:
@@ -70,3 +85,15 @@ def test_an_empty_spool_takes_one_oversized_append_so_nothing_blocks_forever(tmp
     assert not spool.fits(1)
     spool.append([])  # nothing to store is always fine
     assert spool.depth == 5
+
+
+def test_metrics_sink_is_best_effort_when_influxdb_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as s:  # a loopback port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sink = MetricsSink(InfluxSettings(url=f"http://127.0.0.1:{port}", timeout_s=30.0), timeout_s=1.0)
+    started = time.monotonic()
+    assert sink.write(pipeline_lines(GatewayMetrics(messages_in=1), "gw", datetime.now(UTC))) is False
+    assert time.monotonic() - started < 5, "one quick try, no retry loop in the gateway's thread"
+    assert "metrics: InfluxDB write failed" in caplog.text
+    sink.close()
