@@ -155,7 +155,7 @@ class KafkaSettings(ForewarnSettings):
     dlq_topic: str = "telemetry.dlq"
     risk_topic: str = "risk"
     alerts_topic: str = "alerts"
-    risk_dlq_topic: str = "risk.dlq"
+    risk_dlq_topic: str | None = None  # None: "<risk topic>.dlq", where the alert engine writes
     telemetry_partitions: PositiveInt = 6
     dlq_partitions: PositiveInt = 1
     risk_partitions: PositiveInt = 3
@@ -177,7 +177,7 @@ class KafkaSettings(ForewarnSettings):
             self.dlq_topic: self.dlq_partitions,
             self.risk_topic: self.risk_partitions,
             self.alerts_topic: self.alerts_partitions,
-            self.risk_dlq_topic: self.risk_dlq_partitions,
+            self.risk_dlq_topic or f"{self.risk_topic}.dlq": self.risk_dlq_partitions,
         }
 
     def client_config(self) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def run_drill(state_dir: Path, settings: DemoSettings, say: Say) -> bool:
             f" ({n['published_readings']:,} sent,"
             f" {n['published_malformed_messages']} malformed messages)")  # fmt: skip
         say(f"telemetry        {n['telemetry_distinct_readings']:,} distinct"
-            f" ({n['telemetry_duplicate_readings']} duplicates from redelivery)")  # fmt: skip
+            f" ({n['telemetry_duplicate_readings']} duplicates: injected or redelivered)")  # fmt: skip
         say(f"dead letters     gateway {n['gateway_dead_letters']}, scoring job {n['stream_dead_letters']}")
         say(f"lost             {n['missing_readings']}")
         say(f"unscored         {n['unscored_readings']}")

@@ -63,7 +63,6 @@ def _kafka_overrides(run_id: str) -> dict[str, str]:
         "dlq_topic": f"{run_id}.telemetry.dlq",
         "risk_topic": f"{run_id}.risk",
         "alerts_topic": f"{run_id}.alerts",
-        "risk_dlq_topic": f"{run_id}.risk.dlq",
     }
 
 
