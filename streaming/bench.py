@@ -48,10 +48,10 @@ from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS, read_run
 from ingest.contract import Reading
 from ingest.records import encode_run
 from streaming.job import JobConfig, start
-from streaming.scoring import ModelRef, champion, score_rows
+from streaming.scoring import ModelRef, feature_names, score_features
 from streaming.session import spark_session
 from streaming.settings import StreamSettings
-from streaming.state import model_frame
+from streaming.sinks import ScoredSink
 
 
 def _train(name: str, data_dir: Path, tracking_uri: str) -> str:
@@ -106,27 +106,63 @@ def _produce(kafka: KafkaSettings, topic: str, engines: list[pd.DataFrame], asse
     producer.close()
 
 
-def _offline(ref: ModelRef, sent: list[Reading], top_k: int, history: int) -> dict[str, float]:
-    """The same model on the same readings in one process: per asset, as the job scores them."""
-    model = champion(ref).model
-    by_asset: dict[str, list[Reading]] = {}
-    for r in sent:
-        by_asset.setdefault(r.asset_id, []).append(r)
-    frames = []
-    for asset, readings in by_asset.items():
-        raw = pd.DataFrame(
-            {"site": "bench", "ts": [r.ts_ms for r in readings], "seq": [r.seq for r in readings],
-             "settings": [orjson.dumps(dict(r.settings)).decode() for r in readings],
-             "sensors": [orjson.dumps(dict(r.sensors)).decode() for r in readings]}
-        )  # fmt: skip
-        frames.append(model_frame(asset, raw))
+def _offline(ref: ModelRef, version: str, sent: list[Reading], top_k: int) -> dict[str, float]:
+    """The same model, as registered (its own thread settings), on the same readings in one process:
+    features for every asset (``model.features``), then one vectorised scoring call."""
+    import mlflow
+
+    mlflow.set_tracking_uri(ref.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model
+    frame = pd.DataFrame([{"asset_id": r.asset_id, "cycle": r.seq, **r.settings, **r.sensors} for r in sent])
     started = time.perf_counter()
+    features = model.features(frame)
+    featured = time.perf_counter()
+    scores = score_features(model, features.loc[:, feature_names(model)], top_k)
+    done = time.perf_counter()
+    rows, seconds = len(scores.risk), done - started
+    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
+            "features_s": round(featured - started, 3), "score_s": round(done - featured, 3)}  # fmt: skip
+
+
+def _collect_progress(query: Any, into: dict[int, Any], since_s: float) -> None:
+    """Keep the query's progress reports of batches triggered after ``since_s`` (epoch seconds;
+    Spark keeps only the last 100 reports)."""
+    for progress in query.recentProgress:
+        if datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp() >= since_s:
+            into[progress.batchId] = progress
+
+
+def _progress_totals(reports: dict[int, Any]) -> dict[str, Any]:
+    """Spark's own per-stage durations summed over micro-batches that read something."""
+    durations: dict[str, float] = {}
+    batches = 0
     rows = 0
-    for frame in frames:
-        mask = np.ones(len(frame), dtype=bool)
-        rows += len(score_rows(model, frame, mask, top_k))
-    elapsed = time.perf_counter() - started
-    return {"rows": rows, "seconds": round(elapsed, 3), "rows_per_s": round(rows / elapsed, 1)}
+    for progress in reports.values():
+        if not progress.numInputRows:
+            continue
+        batches += 1
+        rows += progress.numInputRows
+        for stage, ms in (progress.durationMs or {}).items():
+            durations[stage] = durations.get(stage, 0.0) + float(ms)
+    return {"batches_with_input": batches, "kafka_records": rows,
+            "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
+
+
+def _warm_up(kafka: KafkaSettings, topic: str, consumer: KafkaConsumer, engine: pd.DataFrame,
+             per_record: int, assets: int = 12, timeout_s: float = 600) -> float:  # fmt: skip
+    """Score a few runs of other assets first, so every Python worker has loaded the model (a
+    running job has): returns the seconds that took."""
+    producer = KafkaProducer(**kafka.client_config(), acks="all")
+    now_ms = int(time.time() * 1000)
+    for a in range(assets):
+        run = [_reading(f"warm-{a:03d}", engine.iloc[i], i + 1, now_ms) for i in range(per_record)]
+        producer.send(topic, key=run[0].asset_id.encode(), value=encode_run(run))
+    producer.flush(timeout=60)
+    producer.close()
+    started, seen = time.monotonic(), 0
+    while seen < assets * per_record and time.monotonic() - started < timeout_s:
+        seen += sum(1 for record in consumer if orjson.loads(record.value)["asset_id"].startswith("warm-"))
+    return time.monotonic() - started
 
 
 def _try_real_time(spark: Any, config: JobConfig) -> str:
@@ -159,9 +195,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="readings/s offered")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--per-record", type=int, default=5, help="readings per Kafka record")
+    parser.add_argument("--trigger-s", type=float, default=0.5, help="micro-batch trigger interval")
+    parser.add_argument("--max-offsets", type=int, default=50_000, help="maxOffsetsPerTrigger (records)")
+    parser.add_argument("--partitions", type=int, default=2, help="spark.sql.shuffle.partitions")
     parser.add_argument("--data-dir", type=Path, default=project_root().parent / "shared" / "data" / "cmapss")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
 
     stack = load(StackSettings)
     kafka, influx = load(KafkaSettings, stack.state_dir), load(InfluxSettings, stack.state_dir)
@@ -179,53 +219,66 @@ def main() -> None:
         f"{influx.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10
     ).raise_for_status()
     version = _train(name, args.data_dir, mlflow_settings.tracking_uri)
-    stream = StreamSettings(model_name=name, trigger_interval_s=0.5, max_offsets_per_trigger=50_000)
+    stream = StreamSettings(
+        model_name=name, trigger_interval_s=args.trigger_s, max_offsets_per_trigger=args.max_offsets
+    )
     config = JobConfig(
         stream=stream, kafka=kafka.model_copy(update=topics),
         influx=influx.model_copy(update={"database": database}), mlflow=mlflow_settings,
         checkpoint_dir=Path(tempfile.mkdtemp(prefix="bench-stream-")),
     )  # fmt: skip
-    spark = spark_session(load(SparkSettings, stack.state_dir).model_copy(update={"master": "local[2]"}),
-                          stack.state_dir, "forewarn-bench-stream")  # fmt: skip
+    spark_settings = load(SparkSettings, stack.state_dir).model_copy(
+        update={"master": "local[2]", "shuffle_partitions": args.partitions}
+    )
+    spark = spark_session(spark_settings, stack.state_dir, "forewarn-bench-stream")
+    sink = ScoredSink(config.kafka, config.influx, stream)
     sent: list[Reading] = []
     result: dict[str, Any] = {}
     try:
-        queries = start(spark, config, once=False)
-        time.sleep(5)  # let both queries plan their first (empty) batch
-        producer = threading.Thread(
-            target=_produce,
-            args=(kafka, topics["telemetry_topic"], _engines(args.data_dir), args.assets, args.rate,
-                  args.seconds, args.per_record, sent),
-        )  # fmt: skip
-        t0 = time.time()
-        producer.start()
+        queries = start(spark, config, once=False, scored_sink=sink)
         consumer = KafkaConsumer(
             topics["risk_topic"],
             **kafka.client_config(),
             auto_offset_reset="earliest",
             consumer_timeout_ms=1000,
         )
+        engines = _engines(args.data_dir)
+        warm_s = _warm_up(kafka, topics["telemetry_topic"], consumer, engines[0], args.per_record)
+        sink.timings_ms.clear()  # steady state only: model loading is in the warm-up
+        reports: dict[int, Any] = {}
+        producer = threading.Thread(
+            target=_produce,
+            args=(kafka, topics["telemetry_topic"], engines, args.assets, args.rate,
+                  args.seconds, args.per_record, sent),
+        )  # fmt: skip
+        t0 = time.time()
+        producer.start()
         latencies_ms: list[int] = []
         last_ms = 0
         deadline = time.monotonic() + args.seconds + 300
         while time.monotonic() < deadline and (producer.is_alive() or len(latencies_ms) < len(sent)):
+            _collect_progress(queries[0], reports, t0)
             for record in consumer:
                 score = orjson.loads(record.value)
+                if score["asset_id"].startswith("warm-"):
+                    continue
                 event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
                 latencies_ms.append(record.timestamp - event_ms)
                 last_ms = max(last_ms, record.timestamp)
         consumer.close()
+        _collect_progress(queries[0], reports, t0)
+        spark_stages = _progress_totals(reports)
         for query in queries:
             query.stop()
         elapsed_s = last_ms / 1000 - t0
         lat = np.array(latencies_ms, dtype=float)
-        ref = config.model_ref()
-        offline = _offline(ref, sent, stream.top_features, 0)
+        offline = _offline(config.model_ref(), version, sent, stream.top_features)
         stream_rate = len(latencies_ms) / elapsed_s if elapsed_s > 0 else 0.0
         result = {
             "benchmark": "stream",
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_avg_1m": [round(load_at_start, 2), round(os.getloadavg()[0], 2)]},
             "model": {"name": name, "version": version, "family": "extra_trees"},
             "offered": {"assets": args.assets, "readings_per_s": args.rate, "seconds": args.seconds,
                         "readings_per_record": args.per_record, "readings": len(sent)},
@@ -233,6 +286,12 @@ def main() -> None:
                        "readings_per_s": round(stream_rate, 1),
                        "latency_ms_p50": float(np.percentile(lat, 50)) if len(lat) else None,
                        "latency_ms_p99": float(np.percentile(lat, 99)) if len(lat) else None},
+            "settings": {"trigger_interval_s": args.trigger_s, "max_offsets_per_trigger": args.max_offsets,
+                         "shuffle_partitions": args.partitions, "master": "local[2]",
+                         "top_features": stream.top_features},
+            "warm_up_s": round(warm_s, 1),
+            "stages": {"spark_progress": spark_stages,
+                       "sink_ms_total": {k: round(v) for k, v in sorted(sink.timings_ms.items())}},
             "offline": offline,
             "ratio_stream_to_offline": round(stream_rate / offline["rows_per_s"], 3),
             "real_time_mode": _try_real_time(spark, config),

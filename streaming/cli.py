@@ -57,3 +57,32 @@ def run(
         run_job(spark, config, once=once)
     finally:
         spark.stop()
+
+
+@stream_app.command("lag")
+def lag(
+    query: Annotated[
+        str, typer.Option("--query", help="Checkpoint subfolder of the query: scoring or telemetry.")
+    ] = "scoring",
+) -> None:
+    """Print, as JSON, how many telemetry records the job has not fully processed yet, per partition.
+
+    Reads the query's checkpoint (offsets of the newest committed micro-batch) and the topic's end
+    offsets; ``lag_total`` 0 means caught up. Exit code 0 either way; 2 when the checkpoint is unreadable.
+    """
+    import json
+
+    from forewarn.settings import KafkaSettings, StackSettings, load
+    from streaming.progress import CheckpointError
+    from streaming.progress import lag as query_lag
+    from streaming.settings import StreamSettings
+
+    stack = load(StackSettings)
+    stream = load(StreamSettings, stack.state_dir)
+    checkpoint = (stream.checkpoint_dir or stack.state_dir / "checkpoints" / "stream") / query
+    try:
+        result = query_lag(checkpoint, load(KafkaSettings, stack.state_dir))
+    except CheckpointError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"checkpoint": str(checkpoint), **result.as_dict()}))

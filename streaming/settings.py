@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
@@ -25,7 +25,9 @@ class StreamSettings(ForewarnSettings):
     top_features: PositiveInt = 3
     checkpoint_dir: Path | None = None  # None = <state>/checkpoints/stream
     query_name: str = "forewarn-scoring"
-    trigger_interval_s: PositiveFloat = 1.0
+    # How often a micro-batch starts; 0 = as soon as the previous one finished (lowest latency).
+    trigger_interval_s: NonNegativeFloat = 1.0
+    # Records (runs of readings) per micro-batch at most: bounds a catch-up batch's duration.
     max_offsets_per_trigger: PositiveInt = 200_000
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     telemetry_to_influx: Literal["raw", "downsampled", "off"] = "raw"

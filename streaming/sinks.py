@@ -23,6 +23,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, St
 from forewarn.influx import InfluxWriter, line
 from forewarn.settings import InfluxSettings, KafkaSettings
 from streaming.parse import LATE_FOR_STATE, READING_COLUMNS, UNSCORABLE, dead_letters
+from streaming.scoring import UNSPECIFIED_FAILURE_MODE
 from streaming.settings import StreamSettings
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def risk_records(scored: DataFrame) -> DataFrame:
             "model_name",
             "model_version",
             "model_alias",
-            F.lit("unspecified").alias("failure_mode"),
+            F.coalesce(F.col("failure_mode"), F.lit(UNSPECIFIED_FAILURE_MODE)).alias("failure_mode"),
             F.from_json("top_features", TOP_FEATURES).alias("top_features"),
         )
     )
@@ -127,7 +128,8 @@ def write_kafka(frame: DataFrame, topic: str, options: dict[str, str]) -> None:
 
 
 def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
-    """InfluxDB ``risk`` points (tags bounded: site, asset, model; the time is the reading's)."""
+    """InfluxDB ``risk`` points (tags bounded: site, asset, model, failure mode, whose values come
+    from the model's own list; the time is the reading's)."""
     for r in rows:
         yield line(
             "risk",
@@ -137,6 +139,7 @@ def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
                 "model_name": r["model_name"],
                 "model_version": r["model_version"],
                 "model_alias": r["model_alias"] or "",
+                "failure_mode": r["failure_mode"] or UNSPECIFIED_FAILURE_MODE,
             },
             {
                 "risk": r["risk"],
@@ -197,35 +200,59 @@ class PipelineCounters:
 
 @dataclass
 class ScoredSink:
-    """``foreachBatch`` of the scoring query."""
+    """``foreachBatch`` of the scoring query.
+
+    ``timings_ms`` accumulates where the time goes, per stage, over the job's life (the benchmark
+    reads it): ``compute`` is the first action, which runs the Kafka read, the stateful step and
+    the scoring step (and caches the result); ``state_cpu``/``score_cpu`` are the Python workers'
+    own time in those two steps (summed over parallel tasks, model loading included).
+    """
 
     kafka: KafkaSettings
     influx: InfluxSettings
     stream: StreamSettings
     counters: PipelineCounters = field(default_factory=lambda: PipelineCounters("streaming"))
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def _timed(self, stage: str, started: float) -> float:
+        now = time.monotonic()
+        self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + (now - started) * 1000
+        return now
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
+        started = mark = time.monotonic()
         batch.persist()
         try:
-            options = producer_options(self.kafka, self.stream)
-            risk = batch.where(F.col("kind") == "risk")
-            dead = batch.where(F.col("kind").isin("late", "unscorable"))
-            write_kafka(risk_records(risk), self.kafka.risk_topic, options)
-            write_kafka(state_dead_letters(dead, self.kafka.telemetry_topic), self.kafka.dlq_topic, options)
-            risk.foreachPartition(_influx_partition(self.influx, self.stream, "risk"))
+            # The counts come first: they compute (and cache) the batch, and say which writes are needed
+            # (an empty Kafka write still costs a Spark job per micro-batch).
             totals = (
                 batch.groupBy("kind")
                 .agg(
                     F.count("*").alias("rows"),
                     F.sum("readings_in").alias("readings_in"),
                     F.sum("duplicates").alias("dups"),
+                    F.sum("state_ms").alias("state_ms"),
+                    F.sum("score_ms").alias("score_ms"),
                 )
                 .collect()
             )
+            mark = self._timed("compute", mark)
+            by_kind = {r["kind"]: r for r in totals}
+            options = producer_options(self.kafka, self.stream)
+            if "risk" in by_kind:
+                risk = batch.where(F.col("kind") == "risk")
+                write_kafka(risk_records(risk), self.kafka.risk_topic, options)
+                mark = self._timed("kafka_risk", mark)
+                risk.foreachPartition(_influx_partition(self.influx, self.stream, "risk"))
+                mark = self._timed("influx_risk", mark)
+            if "late" in by_kind or "unscorable" in by_kind:
+                dead = batch.where(F.col("kind").isin("late", "unscorable"))
+                write_kafka(
+                    state_dead_letters(dead, self.kafka.telemetry_topic), self.kafka.dlq_topic, options
+                )
+                mark = self._timed("kafka_dlq", mark)
         finally:
             batch.unpersist()
-        by_kind = {r["kind"]: r for r in totals}
         stats = by_kind.get("stats")
         self.counters.add(
             readings_in=stats["readings_in"] if stats else 0,
@@ -234,8 +261,12 @@ class ScoredSink:
             late=by_kind["late"]["rows"] if "late" in by_kind else 0,
             unscorable=by_kind["unscorable"]["rows"] if "unscorable" in by_kind else 0,
         )
+        for stage, column in (("state_cpu", "state_ms"), ("score_cpu", "score_ms")):
+            spent = sum(float(r[column] or 0.0) for r in totals)
+            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + spent
         with InfluxWriter(self.influx, retry_budget_s=self.stream.sink_retry_s) as w:
             w.write(self.counters.lines(int(time.time() * 1000)))
+        self._timed("influx_pipeline", mark)
         log.info("scoring batch %d: %s in %.2fs", batch_id, self.counters.totals, time.monotonic() - started)
 
 

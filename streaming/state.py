@@ -1,27 +1,68 @@
-"""The per-asset stateful step: Spark's ``applyInPandasWithState`` calls :func:`make_update`'s function.
+"""The per-asset stateful step and the batch scoring step of the scoring job.
 
-State per asset is its last W readings (JSON text). Each call merges the micro-batch's readings
-(:mod:`streaming.window` rules), scores the fresh ones with the champion, and emits rows of four
-kinds: ``risk`` (one per scored reading), ``late`` and ``unscorable`` (dead letters, with the
-reading's canonical JSON) and one ``stats`` row (readings in, duplicates) for the pipeline metrics.
+:func:`make_update` is the function for ``groupBy("asset_id").applyInPandasWithState``. State per
+asset is its last W readings as arrays (``seq`` as int64 bytes, the column names, the values as
+float64 bytes), never re-parsed: each reading's JSON is parsed once, when it arrives. Each call merges the
+micro-batch's readings (:mod:`streaming.window` rules), computes the fresh readings' feature
+rows with the champion's own feature function, and emits rows of four kinds: ``features`` (one
+per fresh reading, with the model version that computed them), ``late`` and ``unscorable`` (dead
+letters, with the reading's canonical JSON) and one ``stats`` row (readings in, duplicates).
+
+:func:`make_scorer` is the function for ``mapInPandas`` after it: it turns all ``features`` rows
+of a partition into ``risk`` rows with one ``predict`` per model version (:mod:`streaming.scoring`).
 Spark checkpoints the state with the Kafka offsets, so after a crash every reading is merged once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import (
+    BinaryType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
-from streaming.scoring import ModelRef, champion, required_history, score_rows
+from models.features import asset_features
+from streaming.scoring import (
+    ModelRef,
+    champion,
+    feature_names,
+    model_version,
+    required_history,
+    score_features,
+)
 from streaming.window import merge
 
-WINDOW_COLUMNS = ["site", "ts", "seq", "settings", "sensors"]
+# The stateful step's rows: what the scoring step reads.
+STEP = StructType(
+    [
+        StructField("kind", StringType()),
+        StructField("asset_id", StringType()),
+        StructField("site", StringType()),
+        StructField("seq", LongType()),
+        StructField("event_ts_ms", LongType()),
+        StructField("model_version", StringType()),
+        StructField("features", BinaryType()),  # float64 feature row, model_version's feature order
+        StructField("detail", StringType()),
+        StructField("payload", StringType()),
+        StructField("readings_in", LongType()),
+        StructField("duplicates", LongType()),
+        StructField("state_ms", DoubleType()),  # time spent in this asset's call (stats rows)
+    ]
+)
+STEP_COLUMNS = [f.name for f in STEP.fields]
 
+# The scoring step's rows: what the sinks read.
 OUTPUT = StructType(
     [
         StructField("kind", StringType()),
@@ -35,139 +76,278 @@ OUTPUT = StructType(
         StructField("model_name", StringType()),
         StructField("model_version", StringType()),
         StructField("model_alias", StringType()),
+        StructField("failure_mode", StringType()),
         StructField("top_features", StringType()),
         StructField("detail", StringType()),
         StructField("payload", StringType()),
         StructField("readings_in", LongType()),
         StructField("duplicates", LongType()),
+        StructField("state_ms", DoubleType()),
+        StructField("score_ms", DoubleType()),  # time to score this partition batch (on its first row)
     ]
 )
 OUTPUT_COLUMNS = [f.name for f in OUTPUT.fields]
-STATE = StructType([StructField("window", StringType())])
 
-
-def encode_window(window: pd.DataFrame) -> str:
-    """State text: the window's rows as JSON arrays in ``WINDOW_COLUMNS`` order."""
-    return orjson.dumps(window.loc[:, WINDOW_COLUMNS].to_numpy().tolist()).decode()
-
-
-def decode_window(text: str) -> pd.DataFrame:
-    frame = pd.DataFrame(orjson.loads(text), columns=WINDOW_COLUMNS)
-    return frame.astype({"ts": "int64", "seq": "int64"})
-
-
-def model_frame(asset_id: str, readings: pd.DataFrame) -> pd.DataFrame:
-    """What the model reads: ``asset_id``, ``cycle`` (= seq: readings since the asset's life began,
-    as C-MAPSS counts cycles), then every setting and sensor as a column."""
-    values = [
-        {**orjson.loads(settings or "{}"), **orjson.loads(sensors)}
-        for settings, sensors in zip(readings["settings"], readings["sensors"], strict=True)
+# Binary and text only: pyspark 4.2's Python worker cannot read an array field of a state schema
+# back (``KeyError: 'elementType'`` in ``StructType.fromJson``).
+STATE = StructType(
+    [
+        StructField("seq", BinaryType()),  # int64, oldest first
+        StructField("columns", StringType()),  # JSON array of the setting and sensor names
+        StructField("values", BinaryType()),  # float64, rows x columns, row-major
     ]
-    frame = pd.DataFrame.from_records(values, index=readings.index)
-    frame.insert(0, "cycle", readings["seq"].to_numpy(dtype=np.int64))
-    frame.insert(0, "asset_id", asset_id)
-    return frame
+)
 
 
-def canonical_json(asset_id: str, row: pd.Series) -> str:
+@dataclass(frozen=True)
+class Window:
+    """One asset's last readings: seqs (rising), setting/sensor names, values (rows x names)."""
+
+    seq: np.ndarray
+    columns: tuple[str, ...]
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Window:
+        return cls(np.empty(0, dtype=np.int64), (), np.empty((0, 0), dtype=np.float64))
+
+    @classmethod
+    def decode(cls, state: Sequence[Any]) -> Window:
+        seq, columns, values = state
+        seq_array = np.frombuffer(bytes(seq), dtype=np.int64)
+        names = tuple(orjson.loads(columns))
+        matrix = np.frombuffer(bytes(values), dtype=np.float64).reshape(len(seq_array), len(names))
+        return cls(seq_array, names, matrix)
+
+    def encode(self) -> tuple[bytes, str, bytes]:
+        return (
+            np.ascontiguousarray(self.seq, dtype=np.int64).tobytes(),
+            orjson.dumps(list(self.columns)).decode(),
+            np.ascontiguousarray(self.values, dtype=np.float64).tobytes(),
+        )
+
+    def widened(self, columns: tuple[str, ...]) -> np.ndarray:
+        """The values with ``columns`` (a superset, this window's first) filled with NaN where new."""
+        if columns == self.columns:
+            return self.values
+        out = np.full((len(self.seq), len(columns)), np.nan)
+        out[:, : len(self.columns)] = self.values
+        return out
+
+
+def parse_values(
+    settings: Sequence[str | None], sensors: Sequence[str], known: tuple[str, ...]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Readings' settings and sensors JSON objects → (names, values): ``known`` names first, then
+    new ones sorted; NaN where a reading lacks a name or holds something that is not a number.
+
+    Raises:
+        ValueError: a settings or sensors value that is not a JSON object.
+    """
+    rows: list[dict[str, Any]] = []
+    for settings_text, sensors_text in zip(settings, sensors, strict=True):
+        settings_obj = orjson.loads(settings_text or "{}")
+        sensors_obj = orjson.loads(sensors_text)
+        if not isinstance(settings_obj, dict) or not isinstance(sensors_obj, dict):
+            raise ValueError("settings and sensors must be JSON objects")
+        rows.append({**settings_obj, **sensors_obj})
+    new = sorted({name for row in rows for name in row} - set(known))
+    columns = (*known, *new)
+    table = [[row.get(c) for c in columns] for row in rows]
+    try:
+        values = np.array(table, dtype=np.float64).reshape(len(rows), len(columns))
+    except (TypeError, ValueError):
+        values = np.array([[_number(v) for v in row] for row in table], dtype=np.float64)
+        values = values.reshape(len(rows), len(columns))
+    return columns, values
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")  # the feature check then reports it as not finite: unscorable
+    return float(value)
+
+
+def canonical_json(asset_id: str, site: str, ts_ms: int, seq: int, settings: str | None, sensors: str) -> str:
     """A reading back in the canonical form of ``ingest/records.py`` (dead-letter payload)."""
+
+    def value(text: str | None, default: Any) -> Any:
+        try:
+            return orjson.loads(text) if text else default
+        except orjson.JSONDecodeError:
+            return text
+
     return orjson.dumps(
         [
             {
                 "schema": 1,
                 "asset_id": asset_id,
-                "site": row["site"],
-                "ts": int(row["ts"]),
-                "seq": int(row["seq"]),
-                "settings": orjson.loads(row["settings"] or "{}"),
-                "sensors": orjson.loads(row["sensors"]),
+                "site": site,
+                "ts": int(ts_ms),
+                "seq": int(seq),
+                "settings": value(settings, {}),
+                "sensors": value(sensors, None),
             }
         ]
     ).decode()
 
 
-def _dead(kind: str, asset_id: str, readings: pd.DataFrame, detail: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": kind,
-            "asset_id": asset_id,
-            "site": row["site"],
-            "seq": int(row["seq"]),
-            "event_ts_ms": int(row["ts"]),
-            "detail": detail,
-            "payload": canonical_json(asset_id, row),
-        }
-        for _, row in readings.iterrows()
-    ]
+class _Rows:
+    """Output rows of one call, column by column (one DataFrame at the end)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns: dict[str, list[Any]] = {c: [] for c in columns}
+
+    def add(self, n: int, **values: Any) -> None:
+        for column, out in self.columns.items():
+            given = values.get(column)
+            if isinstance(given, list | np.ndarray):
+                out.extend(given)
+            else:
+                out.extend([given] * n)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns)
 
 
-_STRING_COLUMNS = [f.name for f in OUTPUT.fields if isinstance(f.dataType, StringType)]
+def _dead(out: _Rows, kind: str, asset_id: str, readings: pd.DataFrame, detail: str) -> None:
+    payloads = [
+        canonical_json(asset_id, site, ts, seq, settings, sensors)
+        for site, ts, seq, settings, sensors in zip(
+            readings["site"], readings["ts"], readings["seq"], readings["settings"], readings["sensors"],
+            strict=True,
+        )
+    ]  # fmt: skip
+    out.add(
+        len(readings),
+        kind=kind,
+        asset_id=asset_id,
+        site=readings["site"].tolist(),
+        seq=readings["seq"].astype("int64").tolist(),
+        event_ts_ms=readings["ts"].astype("int64").tolist(),
+        detail=detail,
+        payload=payloads,
+    )
 
 
-def output_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows in ``OUTPUT`` order; absent strings as None (pyspark 4.2 cannot convert an all-NaN
-    float column to a string column: it hands Arrow a ChunkedArray where it needs an Array)."""
-    frame = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
-    for column in _STRING_COLUMNS:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+def model_frame(asset_id: str, seq: np.ndarray, columns: Sequence[str], values: np.ndarray) -> pd.DataFrame:
+    """What the model reads: ``asset_id``, ``cycle`` (= seq: readings since the asset's life began,
+    as C-MAPSS counts cycles), then every setting and sensor as a column."""
+    frame = pd.DataFrame(values, columns=list(columns))
+    frame.insert(0, "cycle", np.asarray(seq, dtype=np.int64))
+    frame.insert(0, "asset_id", asset_id)
     return frame
 
 
 def make_update(
-    ref: ModelRef, history_readings: int, top_k: int
+    ref: ModelRef, history_readings: int
 ) -> Callable[[tuple[Any, ...], Iterator[pd.DataFrame], Any], Iterator[pd.DataFrame]]:
     """The function for ``groupBy("asset_id").applyInPandasWithState``; pickled to the workers."""
 
     def update(key: tuple[Any, ...], frames: Iterator[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
+        started = time.perf_counter()
         asset_id = str(key[0])
-        incoming = pd.concat(list(frames), ignore_index=True).loc[:, WINDOW_COLUMNS]
-        window = decode_window(state.get[0]) if state.exists else pd.DataFrame(columns=WINDOW_COLUMNS)
+        parts = list(frames)
+        incoming = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        window = Window.decode(state.get) if state.exists else Window.empty()
         model = champion(ref)
         history = history_readings or required_history(model.model)
-        step = merge(window, incoming, history)
-        rows: list[dict[str, Any]] = _dead(
-            "late", asset_id, step.late, f"older than the {history} readings kept for this asset"
-        )
-        keep = step.window
-        if step.fresh_seqs:
-            scoring = step.scoring_input
-            fresh = scoring["seq"].isin(step.fresh_seqs).to_numpy()
+        step = merge(window.seq, incoming["seq"].to_numpy(dtype=np.int64), history)
+        out = _Rows(STEP_COLUMNS)
+        if len(step.late):
+            detail = f"older than the {history} readings kept for this asset"
+            _dead(out, "late", asset_id, incoming.iloc[step.late], detail)
+        keep = window
+        if len(step.fresh):
+            fresh = incoming.iloc[step.fresh]
             try:
-                scores = score_rows(model.model, model_frame(asset_id, scoring), fresh, top_k)
-            except (ValueError, KeyError) as exc:  # FeatureInputError is a ValueError
+                columns, fresh_values = parse_values(
+                    fresh["settings"].tolist(), fresh["sensors"].tolist(), window.columns
+                )
+                seq = np.concatenate([window.seq, fresh["seq"].to_numpy(dtype=np.int64)])[step.order]
+                values = np.vstack([window.widened(columns), fresh_values])[step.order]
+                # the very function training uses per asset (the window is already in seq order)
+                features = asset_features(
+                    model_frame(asset_id, seq, columns, values), model.model.spec, model.model.normaliser
+                )
+                matrix = features.loc[:, feature_names(model.model)].to_numpy(dtype=np.float64)
+            except (ValueError, KeyError, orjson.JSONDecodeError) as exc:  # FeatureInputError is a ValueError
                 # Readings the champion cannot score (a sensor missing, a NaN): dead letters, and the
                 # window stays as it was so they do not poison later scores.
-                rows += _dead("unscorable", asset_id, scoring[fresh], f"{type(exc).__name__}: {exc}")
-                keep = window
+                _dead(out, "unscorable", asset_id, fresh, f"{type(exc).__name__}: {exc}")
             else:
-                for (_, reading), (_, score) in zip(
-                    scoring[fresh].iterrows(), scores.iterrows(), strict=True
-                ):
-                    rows.append(
-                        {
-                            "kind": "risk",
-                            "asset_id": asset_id,
-                            "site": reading["site"],
-                            "seq": int(reading["seq"]),
-                            "event_ts_ms": int(reading["ts"]),
-                            "risk": float(score["risk"]),
-                            "rul_cycles": float(score["rul_cycles"]),
-                            "horizon_cycles": model.horizon_cycles,
-                            "model_name": model.name,
-                            "model_version": model.version,
-                            "model_alias": model.alias,
-                            "top_features": orjson.dumps(score["top_features"]).decode(),
-                        }
-                    )
-        rows.append(
-            {
-                "kind": "stats",
-                "asset_id": asset_id,
-                "readings_in": len(incoming),
-                "duplicates": step.duplicates,
-            }
+                is_fresh = step.order >= len(window.seq)  # positions of the fresh readings, seq order
+                scored = fresh.iloc[step.order[is_fresh] - len(window.seq)]
+                out.add(
+                    len(scored),
+                    kind="features",
+                    asset_id=asset_id,
+                    site=scored["site"].tolist(),
+                    seq=scored["seq"].astype("int64").tolist(),
+                    event_ts_ms=scored["ts"].astype("int64").tolist(),
+                    model_version=model.version,
+                    features=[row.tobytes() for row in matrix[is_fresh]],
+                )
+                keep = Window(seq[-history:], columns, values[-history:])
+        state.update(keep.encode())
+        out.add(
+            1,
+            kind="stats",
+            asset_id=asset_id,
+            readings_in=len(incoming),
+            duplicates=step.duplicates,
+            state_ms=(time.perf_counter() - started) * 1000,
         )
-        state.update((encode_window(keep),))
-        yield output_frame(rows)
+        yield out.frame()
 
     return update
+
+
+def make_scorer(ref: ModelRef, top_k: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """The function for ``mapInPandas`` after the stateful step: ``features`` rows → ``risk`` rows."""
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield score_batch(ref, batch, top_k)
+
+    return score
+
+
+def score_batch(ref: ModelRef, batch: pd.DataFrame, top_k: int) -> pd.DataFrame:
+    """One Arrow batch of ``STEP`` rows → ``OUTPUT`` rows: ``features`` rows scored (one predict
+    per model version), every other row passed through."""
+    started = time.perf_counter()
+    out = batch.reindex(columns=OUTPUT_COLUMNS)
+    out = out.astype(
+        {"risk": "float64", "rul_cycles": "float64", "horizon_cycles": "float64", "score_ms": "float64"}
+    )
+    out["model_name"] = out["model_name"].astype(object)
+    out["model_alias"] = out["model_alias"].astype(object)
+    out["failure_mode"] = out["failure_mode"].astype(object)
+    out["top_features"] = out["top_features"].astype(object)
+    kinds = batch["kind"].to_numpy()
+    for version in pd.unique(batch.loc[kinds == "features", "model_version"]):
+        rows = np.flatnonzero((kinds == "features") & (batch["model_version"].to_numpy() == version))
+        model = model_version(ref, str(version))
+        names = feature_names(model)
+        matrix = np.frombuffer(b"".join(batch["features"].iloc[rows]), dtype=np.float64).reshape(
+            len(rows), len(names)
+        )
+        scores = score_features(model, pd.DataFrame(matrix, columns=names), top_k)
+        out.loc[out.index[rows], "kind"] = "risk"
+        out.loc[out.index[rows], "rul_cycles"] = scores.rul_cycles
+        out.loc[out.index[rows], "risk"] = scores.risk
+        out.loc[out.index[rows], "horizon_cycles"] = float(model.horizon_cycles)
+        out.loc[out.index[rows], "model_name"] = ref.name
+        out.loc[out.index[rows], "model_alias"] = ref.alias
+        out.loc[out.index[rows], "failure_mode"] = scores.failure_mode
+        out.loc[out.index[rows], "top_features"] = scores.top_features
+    if len(out):
+        out.loc[out.index[0], "score_ms"] = (time.perf_counter() - started) * 1000
+    # absent strings as None (pyspark 4.2 cannot convert an all-NaN float column to a string
+    # column: it hands Arrow a ChunkedArray where it needs an Array)
+    for field in OUTPUT.fields:
+        if isinstance(field.dataType, StringType):
+            column = out[field.name].astype(object)
+            out[field.name] = column.where(column.notna(), None)
+    return out

@@ -22,6 +22,7 @@ from ingest.contract import Reading
 from ingest.records import encode_run
 from ingest.replay import ReplayConfig, readings
 from streaming.job import JobConfig, start
+from streaming.progress import lag
 from streaming.settings import StreamSettings
 from tests.integration.streaming.conftest import TrainedModel, cmapss_dir
 
@@ -66,6 +67,16 @@ def influx_count(stack: StackContext, database: str, measurement: str, field: st
     ).json()
     series = answer["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
+
+
+def tag_values(stack: StackContext, database: str, key: str) -> set[str]:
+    answer = httpx.get(
+        f"{stack.influx.url}/query",
+        params={"db": database, "q": f'SHOW TAG VALUES FROM "risk" WITH KEY = "{key}"'},
+        timeout=10,
+    ).json()
+    series = answer["results"][0].get("series") or [{"values": []}]
+    return {value for _, value in series[0]["values"]}
 
 
 def test_every_reading_scored_once_matching_offline_scores(
@@ -113,6 +124,9 @@ def test_every_reading_scored_once_matching_offline_scores(
     assert {s["model_name"] for s in scores} == {champion_model.name}
     assert {s["model_version"] for s in scores} == {champion_model.version}
     assert all(0.0 <= s["risk"] <= 1.0 and len(s["top_features"]) == 2 for s in scores)
+    # a model without failure modes: every record (and InfluxDB tag) says so explicitly
+    assert {s["failure_mode"] for s in scores} == {"unspecified"}
+    assert tag_values(stack, influx_database, "failure_mode") == {"unspecified"}
 
     # No skew: the job's last score per engine equals the registered model scoring the same readings offline.
     import mlflow
@@ -133,3 +147,11 @@ def test_every_reading_scored_once_matching_offline_scores(
     assert influx_count(stack, influx_database, "risk", "risk") == len(sent)
     assert influx_count(stack, influx_database, "telemetry", "seq") == len(sent)
     assert influx_count(stack, influx_database, "pipeline", "readings_in") >= 1
+
+    # Caught up, seen from outside: the checkpoint's committed offsets are the topic's end offsets.
+    caught_up = lag(tmp_path / "checkpoints" / "scoring", config.kafka)
+    assert caught_up.partitions == {(telemetry, p): 0 for p in range(3)}
+    assert caught_up.batch is not None
+    produce(stack, telemetry, records[:4])
+    behind = lag(tmp_path / "checkpoints" / "scoring", config.kafka)
+    assert behind.total == 4, behind
