@@ -1,4 +1,4 @@
-"""``forewarn train``, ``forewarn models promote|rollback|list`` and ``forewarn benchmark cmapss``.
+"""``forewarn train``, ``forewarn models promote|rollback|list``, ``forewarn benchmark cmapss|fleet``.
 
 Settings are read here and passed inward; heavy libraries load inside the commands. Results go
 to stdout as one JSON line (benchmark, train) or a table (list, promote); logs and the progress
@@ -56,13 +56,19 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
 
 
-def _settings(**options: Any) -> Any:
+def _settings(source: Any = None, **options: Any) -> Any:
+    """Models settings: options win over the environment, which wins over the source's defaults."""
     from models.settings import ModelsSettings
+    from models.sources import SOURCE_DEFAULTS
 
     overrides = {k: v for k, v in options.items() if v is not None}
     if "families" in overrides:
         overrides["families"] = tuple(f.strip() for f in overrides["families"].split(",") if f.strip())
-    return load(ModelsSettings, **overrides)
+    settings = load(ModelsSettings, **overrides)
+    if source is None:
+        return settings
+    defaults = {k: v for k, v in SOURCE_DEFAULTS[source].items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=defaults) if defaults else settings
 
 
 def _finite(value: float) -> float | None:
@@ -96,71 +102,84 @@ def _done(bar: Any) -> None:
     bar.close()
 
 
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        envvar="FOREWARN_MODELS_SOURCE",
+        help="cmapss (--data-dir/--subset), fleet (simulated pumps: --assets/--steps/--interval-s/--seed) "
+        "or labels (--labels FILE with the assets' telemetry from InfluxDB; implied by --labels).",
+    ),
+]
+
+
 @train_app.callback(invoke_without_command=True)
 def train(
-    data_dir: DataDir,
-    subset: Subset,
+    source: SourceOption = "cmapss",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", envvar="FOREWARN_MODELS_DATA_DIR", help="cmapss: folder with C-MAPSS files."
+        ),
+    ] = None,
+    subset: Annotated[
+        str | None,
+        typer.Option("--subset", envvar="FOREWARN_MODELS_SUBSET", help="cmapss: subset, e.g. FD001."),
+    ] = None,
+    assets: Annotated[int, typer.Option(min=4, help="fleet: simulated pumps.")] = 200,
+    steps: Annotated[int, typer.Option(min=20, help="fleet: readings per pump.")] = 400,
+    interval_s: Annotated[
+        float, typer.Option(min=0.001, help="fleet: simulated seconds between readings (one RUL step).")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="fleet: simulation seed.")] = 0,
+    failing_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="fleet: share of pumps failing inside the run.")
+    ] = 0.5,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="labels: label file from `forewarn labels export` (CSV or Parquet)."),
+    ] = None,
+    rul_cap: Annotated[
+        int | None,
+        typer.Option(min=1, help="RUL cap in cycles/steps (default per source).", show_default=False),
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(min=1, help="Risk horizon in cycles/steps (default per source).", show_default=False),
+    ] = None,
     name: Name = None,
     families: Families = None,
     cv_folds: Annotated[int | None, typer.Option(min=2, help="Folds, grouped by asset.")] = None,
     holdout_fraction: Annotated[float | None, typer.Option(help="Share of assets held out.")] = None,
     max_units: MaxUnits = None,
 ) -> None:
-    """Train on C-MAPSS run-to-failure data, log one MLflow run, register the challenger.
+    """Train on a source's run-to-failure history, log one MLflow run, register the challenger.
 
     Prints one JSON line: run id, registered version, chosen family and held-out scores.
     """
     _logging()
     from ingest.cmapss import CmapssFormatError
-    from models import dataset, tracking, training
+    from models import sources, tracking
 
+    chosen = _source(source, labels)
     settings = _settings(
-        registered_model=name, families=families, cv_folds=cv_folds, holdout_fraction=holdout_fraction
-    )
+        source=chosen, registered_model=name, families=families, cv_folds=cv_folds,
+        holdout_fraction=holdout_fraction, rul_cap_cycles=rul_cap, horizon_cycles=horizon,
+    )  # fmt: skip
     mlflow_settings = load(MlflowSettings)
     try:
-        frame = dataset.training_frame(data_dir, subset, max_units)
-    except CmapssFormatError as exc:
+        if chosen is sources.Source.CMAPSS:
+            if data_dir is None or subset is None:
+                raise _fail("--source cmapss needs --data-dir and --subset")
+            data = sources.cmapss(data_dir, subset, max_units, settings.setting_decimals)
+        elif chosen is sources.Source.FLEET:
+            data = sources.fleet(assets, steps, interval_s, seed, failing_share, settings.rul_cap_cycles)
+        else:
+            assert labels is not None
+            data = _labels_source(labels, settings)
+    except (CmapssFormatError, sources.SourceError) as exc:
         raise _fail(str(exc)) from None
-    subset = subset.upper()
-    fit_assets, held_assets = training.split_assets(
-        frame["asset_id"].to_numpy(), settings.holdout_fraction, settings.seed
-    )
-    fit_frame = frame[frame["asset_id"].isin(fit_assets)].reset_index(drop=True)
-    log.info(
-        "training on %d assets (%d readings), holding out %d",
-        len(fit_assets),
-        len(fit_frame),
-        len(held_assets),
-    )
-    bar, step = _progress(training.steps(settings) + 1 + (1 if len(held_assets) else 0))
-    try:
-        result = training.train(fit_frame, settings, step)
-    except ValueError as exc:
-        bar.close()
-        raise _fail(f"training failed: {exc}") from None
-    metrics = {}
-    holdout = None
-    if len(held_assets):
-        step("evaluate held-out assets")
-        holdout = dataset.holdout_set(
-            frame[frame["asset_id"].isin(held_assets)].reset_index(drop=True), settings.rul_cap_cycles
-        )
-        metrics["holdout"] = training.evaluate(
-            result.model, holdout.readings, holdout.true_rul, holdout.points
-        )
-    try:
-        test = dataset.evaluation_engines(data_dir, subset, max_units)
-        metrics["test"] = training.evaluate(result.model, test.readings, test.true_rul, test.points)
-    except CmapssFormatError:
-        log.info("no test/RUL files for %s: test metrics skipped", subset)
-    step("log run and register model")
-    tracking.connect(mlflow_settings)
-    with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links on stdout; ours is the JSON line
-        registered = tracking.log_training(
-            result, settings, fit_frame, dataset.data_hash(fit_frame), f"cmapss:{subset}", holdout, metrics
-        )
-    _done(bar)
+    registered, result, metrics, extra = _train_and_register(data, settings, mlflow_settings)
     typer.echo(
         json.dumps(
             {
@@ -168,12 +187,86 @@ def train(
                 "registered_model": registered.name,
                 "version": registered.version,
                 "alias": tracking.CHALLENGER,
+                "source": data.source,
                 "family": result.model.family,
+                "failure_modes": list(result.model.modes),
                 "train_seconds": round(result.train_seconds, 1),
                 **{f"{p}_{k}": _finite(v) for p, m in metrics.items() for k, v in m.model_dump().items()},
+                **{k: _finite(v) for k, v in extra.items()},
             }
         )
     )
+
+
+def _source(source: str, labels: Path | None) -> Any:
+    from models.sources import Source
+
+    if labels is not None:
+        return Source.LABELS
+    try:
+        chosen = Source(source.lower())
+    except ValueError:
+        raise _fail(f"unknown --source {source!r}; choose one of {[s.value for s in Source]}") from None
+    if chosen is Source.LABELS:
+        raise _fail("--source labels needs --labels FILE")
+    return chosen
+
+
+def _labels_source(path: Path, settings: Any) -> Any:
+    from forewarn.settings import InfluxSettings
+    from models import feedback
+
+    return feedback.labels_source(path, load(InfluxSettings), settings.rul_cap_cycles)
+
+
+def _train_and_register(data: Any, settings: Any, mlflow_settings: MlflowSettings) -> tuple[Any, ...]:
+    """Hold out assets, train, score, log the run and register the challenger (any source)."""
+    from models import dataset, tracking, training
+
+    frame = data.frame
+    fit_assets, held_assets = training.split_assets(
+        frame["asset_id"].to_numpy(), settings.holdout_fraction, settings.seed
+    )
+    fit_frame = frame[frame["asset_id"].isin(fit_assets)].reset_index(drop=True)
+    log.info(
+        "training on %d assets (%d readings, %d with known RUL), holding out %d",
+        len(fit_assets),
+        len(fit_frame),
+        int(fit_frame["rul_cycles"].notna().sum()),
+        len(held_assets),
+    )
+    bar, step = _progress(training.steps(settings) + 1 + (1 if len(held_assets) else 0))
+    try:
+        result = training.train(fit_frame, settings, data.columns, step)
+    except ValueError as exc:
+        bar.close()
+        raise _fail(f"training failed: {exc}") from None
+    metrics = {}
+    extra: dict[str, float] = {}
+    holdout = None
+    if len(held_assets):
+        step("evaluate held-out assets")
+        held = frame[frame["asset_id"].isin(held_assets)]
+        # censored readings only ever trail an asset's history: dropping them keeps every window whole
+        holdout = dataset.holdout_set(
+            held[held["rul_cycles"].notna()].reset_index(drop=True), settings.rul_cap_cycles
+        )
+        metrics["holdout"] = training.evaluate(
+            result.model, holdout.readings, holdout.true_rul, holdout.points
+        )
+        extra = training.extra_scores(result.model, held.reset_index(drop=True), data.labels, data.step_s)
+    if data.test is not None:
+        test = data.test
+        metrics["test"] = training.evaluate(result.model, test.readings, test.true_rul, test.points)
+    step("log run and register model")
+    tracking.connect(mlflow_settings)
+    with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links on stdout; ours is the JSON line
+        registered = tracking.log_training(
+            result, settings, fit_frame, dataset.data_hash(fit_frame), data.source, holdout, metrics,
+            data.params, extra,
+        )  # fmt: skip
+    _done(bar)
+    return registered, result, metrics, extra
 
 
 def _evaluator(name: str, data_dir: Path | None, subset: str | None, max_units: int | None) -> Any:
@@ -313,7 +406,7 @@ def benchmark_cmapss(
         raise _fail(str(exc)) from None
     started = time.perf_counter()
     bar, step = _progress(training.steps(settings))
-    result = training.train(frame, settings, step)
+    result = training.train(frame, settings, dataset.cmapss_columns(settings.setting_decimals), step)
     _done(bar)
     train_seconds = time.perf_counter() - started
     scores = training.evaluate(result.model, test.readings, test.true_rul, test.points)
@@ -328,6 +421,63 @@ def benchmark_cmapss(
                 "train_seconds": round(train_seconds, 1),
                 "family": result.model.family,
                 "pr_auc": None if math.isnan(scores.pr_auc) else round(scores.pr_auc, 4),
+            }
+        )
+    )
+
+
+@benchmark_app.command("fleet")
+def benchmark_fleet(
+    assets: Annotated[int, typer.Option(min=4, help="Simulated pumps to train on.")] = 200,
+    steps: Annotated[int, typer.Option(min=20, help="Readings per pump.")] = 400,
+    interval_s: Annotated[float, typer.Option(min=0.001, help="Simulated seconds between readings.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Simulation seed of the training fleet.")] = 0,
+    eval_seed: Annotated[
+        int, typer.Option(help="Simulation seed of the evaluation fleet (use another).")
+    ] = 1,
+    eval_assets: Annotated[int, typer.Option(min=1, help="Simulated pumps to evaluate on.")] = 100,
+    failing_share: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+    families: Families = None,
+    rul_cap: Annotated[int | None, typer.Option(min=1, show_default=False)] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, show_default=False)] = None,
+) -> None:
+    """Train on one simulated fleet, score another seed's fleet (same steps and interval).
+
+    Prints one JSON line: RMSE (readings within the RUL cap of a failure), PR-AUC of the risk,
+    failure-mode accuracy within the horizon, and the warning lead times (steps between risk first
+    reaching 0.5 and each failure; ``missed`` = failures it never reached 0.5 before).
+    """
+    _logging()
+    from models import sources, training
+
+    settings = _settings(source=sources.Source.FLEET, families=families, rul_cap_cycles=rul_cap,
+                         horizon_cycles=horizon)  # fmt: skip
+    started = time.perf_counter()
+    data = sources.fleet(assets, steps, interval_s, seed, failing_share, settings.rul_cap_cycles)
+    simulated = time.perf_counter()
+    bar, step = _progress(training.steps(settings))
+    result = training.train(data.frame, settings, data.columns, step)
+    _done(bar)
+    trained = time.perf_counter()
+    other = sources.fleet(eval_assets, steps, interval_s, eval_seed, failing_share, settings.rul_cap_cycles)
+    known = other.frame[other.frame["rul_cycles"].notna()].reset_index(drop=True)
+    true_rul = known["rul_cycles"].to_numpy()
+    scores = training.evaluate(result.model, known, true_rul, true_rul <= settings.rul_cap_cycles)
+    extra = training.extra_scores(result.model, other.frame, other.labels, other.step_s)
+    log.info("cv by family: %s; chosen %s", json.dumps(result.cv), result.model.family)
+    typer.echo(
+        json.dumps(
+            {
+                "train_source": data.source,
+                "eval_source": other.source,
+                "family": result.model.family,
+                "rul_cap_steps": settings.rul_cap_cycles,
+                "horizon_steps": settings.horizon_cycles,
+                "rmse": round(scores.rmse, 3),
+                "pr_auc": _finite(scores.pr_auc),
+                **{k.removeprefix("holdout_"): _finite(v) for k, v in extra.items()},
+                "simulate_seconds": round(simulated - started, 1),
+                "train_seconds": round(trained - simulated, 1),
             }
         )
     )

@@ -9,9 +9,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingest.cmapss import CmapssFormatError, cut_run_rul, read_rul, read_run, subset_files
+from ingest.cmapss import (
+    SENSOR_COLUMNS,
+    SETTING_COLUMNS,
+    CmapssFormatError,
+    cut_run_rul,
+    read_rul,
+    read_run,
+    subset_files,
+)
+from models.columns import SourceColumns
 from models.labels import rul_from_labels, run_to_failure_labels
 from models.predictor import ASSET
+
+
+def cmapss_columns(setting_decimals: tuple[int, ...] = (0, 2, 0)) -> SourceColumns:
+    """C-MAPSS columns: three settings (altitude in kft, Mach number, throttle angle) and 21 sensors.
+
+    Args:
+        setting_decimals: rounding precision per setting for regime learning
+            (``FOREWARN_MODELS_SETTING_DECIMALS``).
+    """
+    return SourceColumns(SETTING_COLUMNS, SENSOR_COLUMNS, setting_decimals)
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,16 @@ of a window equals the batch row (tested in ``tests/unit/models/test_features.py
 
 Input frame (one asset, oldest first): ``cycle`` (the asset's age in cycles, strictly rising),
 the settings and sensor columns the normaliser knows. Output columns, in :func:`feature_names`
-order: ``age_cycles``, then per sensor ``<sensor>__last`` and ``<sensor>__<stat>_<w>`` for every
-window ``w`` and statistic. Partial windows at the start of life use the readings there are; the
-slope is per reading (least squares on the reading position), 0 with a single reading.
+order: ``age_cycles`` (unless the spec leaves age out), then per sensor ``<sensor>__last`` and
+``<sensor>__<stat>_<w>`` for every window ``w`` and statistic. Partial windows at the start of
+life use the readings there are; the slope is per reading (least squares on the reading
+position), 0 with a single reading.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +63,16 @@ class FeatureSpec(BaseModel):
     sensors: tuple[str, ...] = Field(min_length=1)
     windows: tuple[int, ...] = Field(default=(5, 10, 20, 30), min_length=1)
     stats: tuple[Stat, ...] = (Stat.MEAN, Stat.STD, Stat.SLOPE, Stat.MIN, Stat.MAX)
+    # age_cycles (the ``cycle`` column) as a feature: right where ``cycle`` counts the asset's life
+    # (C-MAPSS); wrong where it keeps counting across replacements (the fleet's ``seq``)
+    age: bool = True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # specs pickled before ``age`` existed (registered models) load with its default
+        fields = state.get("__dict__")
+        if isinstance(fields, dict):
+            fields.setdefault("age", True)
+        super().__setstate__(state)
 
     @field_validator("windows")
     @classmethod
@@ -80,7 +92,7 @@ def required_history(spec: FeatureSpec) -> int:
 
 def feature_names(spec: FeatureSpec) -> list[str]:
     """Output columns of :func:`asset_features`, in order."""
-    names = ["age_cycles"]
+    names = ["age_cycles"] if spec.age else []
     for sensor in spec.sensors:
         names.append(f"{sensor}__last")
         names.extend(f"{sensor}__{stat}_{w}" for w in spec.windows for stat in spec.stats)
@@ -154,7 +166,9 @@ def asset_features(readings: pd.DataFrame, spec: FeatureSpec, normaliser: Regime
     """
     _check(readings, ["cycle", *normaliser.settings, *spec.sensors])
     normalised = normaliser.transform(readings).loc[:, list(spec.sensors)].to_numpy(dtype=np.float64)
-    columns: dict[str, np.ndarray] = {"age_cycles": readings["cycle"].to_numpy(dtype=np.float64)}
+    columns: dict[str, np.ndarray] = {}
+    if spec.age:
+        columns["age_cycles"] = readings["cycle"].to_numpy(dtype=np.float64)
     per_window = {w: _window_stats(normalised, w, spec.stats) for w in spec.windows}
     for i, sensor in enumerate(spec.sensors):
         columns[f"{sensor}__last"] = normalised[:, i]

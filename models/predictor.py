@@ -11,6 +11,9 @@ contradict each other, and the risk is calibrated on assets the regressor had no
 Contributions are occlusion effects per sensor: how many cycles of RUL the model would give
 back if that sensor's features looked like a healthy engine's (the training median over rows
 with RUL at the cap). ``age_cycles`` counts as a sensor here.
+
+The failure mode comes from a classifier on the same features, trained on readings within the
+RUL cap of a failure with a named mode, when the source has at least two such modes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from models.features import FeatureSpec, feature_names, feature_sensor, fleet_fe
 from models.regimes import RegimeNormaliser
 
 ASSET = "asset_id"
-OUTPUT_COLUMNS = (ASSET, "cycle", "rul", "risk", "top_features")
+OUTPUT_COLUMNS = (ASSET, "cycle", "rul", "risk", "failure_mode", "failure_mode_p", "top_features")
+UNSPECIFIED_MODE = "unspecified"
 _CHUNK_ROWS = 256
 
 
@@ -42,6 +46,10 @@ class RulRiskModel:
     reference: tuple[float, ...]
     rul_cap_cycles: int
     horizon_cycles: int
+    # failure-mode classifier over the same features; none when the source had fewer than two
+    # named modes (C-MAPSS): every row then gets ``unspecified``
+    modes: tuple[str, ...] = ()
+    mode_classifier: Any = None
 
     def features(self, readings: pd.DataFrame) -> pd.DataFrame:
         """Feature rows for readings of any number of assets (column ``asset_id``)."""
@@ -59,6 +67,20 @@ class RulRiskModel:
         return np.asarray(
             self.calibrator.predict_proba(np.asarray(rul).reshape(-1, 1))[:, 1], dtype=np.float64
         )
+
+    def failure_modes(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Most likely failure mode per row and its probability (``unspecified`` and NaN without modes).
+
+        The mode is the one the asset would fail by if it failed now: meaningful when risk is
+        high, a guess for a healthy asset (its probability says how much of one).
+        """
+        if self.mode_classifier is None or not self.modes:
+            return np.full(len(features), UNSPECIFIED_MODE, dtype=object), np.full(len(features), np.nan)
+        values = features.loc[:, feature_names(self.spec)].to_numpy(dtype=np.float64)
+        proba = np.asarray(self.mode_classifier.predict_proba(values), dtype=np.float64)
+        classes = [str(c) for c in self.mode_classifier.classes_]
+        best = proba.argmax(axis=1)
+        return np.asarray(classes, dtype=object)[best], proba[np.arange(len(best)), best]
 
     def contributions(self, features: pd.DataFrame, rul: np.ndarray) -> pd.DataFrame:
         """Cycles of RUL each sensor takes away (positive) or adds (negative), per row."""
@@ -81,7 +103,9 @@ class RulRiskModel:
         return pd.DataFrame(effect, index=features.index, columns=list(groups))
 
     def predict(self, readings: pd.DataFrame, top_k: int = 3, latest_only: bool = False) -> pd.DataFrame:
-        """Per input row (or per asset's latest row): asset, cycle, ``rul``, ``risk``, ``top_features``.
+        """Per input row (or per asset's latest row): asset, cycle, ``rul``, ``risk``,
+        ``failure_mode`` (most likely mode, ``unspecified`` for a model without modes),
+        ``failure_mode_p`` (its probability, NaN without modes), ``top_features``.
 
         Each row is scored from its asset's readings up to it within ``readings``: pass at least
         the last :func:`models.features.required_history` readings per asset for exact features.
@@ -94,6 +118,7 @@ class RulRiskModel:
             readings, features = readings.loc[latest], features.loc[latest]
         rul = self.predict_rul(features)
         risk = self.risk(rul)
+        mode, mode_p = self.failure_modes(features)
         effects = self.contributions(features, rul) if top_k > 0 else None
         top: list[str] = []
         for i in range(len(features)):
@@ -113,6 +138,8 @@ class RulRiskModel:
                 "cycle": readings["cycle"].to_numpy(dtype=np.int64),
                 "rul": rul,
                 "risk": risk,
+                "failure_mode": mode,
+                "failure_mode_p": mode_p,
                 "top_features": top,
             },
             index=readings.index,

@@ -1,8 +1,14 @@
 """The registered MLflow model: a pyfunc wrapping :class:`models.predictor.RulRiskModel`.
 
-Input: readings, one row each, columns ``asset_id`` (str), ``cycle`` (int, the asset's age in
-cycles), ``setting_1..3`` and ``sensor_1..21`` (float). Output per row: ``asset_id``, ``cycle``,
-``rul`` (cycles), ``risk`` (P(failure within the horizon)), ``top_features`` (JSON list).
+Input: readings, one row each, columns ``asset_id`` (str), ``cycle`` (int, rising per asset),
+then the settings and sensor columns of the source the model was trained on (float): e.g.
+``setting_1..3`` and ``sensor_1..21`` for C-MAPSS, the pump fleet's ``load_frac``... and
+``vibration_mm_s``... for a fleet model (:func:`input_columns`; the signature says the same).
+Output per row: ``asset_id``, ``cycle``, ``rul`` (cycles or steps), ``risk`` (P(failure within
+the horizon)), ``failure_mode`` (most likely mode, ``unspecified`` for a model without modes),
+``failure_mode_p`` (its probability given a failure; NaN without modes), ``top_features`` (JSON
+list). The model metadata carries ``input_columns``, ``failure_modes``, ``required_history``,
+``horizon_cycles`` and ``rul_cap_cycles``.
 Params: ``top_k`` (int, default 3) and ``latest_only`` (bool: score each asset's last row only).
 
 Scorers load it as ``mlflow.pyfunc.load_model("models:/<name>@champion")``; the fitted object,
@@ -19,7 +25,6 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
-from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
 from models.predictor import ASSET, RulRiskModel
 
 ARTIFACT = "rul_risk_model"
@@ -50,9 +55,9 @@ class ForewarnPyfunc(PythonModel):
         return result.reset_index(drop=True)
 
 
-def input_columns() -> list[str]:
-    """The pyfunc's input columns, in order."""
-    return [ASSET, "cycle", *SETTING_COLUMNS, *SENSOR_COLUMNS]
+def input_columns(model: RulRiskModel) -> list[str]:
+    """The pyfunc's input columns, in order: asset, cycle, then the model's own settings and sensors."""
+    return [ASSET, "cycle", *model.normaliser.settings, *model.normaliser.sensors]
 
 
 def signature_for(example: pd.DataFrame, output: pd.DataFrame) -> Any:
@@ -69,10 +74,10 @@ def save_model_file(model: RulRiskModel, folder: Path) -> Path:
     return path
 
 
-def example_input(readings: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
-    """A few consecutive readings of one asset, in input-column order (the input example)."""
+def example_input(readings: pd.DataFrame, model: RulRiskModel, rows: int = 5) -> pd.DataFrame:
+    """A few consecutive readings of one asset, in ``model``'s input-column order (the input example)."""
     first = readings[readings[ASSET] == readings[ASSET].iloc[0]].head(rows)
-    example = first.loc[:, input_columns()].reset_index(drop=True)
+    example = first.loc[:, input_columns(model)].reset_index(drop=True)
     # long in the signature: MLflow refuses int64 -> double, and cycles are whole numbers
     example["cycle"] = example["cycle"].astype(np.int64)
     return example

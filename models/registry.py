@@ -41,6 +41,7 @@ class GateDecision:
 
     passed: bool
     checks: tuple[tuple[str, bool, str], ...]  # (metric, passed, explanation)
+    note: str = ""
 
 
 def gate(challenger: EvalMetrics, champion: EvalMetrics | None, settings: ModelsSettings) -> GateDecision:
@@ -78,7 +79,28 @@ def side_by_side(challenger: EvalMetrics, champion: EvalMetrics | None, decision
         mine = getattr(challenger, metric)
         theirs = "-" if champion is None else f"{getattr(champion, metric):.3f}"
         lines.append(f"{metric:<12} {mine:>12.3f} {theirs:>12}  {verdicts.get(metric, '')}")
+    if decision.note:
+        lines.append(decision.note)
     return "\n".join(lines)
+
+
+INPUT_COLUMNS_TAG = "forewarn.input_columns"
+
+
+def same_inputs(challenger_tags: dict[str, str], champion_tags: dict[str, str]) -> bool:
+    """Whether two versions score the same kind of readings, so their scores can be compared.
+
+    By their recorded input columns; versions registered before those were recorded compare
+    their source kind (``cmapss`` in ``cmapss:FD001``, ``fleet``...).
+    """
+    mine, theirs = challenger_tags.get(INPUT_COLUMNS_TAG), champion_tags.get(INPUT_COLUMNS_TAG)
+    if mine is not None and theirs is not None:
+        return bool(json.loads(mine) == json.loads(theirs))
+
+    def kind(tags: dict[str, str]) -> str:
+        return tags.get("forewarn.source", "").split(":", 1)[0]
+
+    return kind(challenger_tags) == kind(champion_tags)
 
 
 @dataclass(frozen=True)
@@ -131,14 +153,29 @@ def promote(
     champion_version = _version_by_alias(client, name, CHAMPION)
     if champion_version == challenger_version:
         raise RegistryError(f"version {challenger_version} of {name!r} already is the champion")
+    note = ""
+    compared = champion_version
+    if champion_version is not None and not same_inputs(
+        dict(client.get_model_version(name, challenger_version).tags),
+        dict(client.get_model_version(name, champion_version).tags),
+    ):
+        # a champion that reads other columns (another source) cannot be scored on the same assets
+        note = (
+            f"champion version {champion_version} takes other inputs: not comparable, "
+            "the challenger is judged on the absolute ceilings"
+        )
+        compared = None
     challenger = evaluate(challenger_version)
-    champion = evaluate(champion_version) if champion_version is not None else None
+    champion = evaluate(compared) if compared is not None else None
     decision = gate(challenger, champion, settings)
+    if note:
+        decision = GateDecision(decision.passed, decision.checks, note)
     numbers = json.dumps(
         {
             "challenger": {"version": challenger_version, **challenger.model_dump()},
             "champion": None if champion is None else {"version": champion_version, **champion.model_dump()},
             "checks": [{"metric": m, "passed": ok, "rule": r} for m, ok, r in decision.checks],
+            "note": decision.note,
         }
     )
     record = {"at": clock().isoformat(), "by": who, "why": why, "metrics": numbers}

@@ -32,6 +32,8 @@ class ModelsSettings(ForewarnSettings):
     setting_decimals: tuple[int, ...] = (0, 2, 0)
     regime_min_rows: PositiveInt = 30
     top_features: PositiveInt = 3
+    # fit on every n-th reading at or above the RUL cap (1 = all; features still see every reading)
+    healthy_stride: PositiveInt = 1
     seed: int = 0
     gate_max_rmse_ratio: PositiveFloat = 1.0
     gate_max_phm08_ratio: PositiveFloat = 1.0

@@ -18,7 +18,7 @@ import pandas as pd
 
 from forewarn.settings import MlflowSettings
 from models.dataset import EvalSet
-from models.features import required_history
+from models.features import feature_names, required_history
 from models.metrics import EvalMetrics
 from models.settings import ModelsSettings
 from models.training import TrainResult
@@ -52,6 +52,8 @@ def log_training(
     source: str,
     holdout: EvalSet | None,
     metrics: dict[str, EvalMetrics],
+    extra_params: dict[str, Any] | None = None,
+    extra_metrics: dict[str, float] | None = None,
 ) -> Registered:
     """Record one training as an MLflow run and register its pyfunc model as the challenger.
 
@@ -63,6 +65,8 @@ def log_training(
         source: where the data came from, e.g. ``cmapss:FD001``.
         holdout: held-out assets, for the plots (out-of-fold predictions when None).
         metrics: held-out scores by prefix (``holdout``, ``test``).
+        extra_params: source parameters (simulation size and seed, label file...).
+        extra_metrics: further scores (failure-mode accuracy, warning lead times).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -84,13 +88,16 @@ def log_training(
                 "cv_folds": settings.cv_folds,
                 "holdout_fraction": settings.holdout_fraction,
                 "seed": settings.seed,
+                "healthy_stride": settings.healthy_stride,
                 "n_regimes": model.normaliser.n_regimes,
                 "required_history": required_history(model.spec),
-                "n_features": len(model.spec.sensors) * (1 + len(model.spec.windows) * len(model.spec.stats))
-                + 1,
+                "n_features": len(feature_names(model.spec)),
+                "age_feature": model.spec.age,
+                "failure_modes": ",".join(model.modes) or "-",
                 "source": source,
                 "data_rows": result.data_rows,
                 "data_assets": int(training["asset_id"].nunique()),
+                **(extra_params or {}),
             }
         )
         mlflow.set_tags({"forewarn.data_hash": data_hash, "forewarn.source": source})
@@ -99,6 +106,8 @@ def log_training(
         for prefix, scores in metrics.items():
             mlflow.log_metrics(scores.as_mlflow(prefix))
         mlflow.log_metric("train_seconds", result.train_seconds)
+        if extra_metrics:
+            mlflow.log_metrics(extra_metrics)
         mlflow.log_dict(model.spec.model_dump(mode="json"), "feature_spec.json")
         mlflow.log_dict(model.normaliser.to_dict(), "regime_normaliser.json")
         mlflow.log_dict(result.cv, "cv_by_family.json")
@@ -110,7 +119,7 @@ def log_training(
             true_rul, predicted = rul[~np.isnan(rul)], result.oof_rul
         for path in save_plots(folder, true_rul, predicted, model.risk(predicted), model.horizon_cycles):
             mlflow.log_artifact(str(path), "plots")
-        example = pyfunc.example_input(training)
+        example = pyfunc.example_input(training, model)
         output = model.predict(example.copy())
         with warnings.catch_warnings():
             # cycle is a required whole number: MLflow's hint about integers and missing values does not apply
@@ -129,6 +138,8 @@ def log_training(
                     "required_history": required_history(model.spec),
                     "horizon_cycles": model.horizon_cycles,
                     "rul_cap_cycles": model.rul_cap_cycles,
+                    "input_columns": pyfunc.input_columns(model),
+                    "failure_modes": list(model.modes),
                 },
             )
     version = str(info.registered_model_version)
@@ -139,6 +150,7 @@ def log_training(
         "forewarn.required_history": str(required_history(model.spec)),
         "forewarn.data_hash": data_hash,
         "forewarn.source": source,
+        "forewarn.input_columns": json.dumps(pyfunc.input_columns(model)),
         "forewarn.metrics": json.dumps({p: m.model_dump() for p, m in metrics.items()}),
     }.items():
         client.set_model_version_tag(settings.registered_model, version, key, value)

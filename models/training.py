@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+from models.columns import SourceColumns
 from models.features import FeatureSpec, feature_names
-from models.labels import capped_rul, failure_within
+from models.labels import NO_FAILURE, capped_rul, failure_within
 from models.metrics import EvalMetrics, phm08_score, pr_auc, rmse
-from models.predictor import ASSET, RulRiskModel
+from models.predictor import ASSET, UNSPECIFIED_MODE, RulRiskModel
 from models.regimes import fit_regimes
 from models.settings import ModelsSettings
 
@@ -96,30 +96,42 @@ class TrainResult:
 
 def steps(settings: ModelsSettings) -> int:
     """Progress steps of :func:`train` (for a progress bar)."""
-    return len(settings.families) * settings.cv_folds + 2
+    return len(settings.families) * settings.cv_folds + 3
 
 
-def train(readings: pd.DataFrame, settings: ModelsSettings, progress: Progress | None = None) -> TrainResult:
+def train(
+    readings: pd.DataFrame,
+    settings: ModelsSettings,
+    columns: SourceColumns,
+    progress: Progress | None = None,
+) -> TrainResult:
     """Fit the regime normaliser, compare families by grouped CV, refit the best on all readings.
 
     Args:
         readings: run-to-failure readings with ``asset_id``, ``cycle``, settings, sensors and
-            ``rul_cycles`` (true RUL; rows with NaN RUL are censored and skipped).
+            ``rul_cycles`` (true RUL; rows with NaN RUL are censored and skipped); optionally
+            ``failure_mode`` (the coming failure's mode), which trains the failure-mode classifier
+            when at least two named modes occur within the RUL cap.
         settings: families, folds, cap, horizon, windows.
+        columns: the source's settings and sensor columns (the model's input columns).
         progress: called once per step with a short description.
     """
     step = progress or (lambda _: None)
     started = time.perf_counter()
     readings = readings[readings["rul_cycles"].notna()]
     normaliser = fit_regimes(
-        readings, SETTING_COLUMNS, SENSOR_COLUMNS, settings.setting_decimals, settings.regime_min_rows
+        readings, columns.settings, columns.sensors, columns.setting_decimals, settings.regime_min_rows
     )
-    spec = FeatureSpec(sensors=normaliser.informative_sensors(), windows=settings.windows)
+    spec = FeatureSpec(
+        sensors=normaliser.informative_sensors(), windows=settings.windows, age=columns.cycle_is_age
+    )
     skeleton = RulRiskModel(
         spec, normaliser, "", None, None, (), settings.rul_cap_cycles, settings.horizon_cycles
     )
     x = skeleton.features(readings).loc[:, feature_names(spec)].to_numpy(dtype=np.float64)
     true_rul = readings["rul_cycles"].to_numpy(dtype=np.float64)
+    keep = thin_healthy(true_rul, settings.rul_cap_cycles, settings.healthy_stride)
+    readings, x, true_rul = readings[keep], x[keep], true_rul[keep]
     y = capped_rul(true_rul, settings.rul_cap_cycles)
     assets = readings[ASSET].astype(str).to_numpy()
     folds = asset_folds(assets, settings.cv_folds, settings.seed)
@@ -138,6 +150,8 @@ def train(readings: pd.DataFrame, settings: ModelsSettings, progress: Progress |
     regressor = make_estimator(best, settings.seed).fit(x, y)
     step("calibrate risk")
     calibrator = _fit_risk(oof[best], failure_within(true_rul, settings.horizon_cycles))
+    step("fit failure-mode classifier")
+    modes, mode_classifier = _fit_modes(x, y, readings, settings)
     healthy = y >= settings.rul_cap_cycles
     reference = np.median(x[healthy] if healthy.any() else x, axis=0)
     model = RulRiskModel(
@@ -149,8 +163,91 @@ def train(readings: pd.DataFrame, settings: ModelsSettings, progress: Progress |
         reference=tuple(float(v) for v in reference),
         rul_cap_cycles=settings.rul_cap_cycles,
         horizon_cycles=settings.horizon_cycles,
+        modes=modes,
+        mode_classifier=mode_classifier,
     )
     return TrainResult(model, cv, oof[best], time.perf_counter() - started, len(readings))
+
+
+def thin_healthy(true_rul: np.ndarray, cap_cycles: float, stride: int) -> np.ndarray:
+    """Rows to fit on: every row below the RUL cap, every ``stride``-th row at or above it.
+
+    At the cap the target is flat and consecutive readings of a healthy asset are near copies;
+    long healthy histories (a simulated fleet, months of telemetry) can be thinned to cut
+    training time without losing what the model learns from the run-up to failures.
+    """
+    healthy = np.asarray(true_rul) >= cap_cycles
+    keep: np.ndarray = ~healthy | (np.cumsum(healthy) % stride == 0)
+    return keep
+
+
+def named_modes(modes: pd.Series | np.ndarray) -> np.ndarray:
+    """Which entries name a failure mode (not empty, not ``none``, not ``unknown``/``unspecified``)."""
+    text = pd.Series(np.asarray(modes, dtype=object)).fillna("").astype(str).str.strip()
+    named: np.ndarray = ~text.isin(["", NO_FAILURE, "unknown", UNSPECIFIED_MODE]).to_numpy()
+    return named
+
+
+def _fit_modes(
+    x: np.ndarray, capped: np.ndarray, readings: pd.DataFrame, settings: ModelsSettings
+) -> tuple[tuple[str, ...], Any]:
+    """A failure-mode classifier on readings within the RUL cap of a named failure, or none.
+
+    Readings at the cap look like a healthy asset whatever comes later, so only the run-up to a
+    failure teaches which mode it is; a source with fewer than two named modes gets no classifier.
+    """
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    if "failure_mode" not in readings.columns:
+        return (), None
+    modes = readings["failure_mode"].fillna("").astype(str).to_numpy()
+    rows = named_modes(modes) & (capped < settings.rul_cap_cycles)
+    classes = tuple(sorted(set(modes[rows])))
+    if len(classes) < 2:
+        return (), None
+    # extra trees: on 200 simulated pumps as accurate as gradient boosting (0.977 vs 0.964 within
+    # 50 steps of a failure, another seed) at a twentieth of the CPU time
+    classifier = ExtraTreesClassifier(
+        n_estimators=100, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=settings.seed
+    ).fit(x[rows], modes[rows])
+    return classes, classifier
+
+
+def mode_accuracy(
+    model: RulRiskModel, features: pd.DataFrame, true_modes: np.ndarray, rows: np.ndarray
+) -> float:
+    """Share of ``rows`` whose predicted failure mode is the true one (NaN without rows or modes)."""
+    if not rows.any() or model.mode_classifier is None:
+        return float("nan")
+    predicted, _ = model.failure_modes(features.loc[rows])
+    return float(np.mean(predicted == np.asarray(true_modes, dtype=object)[rows]))
+
+
+def extra_scores(
+    model: RulRiskModel, readings: pd.DataFrame, labels: pd.DataFrame | None, step_s: float | None
+) -> dict[str, float]:
+    """Held-out scores beyond the gate's: failure-mode accuracy and warning lead times.
+
+    ``holdout_mode_accuracy``: share of readings within the horizon of a named failure whose
+    predicted mode is right. ``holdout_lead_steps_*``: steps between risk first reaching 0.5 and
+    each failure (:mod:`models.lead_time`), with ``holdout_failures`` and ``holdout_missed``.
+    Each needs what the source has (modes; reading times and timed labels); absent ones are left out.
+    """
+    from models.columns import TIME_MS
+    from models.lead_time import lead_summary, lead_times
+
+    out: dict[str, float] = {}
+    known = readings[readings["rul_cycles"].notna()]
+    if model.mode_classifier is not None and "failure_mode" in known.columns and len(known):
+        true_rul = known["rul_cycles"].to_numpy(dtype=np.float64)
+        modes = known["failure_mode"].to_numpy()
+        rows = (true_rul <= model.horizon_cycles) & named_modes(modes)
+        out["holdout_mode_accuracy"] = mode_accuracy(model, model.features(known), modes, rows)
+    if labels is not None and step_s and TIME_MS in readings.columns and len(readings):
+        risk = model.risk(model.predict_rul(model.features(readings)))
+        summary = lead_summary(lead_times(readings.assign(risk=risk), labels, ASSET, TIME_MS, step_s))
+        out |= {f"holdout_{k}": float(v) for k, v in summary.items() if v is not None}
+    return out
 
 
 def _fit_risk(predicted_rul: np.ndarray, failed_within: np.ndarray) -> Any:

@@ -24,7 +24,7 @@ PR_AUC_FLOOR = 0.85
 
 def test_fd001_test_engines_meet_the_quality_floor(cmapss_dir: Path) -> None:
     settings = ModelsSettings(families=("extra_trees",), cv_folds=2)
-    result = train(dataset.training_frame(cmapss_dir, "FD001"), settings)
+    result = train(dataset.training_frame(cmapss_dir, "FD001"), settings, dataset.cmapss_columns())
     test = dataset.evaluation_engines(cmapss_dir, "FD001")
     scores = evaluate(result.model, test.readings, test.true_rul, test.points)
     assert scores.n_points == 100

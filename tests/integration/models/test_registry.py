@@ -111,7 +111,10 @@ def test_champion_loads_by_alias_from_the_server_and_predicts(forewarn: Forewarn
     inputs = test.readings.drop(columns=["unit", "rul_cycles"])
     scored = champion.predict(inputs, params={"latest_only": True, "top_k": 2})
     assert len(scored) == 10
-    assert set(scored.columns) == {"asset_id", "cycle", "rul", "risk", "top_features"}
+    assert set(scored.columns) == {
+        "asset_id", "cycle", "rul", "risk", "failure_mode", "failure_mode_p", "top_features"
+    }  # fmt: skip
+    assert (scored["failure_mode"] == "unspecified").all()  # C-MAPSS names no failure modes
     last = test.readings[test.points].set_index("asset_id")
     got = scored.set_index("asset_id").loc[last.index]
     # the model scores the test engines exactly as the training run reported

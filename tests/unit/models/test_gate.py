@@ -55,3 +55,16 @@ def test_side_by_side_shows_both_models_and_the_verdicts() -> None:
     assert "14.000" in rmse_line
     assert "FAIL" in rmse_line
     assert "pass" in next(line for line in table.splitlines() if line.startswith("phm08_score"))
+
+
+def test_versions_compare_only_when_they_read_the_same_inputs() -> None:
+    from models.registry import same_inputs
+
+    fleet = {"forewarn.input_columns": '["asset_id", "cycle", "load_frac"]', "forewarn.source": "fleet:x"}
+    labels = {"forewarn.input_columns": '["asset_id", "cycle", "load_frac"]', "forewarn.source": "labels:y"}
+    other = {"forewarn.input_columns": '["asset_id", "cycle", "setting_1"]', "forewarn.source": "fleet:z"}
+    assert same_inputs(fleet, labels)  # same columns, different source: comparable
+    assert not same_inputs(fleet, other)
+    # versions from before the input columns were recorded: by source kind
+    assert same_inputs({"forewarn.source": "cmapss:FD001"}, {"forewarn.source": "cmapss:FD003"})
+    assert not same_inputs(fleet, {"forewarn.source": "cmapss:FD001"})

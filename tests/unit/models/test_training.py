@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ingest.cmapss import run_to_failure_rul
+from models.dataset import cmapss_columns
 from models.metrics import phm08_score, pr_auc, rmse
 from models.predictor import OUTPUT_COLUMNS
 from models.settings import ModelsSettings
@@ -59,7 +60,7 @@ def trained(fleet: pd.DataFrame) -> TrainResult:
     settings = ModelsSettings(families=("dummy", "ridge"), cv_folds=3, windows=(5, 10), rul_cap_cycles=60,
                               horizon_cycles=15)  # fmt: skip
     calls: list[str] = []
-    result = train(fleet[fleet["unit"] <= 9], settings, calls.append)
+    result = train(fleet[fleet["unit"] <= 9], settings, cmapss_columns(), calls.append)
     assert len(calls) == steps(settings)
     return result
 

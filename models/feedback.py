@@ -1,0 +1,188 @@
+"""The feedback loop's training source: work-order labels plus the assets' telemetry in InfluxDB.
+
+``forewarn labels export`` writes one label per completed work order (``asset_id``, ``ts``,
+``failure_mode`` or ``none``, ``source`` = ``work_order`` | ``false_alarm``; see
+``alerts/labels.py``). The streaming job stores every reading in the InfluxDB measurement
+``telemetry`` (tags ``site``, ``asset_id``; fields = the reading's settings and sensors plus
+``seq``; time = the reading's event time). Here both meet: each labelled asset's telemetry is
+read back, and :func:`models.labels.rul_from_label_times` gives each reading its RUL in steps
+to the asset's next confirmed fault; a ``none`` label (false alarm, sound inspection) proves the
+asset had not failed by then, which makes earlier readings healthy examples.
+
+Telemetry must be stored at full rate (``FOREWARN_STREAM_TELEMETRY_TO_INFLUX=raw``, the default):
+features are computed over consecutive readings, as the streaming job does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+import pandas as pd
+
+from forewarn.settings import InfluxSettings
+from ingest.fleet import SETTINGS
+from models.columns import TIME_MS, SourceColumns
+from models.fleet_source import FLEET_COLUMNS
+from models.labels import LabelError, validate_labels
+from models.predictor import ASSET
+from models.sources import SourceError, TrainingData
+
+MEASUREMENT = "telemetry"
+FILE_COLUMNS = ("asset_id", "ts", "failure_mode", "source")
+_NOT_VALUES = {"time", "asset_id", "site", "seq"}
+
+
+def read_label_file(path: Path) -> pd.DataFrame:
+    """The label table from a ``forewarn labels export`` file (CSV, or Parquet by suffix).
+
+    Raises:
+        SourceError: the file is missing, unreadable, lacks a column, is empty, or a label is bad.
+    """
+    if not path.is_file():
+        raise SourceError(f"label file {path} does not exist")
+    try:
+        raw = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+    except (ValueError, OSError) as exc:
+        raise SourceError(f"cannot read label file {path}: {exc}") from None
+    missing = [c for c in FILE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise SourceError(f"label file {path} lacks columns {missing}; expected {list(FILE_COLUMNS)}")
+    if raw.empty:
+        raise SourceError(f"label file {path} holds no labels")
+    table = raw.rename(columns={"ts": "time"}).assign(cycle=pd.NA)
+    try:
+        return validate_labels(table)
+    except LabelError as exc:
+        raise SourceError(f"label file {path}: {exc}") from None
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def query_telemetry(
+    settings: InfluxSettings, assets: list[str], client: httpx.Client | None = None
+) -> pd.DataFrame:
+    """Every stored reading of ``assets`` from the ``telemetry`` measurement, one row per point.
+
+    Returns:
+        Columns ``asset_id``, ``site``, ``ts_ms`` (epoch ms), ``seq`` and every stored field.
+
+    Raises:
+        SourceError: InfluxDB cannot be reached or answers with an error.
+    """
+    own = client is None
+    http = client or httpx.Client(timeout=settings.timeout_s, headers=settings.auth_headers())
+    rows: list[dict[str, Any]] = []
+    try:
+        for asset in assets:
+            # the asset id is quoted and escaped as an InfluxQL string literal
+            query = f'SELECT * FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
+            params = {"db": settings.database, "q": query, "epoch": "ms", "chunked": "true",
+                      "chunk_size": "10000", **settings.auth_params()}  # fmt: skip
+            try:
+                with http.stream("GET", f"{settings.url}/query", params=params) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        raise SourceError(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+                    for text in response.iter_lines():
+                        if text.strip():
+                            rows.extend(_points(orjson.loads(text)))
+            except httpx.HTTPError as exc:
+                raise SourceError(f"cannot read telemetry from InfluxDB at {settings.url}: {exc}") from None
+    finally:
+        if own:
+            http.close()
+    return pd.DataFrame(rows)
+
+
+def _points(document: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for result in document.get("results", []):
+        if "error" in result:
+            raise SourceError(f"InfluxDB query failed: {result['error']}")
+        for series in result.get("series", []):
+            columns = series["columns"]
+            out.extend(dict(zip(columns, values, strict=True)) for values in series["values"])
+    return out
+
+
+def telemetry_readings(points: pd.DataFrame) -> pd.DataFrame:
+    """Points as model readings: ``cycle`` = ``seq`` (as the streaming job does), ``ts_ms`` = time,
+    one row per (asset, seq) (a reading written twice by an at-least-once replay counts once)."""
+    frame = points.rename(columns={"time": TIME_MS}).copy()
+    frame[ASSET] = frame[ASSET].astype(str)
+    frame["seq"] = pd.to_numeric(frame["seq"]).astype(np.int64)
+    frame[TIME_MS] = pd.to_numeric(frame[TIME_MS]).astype(np.int64)
+    frame = frame.sort_values([ASSET, "seq", TIME_MS], kind="stable").drop_duplicates(
+        [ASSET, "seq"], keep="last"
+    )
+    frame.insert(1, "cycle", frame["seq"].to_numpy())
+    return frame.reset_index(drop=True)
+
+
+def telemetry_columns(readings: pd.DataFrame) -> SourceColumns:
+    """Settings and sensors of stored telemetry (its fields do not say which is which).
+
+    The fleet's settings (``load_frac``, ``speed_setpoint_rpm``, ``ambient_temp_c``) are settings
+    with the fleet's rounding; every other numeric field is a sensor.
+
+    Raises:
+        SourceError: no numeric field besides ``seq``.
+    """
+    fields = [c for c in readings.columns if c not in _NOT_VALUES | {TIME_MS, "cycle"}]
+    numeric = [c for c in fields if pd.api.types.is_numeric_dtype(readings[c])]
+    decimals = dict(zip(FLEET_COLUMNS.settings, FLEET_COLUMNS.setting_decimals, strict=True))
+    settings = tuple(c for c in SETTINGS if c in numeric)
+    sensors = tuple(c for c in numeric if c not in settings)
+    if not sensors:
+        raise SourceError(f"telemetry has no sensor fields (fields: {fields})")
+    return SourceColumns(settings, sensors, tuple(decimals[c] for c in settings), cycle_is_age=False)
+
+
+def reading_step_s(readings: pd.DataFrame) -> float:
+    """Seconds between consecutive readings of an asset (the median over the fleet)."""
+    gaps = readings.groupby(ASSET)[TIME_MS].diff().dropna()
+    gaps = gaps[gaps > 0]
+    if gaps.empty:
+        raise SourceError("need at least two readings of an asset to know the reading interval")
+    return float(gaps.median()) / 1000.0
+
+
+def labels_source(path: Path, influx: InfluxSettings, rul_cap_steps: int) -> TrainingData:
+    """Training data from a label file and the labelled assets' telemetry in InfluxDB.
+
+    Raises:
+        SourceError: a bad label file, no telemetry for the labelled assets, or no reading
+            before a confirmed fault (nothing to learn RUL from).
+    """
+    labels = read_label_file(path)
+    assets = sorted(labels["asset_id"].unique())
+    points = query_telemetry(influx, assets)
+    if points.empty:
+        raise SourceError(
+            f"no telemetry for the {len(assets)} labelled assets in InfluxDB database {influx.database!r}"
+        )
+    readings = telemetry_readings(points)
+    columns = telemetry_columns(readings)
+    step_s = reading_step_s(readings)
+    from models.labels import rul_from_label_times
+
+    targets = rul_from_label_times(readings, labels, ASSET, TIME_MS, step_s, min_known_rul=rul_cap_steps)
+    frame = pd.concat([readings.drop(columns=["site"], errors="ignore"), targets], axis=1)
+    if not (frame["rul_cycles"] < rul_cap_steps).any():
+        raise SourceError("no telemetry before a confirmed fault: the labels give nothing to learn RUL from")
+    faults = int((labels["failure_mode"] != "none").sum())
+    params = {
+        "labels_file": path.name,
+        "labels": len(labels),
+        "labels_faults": faults,
+        "labelled_assets": len(assets),
+        "influx_database": influx.database,
+        "step_s": step_s,
+    }
+    return TrainingData(frame, columns, f"labels:{path.name}", params, labels=labels, step_s=step_s)

@@ -1,0 +1,90 @@
+"""The feedback source's pure parts: the label file, stored telemetry as readings, thinning."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.feedback import read_label_file, reading_step_s, telemetry_columns, telemetry_readings
+from models.sources import SourceError
+from models.training import thin_healthy
+
+HEADER = "asset_id,ts,failure_mode,source\n"
+
+
+def test_an_exported_label_file_becomes_the_label_table(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        HEADER + "pump-1,2026-01-01T00:05:00+00:00,seal_leak,work_order\n"
+        "pump-2,2026-01-01T00:07:00+00:00,none,false_alarm\n"
+    )
+    table = read_label_file(path)
+    assert table["asset_id"].tolist() == ["pump-1", "pump-2"]
+    assert table["failure_mode"].tolist() == ["seal_leak", "none"]
+    assert table["time"].iloc[0] == pd.Timestamp("2026-01-01T00:05:00Z")
+    assert table["cycle"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("asset_id,ts,source\npump-1,2026-01-01T00:00:00Z,work_order\n", "lacks columns ['failure_mode']"),
+        (HEADER, "holds no labels"),
+        (HEADER + "pump-1,last tuesday,seal_leak,work_order\n", "ISO 8601"),
+        (HEADER + "pump-1,2026-01-01T00:00:00Z,seal_leak,rumour\n", "unknown label source"),
+        (HEADER + "pump-1,2026-01-01T00:00:00Z, ,work_order\n", "empty failure_mode"),
+    ],
+)
+def test_bad_label_files_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    with pytest.raises(SourceError, match=re.escape(message)):
+        read_label_file(path)
+
+
+def test_a_missing_label_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        read_label_file(tmp_path / "nope.csv")
+
+
+def points() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time": [2000, 1000, 3000, 3000, 1000],
+            "asset_id": ["a", "a", "a", "a", "b"],
+            "site": "s1",
+            "seq": [1, 0, 2, 2, 0],
+            "load_frac": [0.7, 0.7, 0.7, 0.7, 0.3],
+            "vibration_mm_s": [2.0, 2.1, 2.2, 2.2, 1.5],
+            "flow_m3_h": [30.0, 30.5, 29.0, 29.0, 10.0],
+        }
+    )
+
+
+def test_stored_points_become_ordered_readings_once_each() -> None:
+    readings = telemetry_readings(points())
+    assert readings[["asset_id", "seq", "cycle", "ts_ms"]].to_numpy().tolist() == [
+        ["a", 0, 0, 1000], ["a", 1, 1, 2000], ["a", 2, 2, 3000], ["b", 0, 0, 1000],
+    ]  # fmt: skip
+    assert reading_step_s(readings) == 1.0
+    columns = telemetry_columns(readings)
+    assert columns.settings == ("load_frac",)
+    assert columns.sensors == ("vibration_mm_s", "flow_m3_h")
+    assert not columns.cycle_is_age
+
+
+def test_one_reading_per_asset_gives_no_interval() -> None:
+    with pytest.raises(SourceError, match="reading interval"):
+        reading_step_s(telemetry_readings(points().iloc[[1, 4]]))
+
+
+def test_thinning_keeps_the_run_up_and_every_nth_healthy_row() -> None:
+    rul = np.array([300, 200, 150, 130, 125, 124, 60, 0, 500, 400, 300])
+    keep = thin_healthy(rul, 125, 2)
+    assert keep[5:8].all()  # below the cap: all kept
+    assert keep[rul >= 125].sum() == 4  # 8 healthy rows, every second
+    assert thin_healthy(rul, 125, 1).all()
