@@ -90,6 +90,9 @@ def plan(
         "FOREWARN_STREAM_MODEL_NAME": model,
         "FOREWARN_STREAM_CHECKPOINT_DIR": str(run_dir / "checkpoints"),
         "FOREWARN_STREAM_QUERY_NAME": f"scoring-{run_id}",
+        # two cores: two partitions, and the next micro-batch as soon as the last one commits
+        "FOREWARN_SPARK_SHUFFLE_PARTITIONS": "2",
+        "FOREWARN_STREAM_TRIGGER_INTERVAL_S": "0",
         "FOREWARN_GATEWAY_GATEWAY_ID": f"gw-{run_id}".replace(".", "-"),
         "FOREWARN_GATEWAY_SHARE_GROUP": run_id.replace(".", "-"),
         "FOREWARN_GATEWAY_SPOOL_DIR": str(run_dir / "spool"),

@@ -35,8 +35,9 @@ class DemoSettings(ForewarnSettings):
     model_name: str = "forewarn-pumps"
     api_port: PositiveInt = 8900
     api_token: SecretStr = SecretStr("forewarn-demo-token-change-me")
-    # a work order counts as in time when raised at least this many readings before the failure
-    min_lead_readings: PositiveInt = 10
+    # the warning horizon: a work order is in time when raised at least this many readings (20
+    # simulated minutes) before the failure, the notice a crew needs to plan parts and a visit
+    min_lead_readings: PositiveInt = 20
     # ... and a false alarm when no failure of its asset follows within this many readings
     max_lead_readings: PositiveInt = 150
     progress_s: PositiveFloat = 5.0
