@@ -161,6 +161,9 @@ class KafkaSettings(ForewarnSettings):
     risk_partitions: PositiveInt = 3
     alerts_partitions: PositiveInt = 3
     risk_dlq_partitions: PositiveInt = 1
+    # A dead letter keeps the original payload byte for byte (base64 in JSON: x4/3): the dead-letter
+    # topics accept records up to this size, so the largest payload the broker lets through fits.
+    dlq_max_message_bytes: PositiveInt = 16 * 1024 * 1024
     replication_factor: PositiveInt = 1
 
     @field_validator("bootstrap_servers")
@@ -179,6 +182,11 @@ class KafkaSettings(ForewarnSettings):
             self.alerts_topic: self.alerts_partitions,
             self.risk_dlq_topic or f"{self.risk_topic}.dlq": self.risk_dlq_partitions,
         }
+
+    def topic_configs(self) -> dict[str, dict[str, str]]:
+        """Topic-level configs the project topics are created (and kept) with."""
+        big = {"max.message.bytes": str(self.dlq_max_message_bytes)}
+        return {self.dlq_topic: big, self.risk_dlq_topic or f"{self.risk_topic}.dlq": big}
 
     def client_config(self) -> dict[str, Any]:
         """Keyword arguments shared by every kafka-python client."""

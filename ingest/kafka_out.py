@@ -82,6 +82,7 @@ def producer_config(gateway: GatewaySettings, kafka: KafkaSettings) -> dict[str,
         "request_timeout_ms": int(gateway.request_timeout_s * 1000),
         "delivery_timeout_ms": int(gateway.delivery_timeout_s * 1000),
         "reconnect_backoff_max_ms": 2000,
+        "max_request_size": gateway.max_request_bytes,
     }
     if gateway.api_version() is not None:
         config["api_version"] = gateway.api_version()

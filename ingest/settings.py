@@ -56,6 +56,10 @@ class GatewaySettings(ForewarnSettings):
     max_record_bytes: PositiveInt = Field(
         524_288, description="A coalesced run is split into Kafka records of at most this size."
     )
+    max_request_bytes: PositiveInt = Field(
+        16 * 1024 * 1024,
+        description="Largest Kafka request: a dead letter of the largest accepted payload must fit.",
+    )
     spool_dir: Path | None = Field(None, description="Store-and-forward folder; None = <state>/ingest/spool.")
     spool_max_records: PositiveInt = Field(200_000, description="Spool bound; when full, MQTT is not acked.")
     forward_batch_records: PositiveInt = 500

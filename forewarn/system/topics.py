@@ -72,7 +72,12 @@ def create_topics(kafka: KafkaSettings) -> None:
     try:
         existing = set(admin.list_topics())
         wanted = kafka.topic_partitions()
-        missing = [NewTopic(t, n, kafka.replication_factor) for t, n in wanted.items() if t not in existing]
+        configs = kafka.topic_configs()
+        missing = [
+            NewTopic(t, n, kafka.replication_factor, topic_configs=configs.get(t, {}))
+            for t, n in wanted.items()
+            if t not in existing
+        ]
         if missing:
             admin.create_topics(missing, wait_for_metadata=True)
     finally:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewPartitions, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from infra.stack.process import port_open
@@ -118,20 +118,40 @@ class Kafka(Service):
         )
 
     def after_start(self) -> None:
-        ensure_topics(self._admin(), self.ctx.kafka.topic_partitions(), self.ctx.kafka.replication_factor)
+        kafka = self.ctx.kafka
+        ensure_topics(
+            self._admin(), kafka.topic_partitions(), kafka.replication_factor, kafka.topic_configs()
+        )
 
 
-def ensure_topics(admin: KafkaAdminClient, partitions: dict[str, int], replication_factor: int) -> list[str]:
-    """Create the topics that are missing and grow ones with fewer partitions; return what changed."""
+def ensure_topics(
+    admin: KafkaAdminClient,
+    partitions: dict[str, int],
+    replication_factor: int,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> list[str]:
+    """Create the topics that are missing, grow ones with fewer partitions, apply topic configs.
+
+    Returns:
+        The topics that were created or grown.
+    """
     changed = []
+    configs = configs or {}
     try:
         existing = admin.describe_topics(list(partitions))
         counts = {t["name"]: len(t["partitions"]) for t in existing if not t.get("error_code")}
         missing = [
-            NewTopic(name, num_partitions=n, replication_factor=replication_factor)
+            NewTopic(name, n, replication_factor, topic_configs=configs.get(name, {}))
             for name, n in partitions.items()
             if name not in counts
         ]
+        existing_configs = [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=values)
+            for name, values in configs.items()
+            if name in counts and values
+        ]
+        if existing_configs:  # topics created before a config was added get it too
+            admin.alter_configs(existing_configs)
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another `up` won the race
                 admin.create_topics(missing, wait_for_metadata=True)
