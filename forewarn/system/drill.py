@@ -77,7 +77,7 @@ def duplicate_work_orders(orders: list[dict[str, Any]]) -> list[str]:
     problems = []
     by_alert = Counter(wo["source_alert_id"] for wo in orders if wo.get("source_alert_id"))
     problems += [f"alert {a} has {n} work orders" for a, n in by_alert.items() if n > 1]
-    open_statuses = {"requested", "approved", "waiting-parts", "scheduled", "in-progress"}
+    open_statuses = {"requested", "approved", "waiting_parts", "scheduled", "in_progress"}
     by_key = Counter((wo["asset_id"], wo["failure_mode"]) for wo in orders if wo["status"] in open_statuses)
     problems += [f"{k[0]}/{k[1]} has {n} open work orders" for k, n in by_key.items() if n > 1]
     return problems

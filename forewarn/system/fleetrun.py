@@ -108,8 +108,10 @@ class FleetRun:
             [sys.executable, "-m", "forewarn", "models", "promote"],
             cwd=project_root(), env=self.supervisor.daemon_env(), capture_output=True, check=False,
         )  # fmt: skip
-        verdict = (promote.stdout + promote.stderr).decode(errors="replace").strip().splitlines()
-        return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict[-1:]}
+        out = promote.stdout.decode(errors="replace").splitlines()
+        errors = [x for x in promote.stderr.decode(errors="replace").splitlines() if x.startswith("error:")]
+        verdict = out[-1:] if promote.returncode == 0 else errors[-1:]
+        return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict}
 
     def has_champion(self) -> bool:
         from mlflow import MlflowClient
@@ -199,7 +201,7 @@ class FleetRun:
         ledger = self.ledger
         orders = self.dispatched.values()
         scheduled = sum(wo["status"] == "scheduled" for wo in orders)
-        waiting = sum(wo["status"] == "waiting-parts" for wo in orders)
+        waiting = sum(wo["status"] == "waiting_parts" for wo in orders)
         return (
             f"t+{time.monotonic() - started:5.0f}s  telemetry {ledger.telemetry_readings:,} readings"
             f" | dead letters {sum(ledger.gateway_letters.values()) + sum(ledger.stream_letters.values())}"

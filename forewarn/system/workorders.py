@@ -58,7 +58,7 @@ class WorkOrderApi:
             return result
 
     def dispatch(self, work_order: dict[str, Any]) -> dict[str, Any]:
-        """requested → approved → scheduled with the suggested technician (or waiting-parts)."""
+        """requested → approved → scheduled with the suggested technician (or waiting_parts)."""
         with self._client() as client:
             wid = work_order["id"]
             current = work_order

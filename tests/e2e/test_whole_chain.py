@@ -91,7 +91,7 @@ def test_failures_get_work_orders_in_time_and_every_reading_is_accounted_for(run
     with_orders = {a["work_order_id"] for a in alerts.values() if a["work_order_id"] is not None}
     assert with_orders == {wo["id"] for wo in orders}
     # dispatched like an operator would: a technician and the kit's parts
-    scheduled = [wo for wo in run.api.work_orders() if wo["status"] in ("scheduled", "waiting-parts")]
+    scheduled = [wo for wo in run.api.work_orders() if wo["status"] in ("scheduled", "waiting_parts")]
     assert scheduled
     assert all(wo["technician_id"] for wo in scheduled)
     assert all(wo["parts"] for wo in scheduled)
