@@ -23,6 +23,11 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
+def _progress(text: str) -> None:
+    """Progress of a command whose stdout is its JSON result."""
+    typer.echo(text, err=True)
+
+
 @demo_app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -115,6 +120,6 @@ def bench(
     """Ingest, stream, alerts and InfluxDB-sink hops, then the whole pipeline end to end."""
     from forewarn.system.bench import run_bench
 
-    result = run_bench(load(StackSettings).state_dir, out, _say, quick)
+    result = run_bench(load(StackSettings).state_dir, out, _progress, quick)
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     typer.echo(f"written to {out}", err=True)
