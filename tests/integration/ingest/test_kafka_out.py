@@ -54,6 +54,7 @@ def test_a_failed_record_stops_the_producer_and_later_records_are_never_sent(
     stack: StackContext, new_topic: Callable[..., str]
 ) -> None:
     gateway, ctx = setup(stack, new_topic)
+    gateway = gateway.model_copy(update={"max_request_bytes": 1_048_576})
     out = KafkaOut(gateway, ctx.kafka)
     first = out.send(record(1))
     too_large = out.send(record(2, size=2_000_000))  # over max_request_size: fails at once
