@@ -5,10 +5,13 @@ Settings are read here and passed inward. Heavy imports (pandas) happen inside c
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -46,6 +49,28 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _exit_hard_after_stop(stop: threading.Event, grace_s: float) -> None:
+    """Bound the shutdown: ``grace_s`` after a stop signal, dump every thread's stack and exit.
+
+    The clean shutdown settles Kafka within ``shutdown_timeout_s``; this is the net under it (one
+    clean-clone CI run saw a shutdown hang with Kafka unreachable). Exiting here loses nothing: the
+    spool is on disk and unacknowledged MQTT messages are delivered again to the next start.
+    """
+
+    def watch() -> None:
+        stop.wait()
+        time.sleep(grace_s)
+        log = logging.getLogger("forewarn.gateway")
+        log.error(
+            "shutdown still running after %.0f s: exiting now (spool and MQTT session keep all)", grace_s
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="shutdown-watchdog", daemon=True).start()
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -77,6 +102,7 @@ def gateway_run(
     for cls_settings in (settings, kafka, mqtt_settings, influx):
         log.info("%s %s", type(cls_settings).__name__, cls_settings.redacted())
     stop = _stop_on_signals()
+    _exit_hard_after_stop(stop, settings.shutdown_timeout_s + 20.0)
     try:
         Gateway(settings, mqtt_settings, kafka, influx, state_dir).run(stop)
     except GatewayError as exc:
