@@ -70,7 +70,7 @@ class Kafka(Service):
         if (log_dirs / "meta.properties").is_file():
             return
         # First start: format the storage with a fresh cluster id (kept for the record).
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _cluster_id()
         (data / "cluster.id").write_text(cluster_id + "\n")
         subprocess.run(
             [
@@ -166,3 +166,15 @@ def ensure_topics(
     finally:
         admin.close()
     return changed
+
+
+def _cluster_id() -> str:
+    """A random cluster id as Kafka writes them (URL-safe base64 of a UUID).
+
+    Never one starting with "-": StorageTool would read it as an option (Kafka's own
+    ``Uuid.randomUuid`` skips those for the same reason); one in 64 random ids does.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

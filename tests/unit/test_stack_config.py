@@ -58,3 +58,12 @@ def test_kafka_config_template_fills_every_placeholder(tmp_path: Path) -> None:
     assert props["process.roles"] == "broker,controller"
     assert props["auto.create.topics.enable"] == "false"
     assert "{" not in out.read_text()
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash() -> None:
+    from infra.stack.kafka import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]  # about 31 would start with "-" if drawn plainly
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 22 for i in ids)
