@@ -102,7 +102,7 @@ def gateway_run(
     for cls_settings in (settings, kafka, mqtt_settings, influx):
         log.info("%s %s", type(cls_settings).__name__, cls_settings.redacted())
     stop = _stop_on_signals()
-    _exit_hard_after_stop(stop, settings.shutdown_timeout_s + 20.0)
+    _exit_hard_after_stop(stop, settings.shutdown_timeout_s + 3.0)
     try:
         Gateway(settings, mqtt_settings, kafka, influx, state_dir).run(stop)
     except GatewayError as exc:
