@@ -19,7 +19,6 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,11 @@ import orjson
 
 from forewarn.paths import project_root
 from forewarn.settings import InfluxSettings, load
-from forewarn.system.fleetrun import FleetRun
+from forewarn.system.fleetrun import FleetRun, Say
 from forewarn.system.plan import plan
 from forewarn.system.processes import group_usage
 from forewarn.system.settings import DemoSettings
 
-Say = Callable[[str], None]
 STACK_SERVICES = ("mosquitto", "kafka", "influxdb", "mlflow")
 
 

@@ -11,7 +11,7 @@ import orjson
 from forewarn.settings import MlflowSettings, load
 from forewarn.system.fleetrun import FleetRun, RunError, Say
 from forewarn.system.plan import plan
-from forewarn.system.processes import ComponentError, Supervisor
+from forewarn.system.processes import ComponentError
 from forewarn.system.settings import DemoSettings
 from forewarn.system.summary import render, summary
 
@@ -93,6 +93,3 @@ def stop_runs(state_dir: Path) -> list[str]:
         if daemon.stop(30):
             stopped.append(f"stopped {pid_file.parent.parent.name}/{pid_file.stem}")
     return stopped or ["nothing was running"]
-
-
-__all__ = ["Supervisor", "run_demo", "stop_runs"]

@@ -58,7 +58,6 @@ class FleetRun:
     dispatched: dict[int, dict[str, Any]] = field(default_factory=dict)
     risk_timed: Callable[[list[tuple[bytes, int]]], None] | None = None
     raised_at: dict[str, datetime] = field(default_factory=dict)
-    alert_changes: int = 0
 
     def __post_init__(self) -> None:
         self.plan.run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +116,7 @@ class FleetRun:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        client = MlflowClient(
-            tracking_uri=self.plan.env.get("FOREWARN_MLFLOW_TRACKING_URI") or _tracking_uri()
-        )
+        client = MlflowClient(tracking_uri=_tracking_uri())
         try:
             client.get_model_version_by_alias(self.plan.model_name, "champion")
         except MlflowException:
@@ -193,7 +190,6 @@ class FleetRun:
     def _add_alerts(self, values: list[bytes]) -> None:
         for value in values:
             event = orjson.loads(value)
-            self.alert_changes += 1
             if event.get("change") == "raised":
                 self.raised_at.setdefault(event["alert_id"], datetime.fromisoformat(event["last_seen"]))
 

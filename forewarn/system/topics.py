@@ -84,17 +84,6 @@ def create_topics(kafka: KafkaSettings) -> None:
         admin.close()
 
 
-def delete_topics(kafka: KafkaSettings) -> None:
-    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
-    try:
-        existing = set(admin.list_topics())
-        doomed = [t for t in kafka.topic_partitions() if t in existing]
-        if doomed:
-            admin.delete_topics(doomed)
-    finally:
-        admin.close()
-
-
 def group_lag(kafka: KafkaSettings, group_id: str, topic: str) -> int | None:
     """Records on ``topic`` the consumer group has not committed yet (None: the group committed nothing)."""
     admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
