@@ -50,11 +50,13 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _exit_hard_after_stop(stop: threading.Event, grace_s: float) -> None:
-    """Bound the shutdown: ``grace_s`` after a stop signal, dump every thread's stack and exit.
+    """Bound the shutdown: ``grace_s`` after a stop signal, dump every thread's stack and exit 70.
 
-    The clean shutdown settles Kafka within ``shutdown_timeout_s``; this is the net under it (one
-    clean-clone CI run saw a shutdown hang with Kafka unreachable). Exiting here loses nothing: the
-    spool is on disk and unacknowledged MQTT messages are delivered again to the next start.
+    The clean shutdown settles Kafka within ``shutdown_timeout_s`` and stops the producer within
+    ``request_timeout_s``; this is the net under both. It caught the one hang seen so far (CPython's
+    ``SimpleQueue.get(timeout)`` never returning after a signal; see the gateway's inbox). Exiting
+    here loses nothing (the spool is on disk, unacknowledged MQTT messages are delivered again to
+    the next start), but it is a bug, so the exit status says so (70, EX_SOFTWARE) and tests notice.
     """
 
     def watch() -> None:
@@ -66,7 +68,7 @@ def _exit_hard_after_stop(stop: threading.Event, grace_s: float) -> None:
         )
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(70)
 
     threading.Thread(target=watch, name="shutdown-watchdog", daemon=True).start()
 
@@ -102,7 +104,7 @@ def gateway_run(
     for cls_settings in (settings, kafka, mqtt_settings, influx):
         log.info("%s %s", type(cls_settings).__name__, cls_settings.redacted())
     stop = _stop_on_signals()
-    _exit_hard_after_stop(stop, settings.shutdown_timeout_s + 3.0)
+    _exit_hard_after_stop(stop, settings.shutdown_timeout_s + settings.request_timeout_s + 3.0)
     try:
         Gateway(settings, mqtt_settings, kafka, influx, state_dir).run(stop)
     except GatewayError as exc:

@@ -115,7 +115,10 @@ class Gateway:
         self._influx = (
             MetricsSink(influx_settings) if influx_settings and settings.metrics_to_influx else None
         )
-        self._inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
+        # Not SimpleQueue: in CPython 3.11 its get(timeout) blocks until the next put when a signal
+        # handler outlasts the rest of the timeout (the remaining time goes negative, which means
+        # "forever"), so a SIGTERM to an idle gateway hung its shutdown. Queue re-checks its deadline.
+        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._in_flight: deque[_InFlight] = deque()
         self._in_flight_records = 0
         self._held: list[mqtt.MQTTMessage] = []
