@@ -118,20 +118,34 @@ def _raw(
     }
 
 
+def _start_gateway(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A real ``forewarn gateway run`` process (logging to a new ``log``), once it has subscribed."""
+    with log.open("ab") as sink:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("forewarn")), "gateway", "run"],
+                                env=env, stdout=sink, stderr=sink)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "subscribed to" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"gateway did not start:\n{log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def _stop_gateway(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGCONT)  # harmless unless stopped
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+
+
 def _via_gateway(
     messages: list[Message], env: dict[str, str], consumer: KafkaConsumer, partitions: list[TopicPartition],
     mqtt: MqttSettings, log: Path,
 ) -> dict[str, Any]:  # fmt: skip
+    """Live: the sites publish while the gateway forwards (both on this host's cores)."""
     _seek_end(consumer, partitions)
-    with log.open("ab") as sink:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("forewarn")), "gateway", "run"],
-                                env=env, stdout=sink, stderr=sink)  # fmt: skip
+    proc = _start_gateway(env, log)
     try:
-        deadline = time.monotonic() + 30
-        while "subscribed to" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gateway did not start:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
         gw_cpu0, cpu0, t0 = _cpu_s(proc.pid), time.process_time(), time.perf_counter()
         stats = publish_all(mqtt, messages, sorted({m.site for m in messages}), None)
         published_s = time.perf_counter() - t0
@@ -140,8 +154,7 @@ def _via_gateway(
         elapsed = time.perf_counter() - t0
         gw_cpu = _cpu_s(proc.pid) - gw_cpu0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        _stop_gateway(proc)
     return {
         "messages": stats.messages,
         "acked": stats.acked,
@@ -149,6 +162,40 @@ def _via_gateway(
         "elapsed_s": round(elapsed, 3),
         "gateway_cpu_s": round(gw_cpu, 3),
         "publisher_cpu_s": round(pub_cpu, 3),
+    }
+
+
+def _drain_via_gateway(
+    messages: list[Message], env: dict[str, str], consumer: KafkaConsumer, partitions: list[TopicPartition],
+    mqtt: MqttSettings, log: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Drain: the gateway's own capacity, without the publishers competing for the same cores.
+
+    The gateway subscribes, is paused (SIGSTOP) while the sites publish everything (Mosquitto queues
+    it in the gateway's persistent session), then resumes (SIGCONT) and is timed from there until
+    Kafka holds every reading: a gateway catching up after a slow spell, or one whose sites are
+    elsewhere, as in a real deployment.
+    """
+    _seek_end(consumer, partitions)
+    proc = _start_gateway(env, log)
+    try:
+        proc.send_signal(signal.SIGSTOP)
+        t_pub = time.perf_counter()
+        stats = publish_all(mqtt, messages, sorted({m.site for m in messages}), None)
+        published_s = time.perf_counter() - t_pub
+        gw_cpu0, t0 = _cpu_s(proc.pid), time.perf_counter()
+        proc.send_signal(signal.SIGCONT)
+        _count_readings(consumer, sum(m.readings for m in messages), 300)
+        elapsed = time.perf_counter() - t0
+        gw_cpu = _cpu_s(proc.pid) - gw_cpu0
+    finally:
+        _stop_gateway(proc)
+    return {
+        "messages": stats.messages,
+        "acked": stats.acked,
+        "queued_publish_s": round(published_s, 3),
+        "elapsed_s": round(elapsed, 3),
+        "gateway_cpu_s": round(gw_cpu, 3),
     }
 
 
@@ -189,12 +236,18 @@ def run(readings: int, batch_sizes: list[int], assets: int) -> dict[str, Any]:
                     "FOREWARN_KAFKA_DLQ_TOPIC": dlq,
                 }
                 via = _via_gateway(
-                    gw_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}.log"
+                    gw_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}-live.log"
+                )
+                drain_messages = _messages(readings, batch, assets, prefix, ("site-1", "site-2"))
+                drain = _drain_via_gateway(
+                    drain_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}-drain.log"
                 )
                 raw_rate = count / raw["elapsed_s"]
                 gw_rate = count / via["elapsed_s"]
+                drain_rate = count / drain["elapsed_s"]
                 raw["readings_per_cpu_s"] = round(count / max(raw["producer_cpu_s"], 1e-3), 1)
                 via["readings_per_cpu_s"] = round(count / max(via["gateway_cpu_s"], 1e-3), 1)
+                drain["readings_per_cpu_s"] = round(count / max(drain["gateway_cpu_s"], 1e-3), 1)
                 results.append({
                     "readings_per_message": batch,
                     "readings": count,
@@ -202,6 +255,9 @@ def run(readings: int, batch_sizes: list[int], assets: int) -> dict[str, Any]:
                     "via_gateway": {**via, "readings_per_s": round(gw_rate, 1),
                                     "publisher_only_readings_per_s": round(count / via["publish_s"], 1)},
                     "ratio_gateway_to_direct": round(gw_rate / raw_rate, 3),
+                    # the gateway draining a queued backlog: no publisher on the same cores
+                    "drain_via_gateway": {**drain, "readings_per_s": round(drain_rate, 1)},
+                    "drain_ratio_gateway_to_direct": round(drain_rate / raw_rate, 3),
                     # CPU-based: robust to other load on the host (wall-clock rates are not)
                     "cpu_ratio_gateway_to_direct": round(
                         via["readings_per_cpu_s"] / raw["readings_per_cpu_s"], 3

@@ -254,8 +254,13 @@ def _ratios(result: dict[str, Any]) -> dict[str, Any]:
         f"{r['readings_per_message']}_per_message": r.get("ratio_gateway_to_direct")
         for r in hops["ingest"].get("results", [])
     }
+    drain = {
+        f"{r['readings_per_message']}_per_message": r.get("drain_ratio_gateway_to_direct")
+        for r in hops["ingest"].get("results", [])
+    }
     return {
         "gateway_to_raw_producer": ingest or None,
+        "gateway_draining_to_raw_producer": drain or None,
         "spark_to_offline_sklearn": hops["stream"].get("ratio_stream_to_offline"),
         "influx_sink_to_raw_writes": hops["influx"].get("ratio_sink_to_raw"),
     }
