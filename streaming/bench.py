@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -81,15 +82,17 @@ def _reading(asset: str, row: pd.Series, seq: int, ts_ms: int) -> Reading:
 
 
 def _produce(kafka: KafkaSettings, topic: str, engines: list[pd.DataFrame], assets: int, rate: float,
-             seconds: float, per_record: int, sent: list[Reading]) -> None:  # fmt: skip
-    """Produce at ``rate`` readings/s for ``seconds``: each tick, one run of ``per_record`` readings
-    for the next asset in turn."""
+             seconds: float, per_record: int, sent: list[Reading],
+             limit: int | None = None) -> None:  # fmt: skip
+    """Produce at ``rate`` readings/s for ``seconds`` (or until ``limit`` readings): each tick, one
+    run of ``per_record`` readings for the next asset in turn."""
     producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5)
     cursor = [0] * assets
     started = time.monotonic()
     asset = 0
-    while (elapsed := time.monotonic() - started) < seconds:
-        due = int(elapsed * rate)
+    total = limit if limit is not None else int(rate * seconds)
+    while (elapsed := time.monotonic() - started) < seconds and len(sent) < total:
+        due = min(int(elapsed * rate) + 1, total)
         while len(sent) < due:
             engine = engines[asset % len(engines)]
             now_ms = int(time.time() * 1000)
@@ -114,54 +117,144 @@ def _offline(ref: ModelRef, version: str, sent: list[Reading], top_k: int) -> di
     mlflow.set_tracking_uri(ref.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model
     frame = pd.DataFrame([{"asset_id": r.asset_id, "cycle": r.seq, **r.settings, **r.sensors} for r in sent])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     features = model.features(frame)
     featured = time.perf_counter()
     scores = score_features(model, features.loc[:, feature_names(model)], top_k)
     done = time.perf_counter()
-    rows, seconds = len(scores.risk), done - started
+    rows, seconds, cpu_s = len(scores.risk), done - started, time.process_time() - cpu_started
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
+            "cpu_s": round(cpu_s, 3), "cpu_ms_per_row": round(cpu_s * 1000 / rows, 4),
             "features_s": round(featured - started, 3), "score_s": round(done - featured, 3)}  # fmt: skip
 
 
-def _collect_progress(query: Any, into: dict[int, Any], since_s: float) -> None:
-    """Keep the query's progress reports of batches triggered after ``since_s`` (epoch seconds;
-    Spark keeps only the last 100 reports)."""
-    for progress in query.recentProgress:
-        if datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp() >= since_s:
-            into[progress.batchId] = progress
+class _Progress:
+    """Every progress report of every query of the session, from Spark's listener bus (a query's
+    ``recentProgress`` keeps only its last 100 and is read late)."""
+
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+        self.since_s = float("inf")
+
+    def listener(self) -> Any:
+        from pyspark.sql.streaming.listener import StreamingQueryListener
+
+        outer = self
+
+        class Listener(StreamingQueryListener):
+            def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - Spark's names
+                pass
+
+            def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+                progress = event.progress
+                started = datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp()
+                if started >= outer.since_s:
+                    outer.reports.append(progress)
+
+            def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+                pass
+
+            def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+                pass
+
+        return Listener()
+
+    def batches(self, query_name: str) -> list[dict[str, Any]]:
+        """Per micro-batch with input: records read and Spark's stage durations (ms)."""
+        return [
+            {"records": p.numInputRows, **{k: int(v) for k, v in (p.durationMs or {}).items()}}
+            for p in self.reports
+            if p.name == query_name and p.numInputRows
+        ]
+
+    def totals(self, query_name: str) -> dict[str, Any]:
+        """Spark's own per-stage durations summed over the query's micro-batches that read something."""
+        durations: dict[str, float] = {}
+        batches = rows = 0
+        largest = 0
+        for progress in self.reports:
+            if progress.name != query_name or not progress.numInputRows:
+                continue
+            batches += 1
+            rows += progress.numInputRows
+            largest = max(largest, progress.numInputRows)
+            for stage, ms in (progress.durationMs or {}).items():
+                durations[stage] = durations.get(stage, 0.0) + float(ms)
+        return {"batches_with_input": batches, "kafka_records": rows, "largest_batch_records": largest,
+                "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
 
 
-def _progress_totals(reports: dict[int, Any]) -> dict[str, Any]:
-    """Spark's own per-stage durations summed over micro-batches that read something."""
-    durations: dict[str, float] = {}
-    batches = 0
-    rows = 0
-    for progress in reports.values():
-        if not progress.numInputRows:
+def _tree_cpu_s(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) of process ``root`` (``jvm``) and of its descendants so far
+    (``python``: the Python daemons and workers, reaped ones included), from Linux ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        batches += 1
-        rows += progress.numInputRows
-        for stage, ms in (progress.durationMs or {}).items():
-            durations[stage] = durations.get(stage, 0.0) + float(ms)
-    return {"batches_with_input": batches, "kafka_records": rows,
-            "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        # utime, stime, cutime, cstime: a live process's own time plus its reaped children's
+        cpu[pid] = sum(int(v) for v in fields[11:15]) / tick
+    python, todo = 0.0, [child for child, parent in parents.items() if parent == root]
+    while todo:
+        pid = todo.pop()
+        python += cpu.get(pid, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    own = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
+    return {"jvm": sum(int(v) for v in own[11:13]) / tick, "python": python}
+
+
+def _jvm_threads_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of the JVM's live threads by kind (name without digits: ``Executor task launch
+    worker for task #``, ``C# CompilerThread#``, ``GC Thread#``…), from Linux ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = re.sub(r"[0-9]+", "#", (task / "comm").read_text().strip())
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _settle(queries: list[Any], timeout_s: float = 120) -> None:
+    """Wait until no query is inside a micro-batch (the last one's sinks and commit done)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(q.isActive and q.status["isTriggerActive"] for q in queries):
+        time.sleep(0.2)
+
+
+def _spark_pid(spark: Any) -> int:
+    return int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
 
 
 def _warm_up(kafka: KafkaSettings, topic: str, consumer: KafkaConsumer, engine: pd.DataFrame,
-             per_record: int, assets: int = 12, timeout_s: float = 600) -> float:  # fmt: skip
-    """Score a few runs of other assets first, so every Python worker has loaded the model (a
-    running job has): returns the seconds that took."""
+             per_record: int, rounds: int, assets: int = 40, timeout_s: float = 600) -> float:  # fmt: skip
+    """Score ``rounds`` runs of each of ``assets`` other assets first, a round at a time, so every
+    Python worker has loaded the model and the JVM has compiled the hot paths of several
+    micro-batches (a running job has): returns the seconds that took."""
     producer = KafkaProducer(**kafka.client_config(), acks="all")
-    now_ms = int(time.time() * 1000)
-    for a in range(assets):
-        run = [_reading(f"warm-{a:03d}", engine.iloc[i], i + 1, now_ms) for i in range(per_record)]
-        producer.send(topic, key=run[0].asset_id.encode(), value=encode_run(run))
-    producer.flush(timeout=60)
+    started = time.monotonic()
+    for r in range(max(1, rounds)):
+        now_ms = int(time.time() * 1000)
+        for a in range(assets):
+            first = r * per_record
+            run = [_reading(f"warm-{a:03d}", engine.iloc[i % len(engine)], i + 1, now_ms)
+                   for i in range(first, first + per_record)]  # fmt: skip
+            producer.send(topic, key=run[0].asset_id.encode(), value=encode_run(run))
+        producer.flush(timeout=60)
+        seen = 0
+        while seen < assets * per_record and time.monotonic() - started < timeout_s:
+            seen += sum(1 for rec in consumer if orjson.loads(rec.value)["asset_id"].startswith("warm-"))
     producer.close()
-    started, seen = time.monotonic(), 0
-    while seen < assets * per_record and time.monotonic() - started < timeout_s:
-        seen += sum(1 for record in consumer if orjson.loads(record.value)["asset_id"].startswith("warm-"))
     return time.monotonic() - started
 
 
@@ -200,6 +293,14 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=2, help="spark.sql.shuffle.partitions")
     parser.add_argument("--data-dir", type=Path, default=project_root().parent / "shared" / "data" / "cmapss")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="capacity: produce all rate x seconds readings while the job is stopped, then time the "
+        "restarted job draining them (no latency figures)",
+    )
+    parser.add_argument("--warm-rounds", type=int, default=8, help="warm-up micro-batches before measuring")
+    parser.add_argument("--no-real-time", action="store_true", help="skip the Real-time Mode probe")
     args = parser.parse_args()
     load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
 
@@ -231,6 +332,9 @@ def main() -> None:
         update={"master": "local[2]", "shuffle_partitions": args.partitions}
     )
     spark = spark_session(spark_settings, stack.state_dir, "forewarn-bench-stream")
+    jvm = _spark_pid(spark)
+    progress = _Progress()
+    spark.streams.addListener(progress.listener())
     sink = ScoredSink(config.kafka, config.influx, stream)
     sent: list[Reading] = []
     result: dict[str, Any] = {}
@@ -243,21 +347,34 @@ def main() -> None:
             consumer_timeout_ms=1000,
         )
         engines = _engines(args.data_dir)
-        warm_s = _warm_up(kafka, topics["telemetry_topic"], consumer, engines[0], args.per_record)
+        progress.since_s = time.time()
+        warm_s = _warm_up(kafka, topics["telemetry_topic"], consumer, engines[0], args.per_record,
+                          args.warm_rounds)  # fmt: skip
         sink.timings_ms.clear()  # steady state only: model loading is in the warm-up
-        reports: dict[int, Any] = {}
+        warm_batches = progress.batches(stream.query_name)
+        progress.reports.clear()
         producer = threading.Thread(
             target=_produce,
-            args=(kafka, topics["telemetry_topic"], engines, args.assets, args.rate,
-                  args.seconds, args.per_record, sent),
+            args=(kafka, topics["telemetry_topic"], engines, args.assets,
+                  1e9 if args.backlog else args.rate, 600 if args.backlog else args.seconds,
+                  args.per_record, sent, int(args.rate * args.seconds)),
         )  # fmt: skip
-        t0 = time.time()
-        producer.start()
+        if args.backlog:  # everything waits in the topic; the restarted job drains it
+            for query in queries:
+                query.stop()
+            producer.start()
+            producer.join()
+            t0 = progress.since_s = time.time()
+            cpu0, threads0 = _tree_cpu_s(jvm), _jvm_threads_cpu_s(jvm)
+            queries = start(spark, config, once=False, scored_sink=sink)
+        else:
+            t0 = progress.since_s = time.time()
+            cpu0, threads0 = _tree_cpu_s(jvm), _jvm_threads_cpu_s(jvm)
+            producer.start()
         latencies_ms: list[int] = []
         last_ms = 0
         deadline = time.monotonic() + args.seconds + 300
         while time.monotonic() < deadline and (producer.is_alive() or len(latencies_ms) < len(sent)):
-            _collect_progress(queries[0], reports, t0)
             for record in consumer:
                 score = orjson.loads(record.value)
                 if score["asset_id"].startswith("warm-"):
@@ -266,12 +383,18 @@ def main() -> None:
                 latencies_ms.append(record.timestamp - event_ms)
                 last_ms = max(last_ms, record.timestamp)
         consumer.close()
-        _collect_progress(queries[0], reports, t0)
-        spark_stages = _progress_totals(reports)
+        _settle(queries)
+        cpu1 = _tree_cpu_s(jvm)  # read while the workers live
+        job_cpu = {k: cpu1[k] - cpu0[k] for k in cpu1}
+        threads1 = _jvm_threads_cpu_s(jvm)  # threads that ended meanwhile are missing here
+        jvm_threads = {
+            k: v - threads0.get(k, 0.0) for k, v in threads1.items() if v - threads0.get(k, 0.0) >= 0.05
+        }
+        job_cpu_s = sum(job_cpu.values())
         for query in queries:
             query.stop()
         elapsed_s = last_ms / 1000 - t0
-        lat = np.array(latencies_ms, dtype=float)
+        lat = np.array([] if args.backlog else latencies_ms, dtype=float)
         offline = _offline(config.model_ref(), version, sent, stream.top_features)
         stream_rate = len(latencies_ms) / elapsed_s if elapsed_s > 0 else 0.0
         result = {
@@ -282,19 +405,31 @@ def main() -> None:
             "model": {"name": name, "version": version, "family": "extra_trees"},
             "offered": {"assets": args.assets, "readings_per_s": args.rate, "seconds": args.seconds,
                         "readings_per_record": args.per_record, "readings": len(sent)},
-            "stream": {"readings_scored": len(latencies_ms), "elapsed_s": round(elapsed_s, 2),
+            "stream": {"mode": "backlog" if args.backlog else "live",
+                       "readings_scored": len(latencies_ms), "elapsed_s": round(elapsed_s, 2),
                        "readings_per_s": round(stream_rate, 1),
+                       "cpu_s": round(job_cpu_s, 2),
+                       "cpu_s_by_process": {k: round(v, 2) for k, v in job_cpu.items()},
+                       "jvm_cpu_s_by_thread": {k: round(v, 2) for k, v in
+                                               sorted(jvm_threads.items(), key=lambda kv: -kv[1])},
+                       "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, len(latencies_ms)), 4),
                        "latency_ms_p50": float(np.percentile(lat, 50)) if len(lat) else None,
                        "latency_ms_p99": float(np.percentile(lat, 99)) if len(lat) else None},
             "settings": {"trigger_interval_s": args.trigger_s, "max_offsets_per_trigger": args.max_offsets,
                          "shuffle_partitions": args.partitions, "master": "local[2]",
                          "top_features": stream.top_features},
-            "warm_up_s": round(warm_s, 1),
-            "stages": {"spark_progress": spark_stages,
+            "warm_up": {"seconds": round(warm_s, 1), "rounds": args.warm_rounds, "batches": warm_batches},
+            "stages": {"spark_progress": progress.totals(stream.query_name),
+                       "spark_progress_telemetry_query": progress.totals(f"{stream.query_name}-telemetry"),
                        "sink_ms_total": {k: round(v) for k, v in sorted(sink.timings_ms.items())}},
             "offline": offline,
             "ratio_stream_to_offline": round(stream_rate / offline["rows_per_s"], 3),
-            "real_time_mode": _try_real_time(spark, config),
+            # the same, by CPU spent per reading (JVM and Python workers vs the offline process):
+            # what the job would reach on idle cores, whatever else this shared machine runs
+            "ratio_stream_to_offline_cpu": round(
+                offline["cpu_ms_per_row"] / max(1e-9, job_cpu_s * 1000 / max(1, len(latencies_ms))), 3
+            ),
+            "real_time_mode": "not tried" if args.no_real_time else _try_real_time(spark, config),
         }  # fmt: skip
     finally:
         spark.stop()

@@ -63,6 +63,13 @@ def parse_telemetry(kafka: DataFrame) -> tuple[DataFrame, DataFrame]:
         readings: one row per reading (``READING_COLUMNS``), in record order;
         dead: one row per non-canonical record with ``key`` and ``value`` ready for ``telemetry.dlq``.
     """
+    return split_runs(parse_runs(kafka))
+
+
+def parse_runs(kafka: DataFrame) -> DataFrame:
+    """Kafka source rows → ``topic``, ``partition``, ``offset``, ``value``, ``run`` (the parsed
+    readings) and ``ok`` (the record is a non-empty run of canonical readings): parse once, then
+    :func:`split_runs` (a ``foreachBatch`` sink caches this frame between its writes)."""
     parsed = kafka.select(
         "topic",
         "partition",
@@ -73,11 +80,16 @@ def parse_telemetry(kafka: DataFrame) -> tuple[DataFrame, DataFrame]:
     ok = F.coalesce(
         F.col("run").isNotNull() & (F.size("run") > 0) & F.forall("run", _is_canonical), F.lit(False)
     )
+    return parsed.withColumn("ok", ok)
+
+
+def split_runs(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """:func:`parse_runs` rows → (readings, dead letters), as :func:`parse_telemetry` returns them."""
     readings = (
-        parsed.where(ok).select(F.explode("run").alias("r")).select(*[f"r.{c}" for c in READING_COLUMNS])
+        parsed.where("ok").select(F.explode("run").alias("r")).select(*[f"r.{c}" for c in READING_COLUMNS])
     )
     dead = dead_letters(
-        parsed.where(~ok),
+        parsed.where(~F.col("ok")),
         reason=F.lit(NOT_CANONICAL),
         detail=F.lit("telemetry value is not a JSON array of canonical schema-1 readings"),
     )
