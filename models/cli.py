@@ -36,7 +36,7 @@ Subset = Annotated[
 Families = Annotated[
     str | None,
     typer.Option(
-        help="Comma-separated families to compare: dummy, ridge, extra_trees, hgb "
+        help="Comma-separated families to compare: dummy, ridge, extra_trees, hgb, hgb_avg "
         "(default: FOREWARN_MODELS_FAMILIES, a JSON list).",
         show_default=False,
     ),

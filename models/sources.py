@@ -33,7 +33,8 @@ class Source(StrEnum):
 
 # Settings a source needs other than the C-MAPSS-tuned defaults (unless set by option or env).
 # Fleet RUL is in reading steps: capped at 125, warning horizon 50 steps; ridge vs extra trees
-# (gradient boosting takes ~3 min on 200 simulated pumps and warns no earlier).
+# (gradient boosting takes ~3 min on 200 simulated pumps and warns no earlier). Their ``cycle`` keeps
+# counting across replacements, so it says nothing about an asset's history: fit on every reading.
 SOURCE_DEFAULTS: dict[Source, dict[str, Any]] = {
     Source.CMAPSS: {},
     Source.FLEET: {
@@ -41,12 +42,14 @@ SOURCE_DEFAULTS: dict[Source, dict[str, Any]] = {
         "rul_cap_cycles": 125,
         "horizon_cycles": 50,
         "healthy_stride": 4,
+        "fit_min_history_cycles": 1,
     },
     Source.LABELS: {
         "families": ("ridge", "extra_trees"),
         "rul_cap_cycles": 125,
         "horizon_cycles": 50,
         "healthy_stride": 4,
+        "fit_min_history_cycles": 1,
     },
 }
 

@@ -86,6 +86,9 @@ def log_training(
                 "horizon_cycles": settings.horizon_cycles,
                 "windows": ",".join(map(str, model.spec.windows)),
                 "cv_folds": settings.cv_folds,
+                "cv_cuts_per_asset": settings.cv_cuts_per_asset,
+                "cv_min_history_cycles": settings.cv_min_history_cycles,
+                "cv_max_rul_cycles": settings.cv_max_rul_cycles,
                 "holdout_fraction": settings.holdout_fraction,
                 "seed": settings.seed,
                 "healthy_stride": settings.healthy_stride,
@@ -102,7 +105,8 @@ def log_training(
         )
         mlflow.set_tags({"forewarn.data_hash": data_hash, "forewarn.source": source})
         for family, cv_scores in result.cv.items():
-            mlflow.log_metrics({f"cv_{family}_{k}": v for k, v in cv_scores.items()})
+            # cut_* are NaN when no asset had a truncation point: left out rather than logged as NaN
+            mlflow.log_metrics({f"cv_{family}_{k}": v for k, v in cv_scores.items() if not np.isnan(v)})
         for prefix, scores in metrics.items():
             mlflow.log_metrics(scores.as_mlflow(prefix))
         mlflow.log_metric("train_seconds", result.train_seconds)

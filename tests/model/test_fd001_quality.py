@@ -1,8 +1,9 @@
 """Model quality floor on FD001: catches regressions in features, labels or training.
 
 Trains one family (extra trees: the fastest tree family here, 2 grouped folds) on all 100 training
-engines and scores each test engine's last cycle against RUL_FD001 (measured: RMSE 14.1, PHM08 282).
-The full comparison, where gradient boosting wins, is ``forewarn benchmark cmapss`` (RMSE 13.0).
+engines and scores each test engine's last cycle against RUL_FD001 (measured: RMSE 13.5, PHM08 281;
+14.1 before the fits skipped each engine's first 30 cycles). The full comparison, where gradient
+boosting wins, is ``forewarn benchmark cmapss`` (RMSE 12.9).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from models.training import evaluate, train
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
-RMSE_FLOOR = 15.5
+RMSE_FLOOR = 14.5
 PHM08_FLOOR = 450.0
 PR_AUC_FLOOR = 0.85
 

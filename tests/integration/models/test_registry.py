@@ -35,6 +35,11 @@ def test_training_registers_a_challenger_with_run_records(forewarn: Forewarn) ->
     assert run.data.tags["forewarn.data_hash"] == version.tags["forewarn.data_hash"]
     assert len(run.data.tags["forewarn.data_hash"]) == 64
     assert run.data.metrics["holdout_rmse"] == pytest.approx(summary["holdout_rmse"], abs=1e-3)
+    # the benchmark-like CV (truncation points, true RUL) beside the all-rows CV
+    assert run.data.metrics["cv_ridge_cut_points"] > 0
+    assert run.data.metrics["cv_ridge_cut_rmse"] > 0
+    assert {"cv_ridge_rmse", "cv_ridge_cut_phm08_score"} <= set(run.data.metrics)
+    assert run.data.params["cv_cuts_per_asset"] == "10"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"feature_spec.json", "regime_normaliser.json", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}

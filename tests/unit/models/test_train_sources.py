@@ -18,6 +18,9 @@ def test_fleet_defaults_apply_unless_an_option_or_the_environment_says_otherwise
     assert plain.horizon_cycles == defaults["horizon_cycles"]
     assert plain.families == defaults["families"]
     assert _settings(source=Source.CMAPSS).horizon_cycles == 30  # C-MAPSS keeps its own
+    # cycle is engine age in C-MAPSS only: the fleet fits on every reading
+    assert _settings(source=Source.CMAPSS).fit_min_history_cycles == 30
+    assert plain.fit_min_history_cycles == 1
     assert _settings(source=Source.FLEET, horizon_cycles=12).horizon_cycles == 12
     monkeypatch.setenv("FOREWARN_MODELS_HORIZON_CYCLES", "17")
     monkeypatch.setenv("FOREWARN_MODELS_FAMILIES", '["hgb"]')
