@@ -34,14 +34,18 @@ def test_two_engines_escalate_and_flag_stale_once(
     )
     clock = ManualClock(T0)
     one = AlertEngine(settings, stack.kafka, RULES, clock)
-    two = AlertEngine(settings, stack.kafka, RULES, clock)
+    two: AlertEngine | None = None
     try:
         produce(stack.kafka, risk, [r for a in ASSETS for r in series([0.97], asset=a)])
+        # The first instance takes the records before the second joins the group: what is under test
+        # is the tick lease on the shared store, not Kafka's rebalancing. (Two kafka-python consumers
+        # joining together in one thread were once seen rebalancing for over 60 s: the leader kept
+        # re-joining right after each assignment, so neither fetched.)
         deadline = time.monotonic() + 60
-        while one.stats.records + two.stats.records < len(ASSETS):
-            assert time.monotonic() < deadline, (one.stats, two.stats)
+        while one.stats.records < len(ASSETS):
+            assert time.monotonic() < deadline, one.stats
             one.step()
-            two.step()
+        two = AlertEngine(settings, stack.kafka, RULES, clock)
         # processing time runs on for 15 minutes; both instances step every 5 s of it
         for _ in range(180):
             clock.advance(5)
@@ -56,7 +60,8 @@ def test_two_engines_escalate_and_flag_stale_once(
         )
     finally:
         one.close()
-        two.close()
+        if two is not None:
+            two.close()
 
     def done(events: list) -> bool:  # type: ignore[type-arg]
         return sum(e.change is ChangeKind.ESCALATED for e in events) >= 2 * len(ASSETS)
