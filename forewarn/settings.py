@@ -180,13 +180,17 @@ class KafkaSettings(ForewarnSettings):
             self.dlq_topic: self.dlq_partitions,
             self.risk_topic: self.risk_partitions,
             self.alerts_topic: self.alerts_partitions,
-            self.risk_dlq_topic or f"{self.risk_topic}.dlq": self.risk_dlq_partitions,
+            self.risk_dlq(): self.risk_dlq_partitions,
         }
+
+    def risk_dlq(self) -> str:
+        """The risk dead-letter topic: ``risk_dlq_topic``, or ``<risk_topic>.dlq`` when unset."""
+        return self.risk_dlq_topic or f"{self.risk_topic}.dlq"
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Topic-level configs the project topics are created (and kept) with."""
         big = {"max.message.bytes": str(self.dlq_max_message_bytes)}
-        return {self.dlq_topic: big, self.risk_dlq_topic or f"{self.risk_topic}.dlq": big}
+        return {self.dlq_topic: big, self.risk_dlq(): big}
 
     def client_config(self) -> dict[str, Any]:
         """Keyword arguments shared by every kafka-python client."""

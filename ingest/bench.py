@@ -140,60 +140,42 @@ def _stop_gateway(proc: subprocess.Popen[bytes]) -> None:
 
 def _via_gateway(
     messages: list[Message], env: dict[str, str], consumer: KafkaConsumer, partitions: list[TopicPartition],
-    mqtt: MqttSettings, log: Path,
+    mqtt: MqttSettings, log: Path, drain: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Live: the sites publish while the gateway forwards (both on this host's cores)."""
-    _seek_end(consumer, partitions)
-    proc = _start_gateway(env, log)
-    try:
-        gw_cpu0, cpu0, t0 = _cpu_s(proc.pid), time.process_time(), time.perf_counter()
-        stats = publish_all(mqtt, messages, sorted({m.site for m in messages}), None)
-        published_s = time.perf_counter() - t0
-        pub_cpu = time.process_time() - cpu0
-        _count_readings(consumer, sum(m.readings for m in messages), 300)
-        elapsed = time.perf_counter() - t0
-        gw_cpu = _cpu_s(proc.pid) - gw_cpu0
-    finally:
-        _stop_gateway(proc)
-    return {
-        "messages": stats.messages,
-        "acked": stats.acked,
-        "publish_s": round(published_s, 3),
-        "elapsed_s": round(elapsed, 3),
-        "gateway_cpu_s": round(gw_cpu, 3),
-        "publisher_cpu_s": round(pub_cpu, 3),
-    }
+    """One gateway pass, timed until Kafka holds every reading.
 
-
-def _drain_via_gateway(
-    messages: list[Message], env: dict[str, str], consumer: KafkaConsumer, partitions: list[TopicPartition],
-    mqtt: MqttSettings, log: Path,
-) -> dict[str, Any]:  # fmt: skip
-    """Drain: the gateway's own capacity, without the publishers competing for the same cores.
-
-    The gateway subscribes, is paused (SIGSTOP) while the sites publish everything (Mosquitto queues
-    it in the gateway's persistent session), then resumes (SIGCONT) and is timed from there until
-    Kafka holds every reading: a gateway catching up after a slow spell, or one whose sites are
-    elsewhere, as in a real deployment.
+    Live (default): the sites publish while the gateway forwards, both on this host's cores.
+    Drain: the gateway's own capacity, without the publishers competing for the same cores. It is
+    paused (SIGSTOP) while the sites publish everything (Mosquitto queues it in the gateway's
+    persistent session), then resumes (SIGCONT) and is timed from there: a gateway catching up
+    after a slow spell, or one whose sites are elsewhere, as in a real deployment.
     """
     _seek_end(consumer, partitions)
     proc = _start_gateway(env, log)
     try:
-        proc.send_signal(signal.SIGSTOP)
-        t_pub = time.perf_counter()
+        if drain:
+            proc.send_signal(signal.SIGSTOP)
+        gw_cpu0, cpu0, t0 = _cpu_s(proc.pid), time.process_time(), time.perf_counter()
         stats = publish_all(mqtt, messages, sorted({m.site for m in messages}), None)
-        published_s = time.perf_counter() - t_pub
-        gw_cpu0, t0 = _cpu_s(proc.pid), time.perf_counter()
-        proc.send_signal(signal.SIGCONT)
+        published_s = time.perf_counter() - t0
+        pub_cpu = time.process_time() - cpu0
+        if drain:
+            gw_cpu0, t0 = _cpu_s(proc.pid), time.perf_counter()
+            proc.send_signal(signal.SIGCONT)
         _count_readings(consumer, sum(m.readings for m in messages), 300)
         elapsed = time.perf_counter() - t0
         gw_cpu = _cpu_s(proc.pid) - gw_cpu0
     finally:
         _stop_gateway(proc)
+    timing = (
+        {"queued_publish_s": round(published_s, 3)}
+        if drain
+        else {"publish_s": round(published_s, 3), "publisher_cpu_s": round(pub_cpu, 3)}
+    )
     return {
         "messages": stats.messages,
         "acked": stats.acked,
-        "queued_publish_s": round(published_s, 3),
+        **timing,
         "elapsed_s": round(elapsed, 3),
         "gateway_cpu_s": round(gw_cpu, 3),
     }
@@ -239,9 +221,10 @@ def run(readings: int, batch_sizes: list[int], assets: int) -> dict[str, Any]:
                     gw_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}-live.log"
                 )
                 drain_messages = _messages(readings, batch, assets, prefix, ("site-1", "site-2"))
-                drain = _drain_via_gateway(
-                    drain_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}-drain.log"
-                )
+                drain = _via_gateway(
+                    drain_messages, env, consumer, partitions, mqtt, Path(tmp) / f"gw-{batch}-drain.log",
+                    drain=True,
+                )  # fmt: skip
                 raw_rate = count / raw["elapsed_s"]
                 gw_rate = count / via["elapsed_s"]
                 drain_rate = count / drain["elapsed_s"]

@@ -45,6 +45,7 @@ from forewarn.settings import (
     StackSettings,
     load,
 )
+from infra.stack.process import CLOCK_TICKS, stat_fields
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS, read_run
 from ingest.contract import Reading
 from ingest.records import encode_run
@@ -169,59 +170,52 @@ class _Progress:
 
     def totals(self, query_name: str) -> dict[str, Any]:
         """Spark's own per-stage durations summed over the query's micro-batches that read something."""
+        batches = self.batches(query_name)
         durations: dict[str, float] = {}
-        batches = rows = 0
-        largest = 0
-        for progress in self.reports:
-            if progress.name != query_name or not progress.numInputRows:
-                continue
-            batches += 1
-            rows += progress.numInputRows
-            largest = max(largest, progress.numInputRows)
-            for stage, ms in (progress.durationMs or {}).items():
-                durations[stage] = durations.get(stage, 0.0) + float(ms)
-        return {"batches_with_input": batches, "kafka_records": rows, "largest_batch_records": largest,
+        for batch in batches:
+            for stage, ms in batch.items():
+                if stage != "records":
+                    durations[stage] = durations.get(stage, 0.0) + ms
+        records = [b["records"] for b in batches]
+        return {"batches_with_input": len(batches), "kafka_records": sum(records),
+                "largest_batch_records": max(records, default=0),
                 "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
 
 
 def _tree_cpu_s(root: int) -> dict[str, float]:
     """CPU seconds (user + system) of process ``root`` (``jvm``) and of its descendants so far
     (``python``: the Python daemons and workers, reaped ones included), from Linux ``/proc``."""
-    tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
+        fields = stat_fields(entry) if entry.name.isdigit() else None
+        if fields is None:  # not a process, or gone meanwhile
             continue
         pid = int(entry.name)
         parents[pid] = int(fields[1])
         # utime, stime, cutime, cstime: a live process's own time plus its reaped children's
-        cpu[pid] = sum(int(v) for v in fields[11:15]) / tick
+        cpu[pid] = sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
     python, todo = 0.0, [child for child, parent in parents.items() if parent == root]
     while todo:
         pid = todo.pop()
         python += cpu.get(pid, 0.0)
         todo.extend(child for child, parent in parents.items() if parent == pid)
-    own = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
-    return {"jvm": sum(int(v) for v in own[11:13]) / tick, "python": python}
+    own = stat_fields(Path(f"/proc/{root}")) or []
+    return {"jvm": sum(int(v) for v in own[11:13]) / CLOCK_TICKS, "python": python}
 
 
 def _jvm_threads_cpu_s(pid: int) -> dict[str, float]:
     """CPU seconds of the JVM's live threads by kind (name without digits: ``Executor task launch
     worker for task #``, ``C# CompilerThread#``, ``GC Thread#``…), from Linux ``/proc``."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = re.sub(r"[0-9]+", "#", (task / "comm").read_text().strip())
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        fields = stat_fields(task)
+        if fields is not None:
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return out
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.stack.process import Daemon, group_alive, is_alive, signal_group
+from infra.stack.process import CLOCK_TICKS, Daemon, group_alive, is_alive, signal_group, stat_fields
 
 Ready = Callable[[], bool]
 
@@ -166,11 +166,8 @@ def _group(pgid: int) -> list[int]:
 
 
 def _cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = stat_fields(Path(f"/proc/{pid}"))
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _status_mb(pid: int, key: str) -> float:

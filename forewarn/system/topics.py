@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 
 from forewarn.settings import KafkaSettings
+from infra.stack.kafka import ensure_topics
 
 
 class TopicTail:
@@ -69,19 +69,7 @@ class TopicTail:
 def create_topics(kafka: KafkaSettings) -> None:
     """Create the project topics named in ``kafka`` that do not exist yet (a run's own topics)."""
     admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
-    try:
-        existing = set(admin.list_topics())
-        wanted = kafka.topic_partitions()
-        configs = kafka.topic_configs()
-        missing = [
-            NewTopic(t, n, kafka.replication_factor, topic_configs=configs.get(t, {}))
-            for t, n in wanted.items()
-            if t not in existing
-        ]
-        if missing:
-            admin.create_topics(missing, wait_for_metadata=True)
-    finally:
-        admin.close()
+    ensure_topics(admin, kafka.topic_partitions(), kafka.replication_factor, kafka.topic_configs())
 
 
 def group_lag(kafka: KafkaSettings, group_id: str, topic: str) -> int | None:

@@ -105,17 +105,24 @@ def group_alive(pgid: int) -> bool:
     return any(p != pgid or is_alive(p) for p in processes_in_group(pgid))
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of the CPU times in stat
+
+
+def stat_fields(proc_dir: Path) -> list[str] | None:
+    """The fields of ``<proc_dir>/stat`` after the command name (state, ppid, pgrp, …, utime at
+    index 11), for ``/proc/<pid>`` or ``/proc/<pid>/task/<tid>``; None once the process is gone."""
+    try:
+        return (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def processes_in_group(pgid: int) -> list[int]:
     """Live pids whose process group is ``pgid``."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, IndexError, PermissionError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        fields = stat_fields(entry) if entry.name.isdigit() else None
+        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
             found.append(int(entry.name))
     return found
 

@@ -1,4 +1,4 @@
-"""The demo rules (alerts/rules.demo.toml): pumps report once a simulated minute, horizon 30 readings.
+"""The demo rules (alerts/rules.demo.toml): pumps report once a simulated minute, risk horizon 50 readings.
 
 Risk >= 0.5 in 3 of 5 readings, or held for 2 minutes, raises; so does a predicted RUL of 45
 readings or less; every raised risk alert is MINOR or worse and opens a work order.
