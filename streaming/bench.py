@@ -1,16 +1,23 @@
-"""Scoring-job benchmark (``make bench-stream``): sustained readings/s through the Spark job,
-reading → risk latency, and the same model's offline rows/s on the same readings, in one run.
+"""Scoring-job benchmark (``make bench-stream``): the job's capacity (readings/s), reading → risk
+latency, and the same model's offline rows/s on the same readings, in one run.
 
-Readings of C-MAPSS test_FD001 engines (cycled over ``--assets`` assets, event time = send time)
-are produced to a fresh Kafka topic at ``--rate`` readings/s for ``--seconds``, in runs of a few
-readings per record as the gateway writes them, while the job (``streaming.job.start``, local Spark)
-scores them. Latency is the ``risk`` record's Kafka timestamp minus the reading's event time.
-The offline figure scores the very same readings with the same model in one process
-(``RulRiskModel`` features + predict + contributions, as the job does per asset). Finally it tries
-Spark's Real-time Mode trigger on the scoring query and records what Spark answers.
+Readings of C-MAPSS test_FD001 engines (cycled over ``--assets`` assets, in runs of a few readings
+per record as the gateway writes them) go to a fresh Kafka topic, in two phases after a warm-up:
 
-Usage: ``python -m streaming.bench [--assets N] [--rate R] [--seconds S] [--out FILE]``.
-Bounded and loopback-only; topics, database and the model it trains are removed at the end.
+* **live** (latency): ``--rate`` readings/s for ``--seconds`` while the job runs; latency is the
+  ``risk`` record's Kafka timestamp minus the reading's event time (its send time);
+* **capacity** (sustained readings/s): ``--backlog-readings`` wait in the topic while the job is
+  stopped; the restarted job drains them in micro-batches of at most ``--max-offsets`` records,
+  timed from the restart to the commit of the last micro-batch (every sink done).
+
+The offline figure scores the capacity phase's readings with the same model in one process
+(``RulRiskModel`` features + predict + contributions, as the job does per asset); the ratio is
+capacity over offline. CPU seconds of the JVM and its Python workers come from ``/proc``. Finally
+it tries Spark's Real-time Mode trigger on the scoring query and records what Spark answers.
+
+Usage: ``python -m streaming.bench [--assets N] [--rate R] [--seconds S] [--backlog-readings N]
+[--out FILE]``. Bounded and loopback-only; topics, database and the model it trains are removed
+at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,10 +92,10 @@ def _reading(asset: str, row: pd.Series, seq: int, ts_ms: int) -> Reading:
 
 
 def _produce(kafka: KafkaSettings, topic: str, engines: list[pd.DataFrame], assets: int, rate: float,
-             seconds: float, per_record: int, sent: list[Reading],
-             limit: int | None = None) -> None:  # fmt: skip
+             seconds: float, per_record: int, sent: list[Reading], limit: int | None = None,
+             prefix: str = "live") -> None:  # fmt: skip
     """Produce at ``rate`` readings/s for ``seconds`` (or until ``limit`` readings): each tick, one
-    run of ``per_record`` readings for the next asset in turn."""
+    run of ``per_record`` readings for the next asset (``<prefix>-NNNNN``) in turn."""
     producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5)
     cursor = [0] * assets
     started = time.monotonic()
@@ -100,7 +109,7 @@ def _produce(kafka: KafkaSettings, topic: str, engines: list[pd.DataFrame], asse
             run = []
             for _ in range(per_record):
                 i = cursor[asset]
-                run.append(_reading(f"bench-{asset:05d}", engine.iloc[i % len(engine)], i + 1, now_ms))
+                run.append(_reading(f"{prefix}-{asset:05d}", engine.iloc[i % len(engine)], i + 1, now_ms))
                 cursor[asset] += 1
             producer.send(topic, key=run[0].asset_id.encode(), value=encode_run(run))
             sent.extend(run)
@@ -167,6 +176,16 @@ class _Progress:
             for p in self.reports
             if p.name == query_name and p.numInputRows
         ]
+
+    def last_end_s(self, query_name: str) -> float | None:
+        """When the query's last micro-batch that read something had committed (epoch seconds)."""
+        ends = [
+            datetime.fromisoformat(p.timestamp.replace("Z", "+00:00")).timestamp()
+            + (p.durationMs or {}).get("triggerExecution", 0) / 1000
+            for p in self.reports
+            if p.name == query_name and p.numInputRows
+        ]
+        return max(ends, default=None)
 
     def totals(self, query_name: str) -> dict[str, Any]:
         """Spark's own per-stage durations summed over the query's micro-batches that read something."""
@@ -276,26 +295,135 @@ def _try_real_time(spark: Any, config: JobConfig) -> str:
         return f"refused: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
 
 
+@dataclass
+class _Run:
+    """What the bench shares between its phases."""
+
+    args: argparse.Namespace
+    spark: Any
+    config: JobConfig
+    kafka: KafkaSettings
+    topic: str
+    sink: ScoredSink
+    progress: _Progress
+    consumer: KafkaConsumer
+    engines: list[pd.DataFrame]
+    jvm: int
+    queries: list[Any]
+    last_ms: int = 0  # Kafka timestamp of the newest risk record read by ``scored``
+
+    def scored(
+        self, prefix: str, expected: int, timeout_s: float, keep_going: Callable[[], bool]
+    ) -> list[int]:
+        """Read ``risk`` until ``expected`` records of ``prefix-`` assets arrived (or the time is
+        up): each one's Kafka timestamp minus its reading's event time (ms)."""
+        latencies_ms: list[int] = []
+        self.last_ms = 0
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (keep_going() or len(latencies_ms) < expected):
+            for record in self.consumer:
+                score = orjson.loads(record.value)
+                if not score["asset_id"].startswith(f"{prefix}-"):
+                    continue
+                event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
+                latencies_ms.append(record.timestamp - event_ms)
+                self.last_ms = max(self.last_ms, record.timestamp)
+        return latencies_ms
+
+    def measured(
+        self, scored: int, elapsed_s: float, cpu0: dict[str, float], threads0: dict[str, float]
+    ) -> dict[str, Any]:
+        """Rate and CPU of a phase (read after it settled, while the workers live)."""
+        _settle(self.queries)
+        cpu1 = _tree_cpu_s(self.jvm)
+        job_cpu = {k: cpu1[k] - cpu0[k] for k in cpu1}
+        threads1 = _jvm_threads_cpu_s(self.jvm)  # threads that ended meanwhile are missing here
+        jvm_threads = {
+            k: v - threads0.get(k, 0.0) for k, v in threads1.items() if v - threads0.get(k, 0.0) >= 0.05
+        }
+        job_cpu_s = sum(job_cpu.values())
+        return {"readings_scored": scored, "elapsed_s": round(elapsed_s, 2),
+                "readings_per_s": round(scored / elapsed_s, 1) if elapsed_s > 0 else 0.0,
+                "cpu_s": round(job_cpu_s, 2),
+                "cpu_s_by_process": {k: round(v, 2) for k, v in job_cpu.items()},
+                "jvm_cpu_s_by_thread": {k: round(v, 2) for k, v in
+                                        sorted(jvm_threads.items(), key=lambda kv: -kv[1])},
+                "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, scored), 4)}  # fmt: skip
+
+    def stages(self) -> dict[str, Any]:
+        """Spark's and the sink's per-stage totals since the last call (then reset)."""
+        sink_ms = {k: round(v) for k, v in sorted(self.sink.timings_ms.items())}
+        stages = {
+            "spark_progress": self.progress.totals(self.config.stream.query_name),
+            "sink_ms_total": sink_ms,
+        }
+        self.sink.timings_ms.clear()
+        self.progress.reports.clear()
+        return stages
+
+
+def _live(run: _Run, sent: list[Reading]) -> dict[str, Any]:
+    """Latency: ``--rate`` readings/s offered for ``--seconds`` while the job runs."""
+    args = run.args
+    producer = threading.Thread(
+        target=_produce,
+        args=(run.kafka, run.topic, run.engines, args.assets, args.rate, args.seconds, args.per_record, sent),
+        kwargs={"prefix": "live"},
+    )
+    t0 = run.progress.since_s = time.time()
+    cpu0, threads0 = _tree_cpu_s(run.jvm), _jvm_threads_cpu_s(run.jvm)
+    producer.start()
+    latencies = run.scored("live", len(sent), args.seconds + 300, producer.is_alive)
+    producer.join()
+    lat = np.array(latencies, dtype=float)
+    out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
+    out["readings_offered"] = len(sent)
+    out["latency_ms_p50"] = float(np.percentile(lat, 50)) if len(lat) else None
+    out["latency_ms_p99"] = float(np.percentile(lat, 99)) if len(lat) else None
+    out["stages"] = run.stages()
+    return out
+
+
+def _backlog(run: _Run, sent: list[Reading]) -> dict[str, Any]:
+    """Capacity: ``--backlog-readings`` wait in the topic while the job is stopped; the restarted
+    job drains them in micro-batches of at most ``--max-offsets`` records. The time runs from the
+    restart to the commit of the last micro-batch (every sink done), start-up included."""
+    args = run.args
+    for query in run.queries:
+        query.stop()
+    _produce(run.kafka, run.topic, run.engines, args.assets, 1e9, 3600, args.per_record, sent,
+             args.backlog_readings, prefix="backlog")  # fmt: skip
+    t0 = run.progress.since_s = time.time()
+    cpu0, threads0 = _tree_cpu_s(run.jvm), _jvm_threads_cpu_s(run.jvm)
+    run.queries = start(run.spark, run.config, once=False, scored_sink=run.sink)
+    latencies = run.scored("backlog", len(sent), 1800, lambda: False)
+    _settle(run.queries)
+    end_s = run.progress.last_end_s(run.config.stream.query_name) or run.last_ms / 1000
+    out = run.measured(len(latencies), end_s - t0, cpu0, threads0)
+    out["readings_offered"] = len(sent)
+    out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
+    out["stages"] = run.stages()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=1000.0, help="readings/s offered")
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=1000.0, help="live phase: readings/s offered")
+    parser.add_argument("--seconds", type=float, default=30.0, help="live phase: how long (0: no live phase)")
+    parser.add_argument("--backlog-readings", type=int, default=100_000,
+                        help="capacity phase: readings drained from the topic (0: none)")  # fmt: skip
     parser.add_argument("--per-record", type=int, default=5, help="readings per Kafka record")
     parser.add_argument("--trigger-s", type=float, default=0.5, help="micro-batch trigger interval")
-    parser.add_argument("--max-offsets", type=int, default=50_000, help="maxOffsetsPerTrigger (records)")
+    parser.add_argument("--max-offsets", type=int, default=10_000, help="maxOffsetsPerTrigger (records)")
     parser.add_argument("--partitions", type=int, default=2, help="spark.sql.shuffle.partitions")
     parser.add_argument("--data-dir", type=Path, default=project_root().parent / "shared" / "data" / "cmapss")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument(
-        "--backlog",
-        action="store_true",
-        help="capacity: produce all rate x seconds readings while the job is stopped, then time the "
-        "restarted job draining them (no latency figures)",
-    )
     parser.add_argument("--warm-rounds", type=int, default=8, help="warm-up micro-batches before measuring")
     parser.add_argument("--no-real-time", action="store_true", help="skip the Real-time Mode probe")
     args = parser.parse_args()
+    if args.seconds <= 0 and args.backlog_readings <= 0:
+        parser.error("nothing to measure: --seconds and --backlog-readings are both 0")
     load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
 
     stack = load(StackSettings)
@@ -326,102 +454,60 @@ def main() -> None:
         update={"master": "local[2]", "shuffle_partitions": args.partitions}
     )
     spark = spark_session(spark_settings, stack.state_dir, "forewarn-bench-stream")
-    jvm = _spark_pid(spark)
     progress = _Progress()
     spark.streams.addListener(progress.listener())
-    sink = ScoredSink(config.kafka, config.influx, stream)
-    sent: list[Reading] = []
     result: dict[str, Any] = {}
     try:
-        queries = start(spark, config, once=False, scored_sink=sink)
+        sink = ScoredSink(config.kafka, config.influx, stream)
         consumer = KafkaConsumer(
             topics["risk_topic"],
             **kafka.client_config(),
             auto_offset_reset="earliest",
             consumer_timeout_ms=1000,
         )
-        engines = _engines(args.data_dir)
+        queries = start(spark, config, once=False, scored_sink=sink)
+        run = _Run(args, spark, config, kafka, topics["telemetry_topic"], sink, progress, consumer,
+                   _engines(args.data_dir), _spark_pid(spark), queries)  # fmt: skip
         progress.since_s = time.time()
-        warm_s = _warm_up(kafka, topics["telemetry_topic"], consumer, engines[0], args.per_record,
+        warm_s = _warm_up(kafka, topics["telemetry_topic"], consumer, run.engines[0], args.per_record,
                           args.warm_rounds)  # fmt: skip
-        sink.timings_ms.clear()  # steady state only: model loading is in the warm-up
         warm_batches = progress.batches(stream.query_name)
-        progress.reports.clear()
-        producer = threading.Thread(
-            target=_produce,
-            args=(kafka, topics["telemetry_topic"], engines, args.assets,
-                  1e9 if args.backlog else args.rate, 600 if args.backlog else args.seconds,
-                  args.per_record, sent, int(args.rate * args.seconds)),
-        )  # fmt: skip
-        if args.backlog:  # everything waits in the topic; the restarted job drains it
-            for query in queries:
-                query.stop()
-            producer.start()
-            producer.join()
-            t0 = progress.since_s = time.time()
-            cpu0, threads0 = _tree_cpu_s(jvm), _jvm_threads_cpu_s(jvm)
-            queries = start(spark, config, once=False, scored_sink=sink)
-        else:
-            t0 = progress.since_s = time.time()
-            cpu0, threads0 = _tree_cpu_s(jvm), _jvm_threads_cpu_s(jvm)
-            producer.start()
-        latencies_ms: list[int] = []
-        last_ms = 0
-        deadline = time.monotonic() + args.seconds + 300
-        while time.monotonic() < deadline and (producer.is_alive() or len(latencies_ms) < len(sent)):
-            for record in consumer:
-                score = orjson.loads(record.value)
-                if score["asset_id"].startswith("warm-"):
-                    continue
-                event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
-                latencies_ms.append(record.timestamp - event_ms)
-                last_ms = max(last_ms, record.timestamp)
+        run.stages()  # steady state only: model loading is in the warm-up
+        live_sent: list[Reading] = []
+        backlog_sent: list[Reading] = []
+        live = _live(run, live_sent) if args.seconds > 0 else None
+        capacity = _backlog(run, backlog_sent) if args.backlog_readings > 0 else None
         consumer.close()
-        _settle(queries)
-        cpu1 = _tree_cpu_s(jvm)  # read while the workers live
-        job_cpu = {k: cpu1[k] - cpu0[k] for k in cpu1}
-        threads1 = _jvm_threads_cpu_s(jvm)  # threads that ended meanwhile are missing here
-        jvm_threads = {
-            k: v - threads0.get(k, 0.0) for k, v in threads1.items() if v - threads0.get(k, 0.0) >= 0.05
-        }
-        job_cpu_s = sum(job_cpu.values())
-        for query in queries:
+        for query in run.queries:
             query.stop()
-        elapsed_s = last_ms / 1000 - t0
-        lat = np.array([] if args.backlog else latencies_ms, dtype=float)
+        measured, sent = (capacity, backlog_sent) if capacity else (live, live_sent)
+        assert measured is not None
         offline = _offline(config.model_ref(), version, sent, stream.top_features)
-        stream_rate = len(latencies_ms) / elapsed_s if elapsed_s > 0 else 0.0
         result = {
             "benchmark": "stream",
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_avg_1m": [round(load_at_start, 2), round(os.getloadavg()[0], 2)]},
             "model": {"name": name, "version": version, "family": "extra_trees"},
-            "offered": {"assets": args.assets, "readings_per_s": args.rate, "seconds": args.seconds,
-                        "readings_per_record": args.per_record, "readings": len(sent)},
-            "stream": {"mode": "backlog" if args.backlog else "live",
-                       "readings_scored": len(latencies_ms), "elapsed_s": round(elapsed_s, 2),
-                       "readings_per_s": round(stream_rate, 1),
-                       "cpu_s": round(job_cpu_s, 2),
-                       "cpu_s_by_process": {k: round(v, 2) for k, v in job_cpu.items()},
-                       "jvm_cpu_s_by_thread": {k: round(v, 2) for k, v in
-                                               sorted(jvm_threads.items(), key=lambda kv: -kv[1])},
-                       "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, len(latencies_ms)), 4),
-                       "latency_ms_p50": float(np.percentile(lat, 50)) if len(lat) else None,
-                       "latency_ms_p99": float(np.percentile(lat, 99)) if len(lat) else None},
+            "offered": {"assets": args.assets, "readings_per_record": args.per_record,
+                        "live": {"readings_per_s": args.rate, "seconds": args.seconds},
+                        "backlog_readings": args.backlog_readings},
             "settings": {"trigger_interval_s": args.trigger_s, "max_offsets_per_trigger": args.max_offsets,
                          "shuffle_partitions": args.partitions, "master": "local[2]",
                          "top_features": stream.top_features},
             "warm_up": {"seconds": round(warm_s, 1), "rounds": args.warm_rounds, "batches": warm_batches},
-            "stages": {"spark_progress": progress.totals(stream.query_name),
-                       "spark_progress_telemetry_query": progress.totals(f"{stream.query_name}-telemetry"),
-                       "sink_ms_total": {k: round(v) for k, v in sorted(sink.timings_ms.items())}},
+            "live": live,
+            "capacity": capacity,
+            # the headline figures: capacity (or, without that phase, the live rate) and live latency
+            "readings_per_s": measured["readings_per_s"],
+            "latency_ms_p50": live["latency_ms_p50"] if live else None,
+            "latency_ms_p99": live["latency_ms_p99"] if live else None,
             "offline": offline,
-            "ratio_stream_to_offline": round(stream_rate / offline["rows_per_s"], 3),
+            "ratio_stream_to_offline": round(measured["readings_per_s"] / offline["rows_per_s"], 3),
             # the same, by CPU spent per reading (JVM and Python workers vs the offline process):
             # what the job would reach on idle cores, whatever else this shared machine runs
             "ratio_stream_to_offline_cpu": round(
-                offline["cpu_ms_per_row"] / max(1e-9, job_cpu_s * 1000 / max(1, len(latencies_ms))), 3
+                offline["cpu_ms_per_row"] / max(1e-9, measured["cpu_ms_per_reading"]), 3
             ),
             "real_time_mode": "not tried" if args.no_real_time else _try_real_time(spark, config),
         }  # fmt: skip

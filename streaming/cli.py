@@ -62,7 +62,7 @@ def run(
 @stream_app.command("lag")
 def lag(
     query: Annotated[
-        str, typer.Option("--query", help="Checkpoint subfolder of the query: scoring or telemetry.")
+        str, typer.Option("--query", help="Checkpoint subfolder of the query (scoring).")
     ] = "scoring",
 ) -> None:
     """Print, as JSON, how many telemetry records the job has not fully processed yet, per partition.

@@ -22,7 +22,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, St
 
 from forewarn.influx import InfluxWriter, line
 from forewarn.settings import InfluxSettings, KafkaSettings
-from streaming.parse import LATE_FOR_STATE, READING_COLUMNS, UNSCORABLE, dead_letters
+from streaming.parse import LATE_FOR_STATE, NOT_CANONICAL, UNSCORABLE, dead_letters
 from streaming.scoring import UNSPECIFIED_FAILURE_MODE
 from streaming.settings import StreamSettings
 
@@ -115,6 +115,16 @@ def state_dead_letters(scored: DataFrame, telemetry_topic: str) -> DataFrame:
     return dead.withColumn("key", F.concat(F.lit(f"kafka:{telemetry_topic}/asset/"), F.col("key")))
 
 
+def all_dead_letters(batch: DataFrame, telemetry_topic: str) -> DataFrame:
+    """The micro-batch's ``telemetry.dlq`` records: ``late`` and ``unscorable`` readings, and the
+    ``not_canonical`` Kafka records whose dead letter the job built from the source row."""
+    state = state_dead_letters(batch.where(F.col("kind").isin("late", "unscorable")), telemetry_topic)
+    records = batch.where(F.col("kind") == "not_canonical").select(
+        F.col("dlq_key").alias("key"), F.col("dlq_value").alias("value"), F.lit(NOT_CANONICAL).alias("reason")
+    )
+    return state.unionByName(records)
+
+
 def write_kafka(frame: DataFrame, topic: str, options: dict[str, str]) -> None:
     """Write ``key``/``value`` (and ``reason`` as a header when present) to ``topic``; raises on failure."""
     columns = [F.col("key").cast("string"), F.col("value").cast("string")]
@@ -151,20 +161,36 @@ def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
         )
 
 
-def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[str | None]:
-    """InfluxDB ``telemetry`` points: every reading, or (downsampled) the last of each bucket.
+@dataclass(frozen=True)
+class TelemetryPoints:
+    """Which readings become InfluxDB ``telemetry`` points, and stamped when.
 
-    A downsampled point is stamped with its bucket's start, so later readings of the same bucket
+    Downsampled, a point is stamped with its bucket's start, so later readings of the same bucket
     overwrite it and the stored value is the bucket's last reading whatever the micro-batch split.
     """
-    bucket_ms = downsample_s * 1000 if downsample_s else None
+
+    enabled: bool = False
+    bucket_ms: int | None = None
+
+    @classmethod
+    def of(cls, stream: StreamSettings) -> TelemetryPoints:
+        mode = stream.telemetry_to_influx
+        return cls(mode != "off", stream.downsample_s * 1000 if mode == "downsampled" else None)
+
+    def line(self, asset_id: str, site: str, ts_ms: int, seq: int, values: dict[str, Any]) -> str | None:
+        """One reading's point: its settings and sensors as fields, ``seq`` beside them."""
+        if self.bucket_ms:
+            ts_ms -= ts_ms % self.bucket_ms
+        return line("telemetry", {"site": site, "asset_id": asset_id}, {**values, "seq": int(seq)}, ts_ms)
+
+
+def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[str | None]:
+    """InfluxDB ``telemetry`` points of readings (``READING_COLUMNS`` rows): every reading, or
+    (downsampled) the last of each bucket (see :class:`TelemetryPoints`)."""
+    points = TelemetryPoints(True, downsample_s * 1000 if downsample_s else None)
     for r in rows:
         values: dict[str, Any] = {**orjson.loads(r["settings"] or "{}"), **orjson.loads(r["sensors"])}
-        values["seq"] = int(r["seq"])
-        ts_ms = int(r["ts"])
-        if bucket_ms:
-            ts_ms -= ts_ms % bucket_ms
-        yield line("telemetry", {"site": r["site"], "asset_id": r["asset_id"]}, values, ts_ms)
+        yield points.line(r["asset_id"], r["site"], int(r["ts"]), int(r["seq"]), values)
 
 
 _WRITERS: dict[tuple[str, int, float], InfluxWriter] = {}
@@ -191,15 +217,19 @@ def _writer(settings: InfluxSettings, batch_lines: int, retry_budget_s: float) -
     return writer
 
 
-def _influx_partition(
-    settings: InfluxSettings, stream: StreamSettings, kind: str
-) -> Callable[[Iterator[Row]], None]:
-    """The ``foreachPartition`` function writing one partition's rows to InfluxDB (on the executor)."""
-    downsample = stream.downsample_s if stream.telemetry_to_influx == "downsampled" else None
+def _influx_partition(settings: InfluxSettings, stream: StreamSettings) -> Callable[[Iterator[Row]], None]:
+    """The ``foreachPartition`` function writing one partition's ``risk`` rows and ``telemetry``
+    rows (points already in line protocol) to InfluxDB, on the executor."""
+
+    def lines(rows: Iterator[Row]) -> Iterator[str | None]:
+        for r in rows:
+            if r["kind"] == "telemetry":
+                yield from r["payload"].split("\n")
+            else:
+                yield from risk_lines([r])
 
     def write(rows: Iterator[Row]) -> None:
-        lines = risk_lines(rows) if kind == "risk" else telemetry_lines(rows, downsample)
-        _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write(lines)
+        _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write(lines(rows))
 
     return write
 
@@ -261,17 +291,17 @@ class ScoredSink:
             by_kind = {r["kind"]: r for r in totals}
             options = producer_options(self.kafka, self.stream)
             if "risk" in by_kind:
-                risk = batch.where(F.col("kind") == "risk")
-                write_kafka(risk_records(risk), self.kafka.risk_topic, options)
+                risk = risk_records(batch.where(F.col("kind") == "risk"))
+                write_kafka(risk, self.kafka.risk_topic, options)
                 mark = self._timed("kafka_risk", mark)
-                risk.foreachPartition(_influx_partition(self.influx, self.stream, "risk"))
-                mark = self._timed("influx_risk", mark)
-            if "late" in by_kind or "unscorable" in by_kind:
-                dead = batch.where(F.col("kind").isin("late", "unscorable"))
-                write_kafka(
-                    state_dead_letters(dead, self.kafka.telemetry_topic), self.kafka.dlq_topic, options
-                )
+            if by_kind.keys() & {"late", "unscorable", "not_canonical"}:
+                dead = all_dead_letters(batch, self.kafka.telemetry_topic)
+                write_kafka(dead, self.kafka.dlq_topic, options)
                 mark = self._timed("kafka_dlq", mark)
+            if by_kind.keys() & {"risk", "telemetry"}:  # one Spark job for both measurements
+                points = batch.where(F.col("kind").isin("risk", "telemetry"))
+                points.foreachPartition(_influx_partition(self.influx, self.stream))
+                mark = self._timed("influx", mark)
         finally:
             batch.unpersist()
         stats = by_kind.get("stats")
@@ -281,6 +311,7 @@ class ScoredSink:
             readings_out=by_kind["risk"]["rows"] if "risk" in by_kind else 0,
             late=by_kind["late"]["rows"] if "late" in by_kind else 0,
             unscorable=by_kind["unscorable"]["rows"] if "unscorable" in by_kind else 0,
+            not_canonical=by_kind["not_canonical"]["rows"] if "not_canonical" in by_kind else 0,
         )
         for stage, column in (("state_cpu", "state_ms"), ("score_cpu", "score_ms")):
             spent = sum(float(r[column] or 0.0) for r in totals)
@@ -289,28 +320,3 @@ class ScoredSink:
             w.write(self.counters.lines(int(time.time() * 1000)))
         self._timed("influx_pipeline", mark)
         log.info("scoring batch %d: %s in %.2fs", batch_id, self.counters.totals, time.monotonic() - started)
-
-
-@dataclass
-class TelemetrySink:
-    """``foreachBatch`` of the telemetry query: dead letters to Kafka, readings to InfluxDB."""
-
-    kafka: KafkaSettings
-    influx: InfluxSettings
-    stream: StreamSettings
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        from streaming.parse import parse_runs, split_runs
-
-        # Parsed once and cached: the dead-letter check and the InfluxDB write read the same rows.
-        parsed = parse_runs(batch).persist()
-        try:
-            readings, dead = split_runs(parsed)
-            if not dead.isEmpty():  # an empty Kafka write still costs a Spark job per micro-batch
-                write_kafka(dead, self.kafka.dlq_topic, producer_options(self.kafka, self.stream))
-            if self.stream.telemetry_to_influx != "off":
-                readings.select(*READING_COLUMNS).foreachPartition(
-                    _influx_partition(self.influx, self.stream, "telemetry")
-                )
-        finally:
-            parsed.unpersist()

@@ -4,9 +4,11 @@
 asset is its last W readings as arrays (``seq`` as int64 bytes, the column names, the values as
 float64 bytes), never re-parsed: each reading's JSON is parsed once, when it arrives. Each call merges the
 micro-batch's readings (:mod:`streaming.window` rules), computes the fresh readings' feature
-rows with the champion's own feature function, and emits rows of four kinds: ``features`` (one
+rows with the champion's own feature function, and emits rows of five kinds: ``features`` (one
 per fresh reading, with the model version that computed them), ``late`` and ``unscorable`` (dead
-letters, with the reading's canonical JSON) and one ``stats`` row (readings in, duplicates).
+letters, with the reading's canonical JSON), ``telemetry`` (the asset's InfluxDB points of the
+micro-batch, line protocol: the readings are parsed here anyway, so the job reads and parses
+Kafka once for scoring and for the time series) and one ``stats`` row (readings in, duplicates).
 
 :func:`make_scorer` is the function for ``mapInPandas`` after it: it turns all ``features`` rows
 of a partition into ``risk`` rows with one ``predict`` per model version (:mod:`streaming.scoring`).
@@ -41,6 +43,7 @@ from streaming.scoring import (
     required_history,
     score_features,
 )
+from streaming.sinks import TelemetryPoints
 from streaming.window import merge
 
 # The stateful step's rows: what the scoring step reads.
@@ -84,6 +87,10 @@ OUTPUT = StructType(
         StructField("duplicates", LongType()),
         StructField("state_ms", DoubleType()),
         StructField("score_ms", DoubleType()),  # time to score this partition batch (on its first row)
+        # ``not_canonical`` rows (Kafka records that are not telemetry, unioned in by the job):
+        # the finished ``telemetry.dlq`` record
+        StructField("dlq_key", StringType()),
+        StructField("dlq_value", StringType()),
     ]
 )
 OUTPUT_COLUMNS = [f.name for f in OUTPUT.fields]
@@ -135,22 +142,35 @@ class Window:
         return out
 
 
+def reading_object(settings: str | None, sensors: str) -> dict[str, Any]:
+    """One reading's settings and sensors JSON objects as one mapping (sensors win a name clash).
+
+    Raises:
+        ValueError: a settings or sensors value that is not a JSON object (``orjson.JSONDecodeError``
+            is a ``ValueError`` too).
+    """
+    settings_obj = orjson.loads(settings or "{}")
+    sensors_obj = orjson.loads(sensors)
+    if not isinstance(settings_obj, dict) or not isinstance(sensors_obj, dict):
+        raise ValueError("settings and sensors must be JSON objects")
+    return {**settings_obj, **sensors_obj}
+
+
 def parse_values(
     settings: Sequence[str | None], sensors: Sequence[str], known: tuple[str, ...]
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """Readings' settings and sensors JSON objects → (names, values): ``known`` names first, then
-    new ones sorted; NaN where a reading lacks a name or holds something that is not a number.
+    """Readings' settings and sensors JSON objects → (names, values) (see :func:`values_of`).
 
     Raises:
         ValueError: a settings or sensors value that is not a JSON object.
     """
-    rows: list[dict[str, Any]] = []
-    for settings_text, sensors_text in zip(settings, sensors, strict=True):
-        settings_obj = orjson.loads(settings_text or "{}")
-        sensors_obj = orjson.loads(sensors_text)
-        if not isinstance(settings_obj, dict) or not isinstance(sensors_obj, dict):
-            raise ValueError("settings and sensors must be JSON objects")
-        rows.append({**settings_obj, **sensors_obj})
+    rows = [reading_object(st, se) for st, se in zip(settings, sensors, strict=True)]
+    return values_of(rows, known)
+
+
+def values_of(rows: Sequence[dict[str, Any]], known: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Readings as mappings → (names, values): ``known`` names first, then new ones sorted; NaN
+    where a reading lacks a name or holds something that is not a number."""
     new = sorted({name for row in rows for name in row} - set(known))
     columns = (*known, *new)
     table = [[row.get(c) for c in columns] for row in rows]
@@ -280,10 +300,41 @@ def _feature_matrix(features: pd.DataFrame, names: list[str]) -> np.ndarray:
     return np.asarray(chosen.to_numpy(dtype=np.float64))
 
 
+def _objects(readings: _Incoming) -> list[dict[str, Any] | ValueError]:
+    """Each reading's settings and sensors as one mapping, or why they are not JSON objects."""
+    out: list[dict[str, Any] | ValueError] = []
+    for settings, sensors in zip(readings.settings, readings.sensors, strict=True):
+        try:
+            out.append(reading_object(settings, sensors))
+        except ValueError as exc:
+            out.append(exc)
+    return out
+
+
+def _telemetry(
+    out: _Rows, points: TelemetryPoints, asset_id: str, readings: _Incoming, objects: Sequence[Any]
+) -> None:
+    """One ``telemetry`` row: the InfluxDB points of the readings that parsed, in arrival order."""
+    lines = [
+        points.line(asset_id, site, ts, seq, obj)
+        for site, ts, seq, obj in zip(readings.site, readings.ts.tolist(), readings.seq.tolist(), objects,
+                                      strict=True)
+        if isinstance(obj, dict)
+    ]  # fmt: skip
+    body = "\n".join(text for text in lines if text)
+    if body:
+        out.add(1, kind="telemetry", asset_id=asset_id, payload=body)
+
+
 def make_update(
-    ref: ModelRef, history_readings: int
+    ref: ModelRef, history_readings: int, points: TelemetryPoints | None = None
 ) -> Callable[[tuple[Any, ...], Iterator[pd.DataFrame], Any], Iterator[pd.DataFrame]]:
-    """The function for ``groupBy("asset_id").applyInPandasWithState``; pickled to the workers."""
+    """The function for ``groupBy("asset_id").applyInPandasWithState``; pickled to the workers.
+
+    ``points`` says which readings become InfluxDB ``telemetry`` points (none by default): every
+    reading that is not a duplicate, late ones included (late for the window, not for a chart).
+    """
+    points = points or TelemetryPoints()
 
     def update(key: tuple[Any, ...], frames: Iterator[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
         started = time.perf_counter()
@@ -295,16 +346,25 @@ def make_update(
         history = history_readings or required_history(model.model)
         step = merge(window.seq, incoming.seq, history)
         out = _Rows(STEP_COLUMNS)
+        # every reading that is not a duplicate is parsed once, here: features and points read it
+        arrived = np.sort(np.concatenate([step.fresh, step.late]))
+        readings = incoming.take(arrived)
+        objects = _objects(readings)
+        if points.enabled:
+            _telemetry(out, points, asset_id, readings, objects)
         if len(step.late):
             detail = f"older than the {history} readings kept for this asset"
             _dead(out, "late", asset_id, incoming.take(step.late), detail)
         keep = window
         if len(step.fresh):
             fresh = incoming.take(step.fresh)
+            parsed = dict(zip(arrived.tolist(), objects, strict=True))
+            fresh_objects = [parsed[i] for i in step.fresh.tolist()]
             try:
-                columns, fresh_values = parse_values(
-                    fresh.settings.tolist(), fresh.sensors.tolist(), window.columns
-                )
+                error = next((o for o in fresh_objects if isinstance(o, ValueError)), None)
+                if error is not None:
+                    raise error
+                columns, fresh_values = values_of(fresh_objects, window.columns)
                 seq = np.concatenate([window.seq, fresh.seq])[step.order]
                 values = np.vstack([window.widened(columns), fresh_values])[step.order]
                 # the very function training uses per asset (the window is already in seq order)
@@ -312,7 +372,7 @@ def make_update(
                     window_frame(seq, columns, values), model.model.spec, model.model.normaliser
                 )
                 matrix = _feature_matrix(features, feature_names(model.model))
-            except (ValueError, KeyError, orjson.JSONDecodeError) as exc:  # FeatureInputError is a ValueError
+            except (ValueError, KeyError) as exc:  # FeatureInputError and JSONDecodeError are ValueErrors
                 # Readings the champion cannot score (a sensor missing, a NaN): dead letters, and the
                 # window stays as it was so they do not poison later scores.
                 _dead(out, "unscorable", asset_id, fresh, f"{type(exc).__name__}: {exc}")
