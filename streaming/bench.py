@@ -119,23 +119,29 @@ def _produce(kafka: KafkaSettings, topic: str, engines: list[pd.DataFrame], asse
     producer.close()
 
 
-def _offline(ref: ModelRef, version: str, sent: list[Reading], top_k: int) -> dict[str, float]:
+def _offline(ref: ModelRef, version: str, sent: list[Reading], top_k: int, runs: int = 2) -> dict[str, Any]:
     """The same model, as registered (its own thread settings), on the same readings in one process:
-    features for every asset (``model.features``), then one vectorised scoring call."""
+    features for every asset (``model.features``), then one vectorised scoring call. The fastest
+    of ``runs`` runs: the figure the job is held against should not be a slow one."""
     import mlflow
 
     mlflow.set_tracking_uri(ref.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model
     frame = pd.DataFrame([{"asset_id": r.asset_id, "cycle": r.seq, **r.settings, **r.sensors} for r in sent])
-    started, cpu_started = time.perf_counter(), time.process_time()
-    features = model.features(frame)
-    featured = time.perf_counter()
-    scores = score_features(model, features.loc[:, feature_names(model)], top_k)
-    done = time.perf_counter()
-    rows, seconds, cpu_s = len(scores.risk), done - started, time.process_time() - cpu_started
-    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
-            "cpu_s": round(cpu_s, 3), "cpu_ms_per_row": round(cpu_s * 1000 / rows, 4),
-            "features_s": round(featured - started, 3), "score_s": round(done - featured, 3)}  # fmt: skip
+    best: dict[str, Any] = {}
+    for _ in range(max(1, runs)):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        features = model.features(frame)
+        featured = time.perf_counter()
+        scores = score_features(model, features.loc[:, feature_names(model)], top_k)
+        done = time.perf_counter()
+        rows, seconds, cpu_s = len(scores.risk), done - started, time.process_time() - cpu_started
+        if not best or seconds < best["seconds"]:
+            best = {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
+                    "cpu_s": round(cpu_s, 3), "cpu_ms_per_row": round(cpu_s * 1000 / rows, 4),
+                    "features_s": round(featured - started, 3),
+                    "score_s": round(done - featured, 3)}  # fmt: skip
+    return {**best, "runs": runs}
 
 
 class _Progress:
@@ -157,8 +163,7 @@ class _Progress:
 
             def onQueryProgress(self, event: Any) -> None:  # noqa: N802
                 progress = event.progress
-                started = datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp()
-                if started >= outer.since_s:
+                if _start_s(progress) >= outer.since_s:
                     outer.reports.append(progress)
 
             def onQueryIdle(self, event: Any) -> None:  # noqa: N802
@@ -177,16 +182,6 @@ class _Progress:
             if p.name == query_name and p.numInputRows
         ]
 
-    def last_end_s(self, query_name: str) -> float | None:
-        """When the query's last micro-batch that read something had committed (epoch seconds)."""
-        ends = [
-            datetime.fromisoformat(p.timestamp.replace("Z", "+00:00")).timestamp()
-            + (p.durationMs or {}).get("triggerExecution", 0) / 1000
-            for p in self.reports
-            if p.name == query_name and p.numInputRows
-        ]
-        return max(ends, default=None)
-
     def totals(self, query_name: str) -> dict[str, Any]:
         """Spark's own per-stage durations summed over the query's micro-batches that read something."""
         batches = self.batches(query_name)
@@ -196,8 +191,9 @@ class _Progress:
                 if stage != "records":
                     durations[stage] = durations.get(stage, 0.0) + ms
         records = [b["records"] for b in batches]
-        return {"batches_with_input": len(batches), "kafka_records": sum(records),
-                "largest_batch_records": max(records, default=0),
+        # Spark's input rows: each Kafka record twice (the job's two branches read the source)
+        return {"batches_with_input": len(batches), "source_rows": sum(records),
+                "largest_batch_source_rows": max(records, default=0),
                 "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
 
 
@@ -352,6 +348,14 @@ class _Run:
 
     def stages(self) -> dict[str, Any]:
         """Spark's and the sink's per-stage totals since the last call (then reset)."""
+        # the listener bus is asynchronous: wait (a little) for the last micro-batch's report
+        name, since = self.config.stream.query_name, self.progress.since_s
+        done = sum(
+            1 for q in self.queries for p in q.recentProgress if p.numInputRows and _start_s(p) >= since
+        )
+        deadline = time.monotonic() + 10
+        while len(self.progress.batches(name)) < done and time.monotonic() < deadline:
+            time.sleep(0.1)
         sink_ms = {k: round(v) for k, v in sorted(self.sink.timings_ms.items())}
         stages = {
             "spark_progress": self.progress.totals(self.config.stream.query_name),
@@ -360,6 +364,16 @@ class _Run:
         self.sink.timings_ms.clear()
         self.progress.reports.clear()
         return stages
+
+
+def _start_s(progress: Any) -> float:
+    """When a micro-batch started (epoch seconds)."""
+    return datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def _end_s(progress: Any) -> float:
+    """When a micro-batch had committed (epoch seconds): its start plus its trigger's duration."""
+    return _start_s(progress) + float((progress.durationMs or {}).get("triggerExecution", 0)) / 1000
 
 
 def _live(run: _Run, sent: list[Reading]) -> dict[str, Any]:
@@ -373,7 +387,10 @@ def _live(run: _Run, sent: list[Reading]) -> dict[str, Any]:
     t0 = run.progress.since_s = time.time()
     cpu0, threads0 = _tree_cpu_s(run.jvm), _jvm_threads_cpu_s(run.jvm)
     producer.start()
-    latencies = run.scored("live", len(sent), args.seconds + 300, producer.is_alive)
+    offered = int(args.rate * args.seconds)  # what _produce sends, unless it runs out of time
+    latencies = run.scored(
+        "live", offered, args.seconds + 300, lambda: producer.is_alive() or len(sent) < offered
+    )
     producer.join()
     lat = np.array(latencies, dtype=float)
     out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
@@ -398,7 +415,7 @@ def _backlog(run: _Run, sent: list[Reading]) -> dict[str, Any]:
     run.queries = start(run.spark, run.config, once=False, scored_sink=run.sink)
     latencies = run.scored("backlog", len(sent), 1800, lambda: False)
     _settle(run.queries)
-    end_s = run.progress.last_end_s(run.config.stream.query_name) or run.last_ms / 1000
+    end_s = max((_end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=0.0)
     out = run.measured(len(latencies), end_s - t0, cpu0, threads0)
     out["readings_offered"] = len(sent)
     out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
