@@ -132,7 +132,8 @@ def start(
 ) -> list[StreamingQuery]:
     """Start the query; it runs until stopped (or, with ``once``, until the topic is drained).
 
-    ``scored_sink`` replaces the scoring query's sink (the benchmark keeps it to read its timings).
+    A list (of one query), so callers wait on and stop whatever the job runs. ``scored_sink``
+    replaces the query's sink (the benchmark keeps it to read its timings).
     """
     stream = config.stream
 
@@ -153,7 +154,7 @@ def start(
 
 
 def run(spark: SparkSession, config: JobConfig, once: bool = False) -> None:
-    """Run the queries; restart them from their checkpoints after a failure (see module docstring)."""
+    """Run the query; restart it from its checkpoint after a failure (see module docstring)."""
     restarts = 0
     while True:
         queries = start(spark, config, once)
@@ -162,7 +163,7 @@ def run(spark: SparkSession, config: JobConfig, once: bool = False) -> None:
                 for query in queries:
                     query.awaitTermination()
                 return
-            # Either query failing (or being stopped) ends the wait; a failure raises here.
+            # The query failing (or being stopped) ends the wait; a failure raises here.
             spark.streams.awaitAnyTermination()
             for query in queries:
                 if query.isActive:
