@@ -119,11 +119,15 @@ def _check(readings: pd.DataFrame, columns: list[str]) -> None:
         raise FeatureInputError(FeatureErrorReason.NOT_ORDERED, "cycle must rise strictly within an asset")
 
 
-def _window_stats(values: np.ndarray, window: int, stats: tuple[Stat, ...]) -> dict[Stat, np.ndarray]:
-    """Statistics over the trailing ``window`` readings of every row: each (rows, sensors)."""
+def _window_stats(
+    values: np.ndarray, window: int, stats: tuple[Stat, ...], first_row: int = 0
+) -> dict[Stat, np.ndarray]:
+    """Statistics over the trailing ``window`` readings of every row from ``first_row`` on: each
+    (rows - first_row, sensors)."""
     _rows, sensors = values.shape
     padded = np.vstack([np.full((window - 1, sensors), np.nan), values])
-    view = sliding_window_view(padded, window, axis=0)  # (rows, sensors, window), NaN before life starts
+    # (rows, sensors, window), NaN before life starts
+    view = sliding_window_view(padded, window, axis=0)[first_row:]
     valid = ~np.isnan(view)
     count = valid.sum(axis=2)
     filled = np.where(valid, view, 0.0)
@@ -151,7 +155,9 @@ def _window_stats(values: np.ndarray, window: int, stats: tuple[Stat, ...]) -> d
     return out
 
 
-def asset_features(readings: pd.DataFrame, spec: FeatureSpec, normaliser: RegimeNormaliser) -> pd.DataFrame:
+def asset_features(
+    readings: pd.DataFrame, spec: FeatureSpec, normaliser: RegimeNormaliser, first_row: int = 0
+) -> pd.DataFrame:
     """Feature rows for one asset's readings, oldest first; same index as ``readings``.
 
     Args:
@@ -159,6 +165,8 @@ def asset_features(readings: pd.DataFrame, spec: FeatureSpec, normaliser: Regime
             :func:`required_history` readings in streaming: the last row is the same either way).
         spec: which sensors, windows and statistics.
         normaliser: the regime normaliser learned at training time.
+        first_row: rows before it are history only: no feature rows for them (the streaming
+            state holds readings it scored in earlier micro-batches; their rows would be thrown away).
 
     Raises:
         FeatureInputError: empty input, a missing column, a NaN/infinite value, or cycles that
@@ -166,23 +174,19 @@ def asset_features(readings: pd.DataFrame, spec: FeatureSpec, normaliser: Regime
     """
     _check(readings, ["cycle", *normaliser.settings, *spec.sensors])
     normalised = normaliser.transform(readings).loc[:, list(spec.sensors)].to_numpy(dtype=np.float64)
-    # One float64 block in feature_names order: a frame from a dict of hundreds of columns cost
-    # about half of each call, and the streaming job calls this per asset and micro-batch.
-    names = feature_names(spec)
-    out = np.empty((len(readings), len(names)), dtype=np.float64)
-    j = 0
+    rows = len(readings) - first_row
+    # One float64 block in feature_names order (per sensor: the last value, then each window's
+    # statistics), built with one reshape: a frame from a dict of hundreds of columns, or a copy
+    # per column, cost most of each call, and the streaming job calls this per asset and micro-batch.
+    per_sensor = [normalised[first_row:, :, None]]
+    for w in spec.windows:
+        window = _window_stats(normalised, w, spec.stats, first_row)
+        per_sensor.extend(window[stat][:, :, None] for stat in spec.stats)
+    block = np.concatenate(per_sensor, axis=2).reshape(rows, -1)
     if spec.age:
-        out[:, 0] = readings["cycle"].to_numpy(dtype=np.float64)
-        j = 1
-    per_window = {w: _window_stats(normalised, w, spec.stats) for w in spec.windows}
-    for i in range(len(spec.sensors)):
-        out[:, j] = normalised[:, i]
-        j += 1
-        for w in spec.windows:
-            for stat in spec.stats:
-                out[:, j] = per_window[w][stat][:, i]
-                j += 1
-    return pd.DataFrame(out, index=readings.index, columns=names, copy=False)
+        cycles = readings["cycle"].to_numpy(dtype=np.float64)[first_row:, None]
+        block = np.hstack([cycles, block])
+    return pd.DataFrame(block, index=readings.index[first_row:], columns=feature_names(spec), copy=False)
 
 
 def fleet_features(

@@ -367,17 +367,18 @@ def make_update(
                 columns, fresh_values = values_of(fresh_objects, window.columns)
                 seq = np.concatenate([window.seq, fresh.seq])[step.order]
                 values = np.vstack([window.widened(columns), fresh_values])[step.order]
+                is_fresh = step.order >= len(window.seq)  # positions of the fresh readings, seq order
+                first = int(np.argmax(is_fresh))  # rows before the first fresh one: history only
                 # the very function training uses per asset (the window is already in seq order)
                 features = asset_features(
-                    window_frame(seq, columns, values), model.model.spec, model.model.normaliser
+                    window_frame(seq, columns, values), model.model.spec, model.model.normaliser, first
                 )
-                matrix = _feature_matrix(features, feature_names(model.model))
+                matrix = _feature_matrix(features, feature_names(model.model))[is_fresh[first:]]
             except (ValueError, KeyError) as exc:  # FeatureInputError and JSONDecodeError are ValueErrors
                 # Readings the champion cannot score (a sensor missing, a NaN): dead letters, and the
                 # window stays as it was so they do not poison later scores.
                 _dead(out, "unscorable", asset_id, fresh, f"{type(exc).__name__}: {exc}")
             else:
-                is_fresh = step.order >= len(window.seq)  # positions of the fresh readings, seq order
                 scored = fresh.take(step.order[is_fresh] - len(window.seq))
                 out.add(
                     len(scored.seq),
@@ -387,7 +388,7 @@ def make_update(
                     seq=scored.seq.tolist(),
                     event_ts_ms=scored.ts.tolist(),
                     model_version=model.version,
-                    features=[row.tobytes() for row in matrix[is_fresh]],
+                    features=[row.tobytes() for row in matrix],
                 )
                 keep = Window(seq[-history:], columns, values[-history:])
         state.update(keep.encode())

@@ -50,6 +50,20 @@ def test_a_longer_window_than_required_changes_nothing(
         np.testing.assert_array_equal(asset_features(window, SPEC, normaliser).iloc[-1], batch_last)
 
 
+def test_rows_from_first_row_equal_the_same_rows_of_the_whole_history(
+    multi_regime_fleet: pd.DataFrame, normaliser: RegimeNormaliser
+) -> None:
+    """What the streaming state asks for: feature rows of the fresh readings only, the window
+    before them as history."""
+    asset = multi_regime_fleet[multi_regime_fleet["unit"] == 2].reset_index(drop=True)
+    whole = asset_features(asset, SPEC, normaliser)
+    for first in (0, 1, 9, 10, len(asset) - 1):
+        part = asset_features(asset, SPEC, normaliser, first)
+        assert list(part.index) == list(asset.index[first:])
+        assert list(part.columns) == feature_names(SPEC)
+        np.testing.assert_array_equal(part.to_numpy(), whole.iloc[first:].to_numpy())
+
+
 def test_too_short_a_window_differs(multi_regime_fleet: pd.DataFrame, normaliser: RegimeNormaliser) -> None:
     asset = multi_regime_fleet[multi_regime_fleet["unit"] == 3]
     batch_last = asset_features(asset, SPEC, normaliser).iloc[-1]
