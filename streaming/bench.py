@@ -241,6 +241,13 @@ def _settle(queries: list[Any], timeout_s: float = 120) -> None:
         time.sleep(0.2)
 
 
+def _compilations(spark: Any) -> int:
+    """Classes Spark's code generator has compiled in this JVM so far (a plan whose code changes
+    from one micro-batch to the next is compiled again, and then JIT-compiled again, every batch)."""
+    metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
+    return int(metrics.METRIC_COMPILATION_TIME().getCount())
+
+
 def _spark_pid(spark: Any) -> int:
     return int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
 
@@ -386,6 +393,7 @@ def _live(run: _Run, sent: list[Reading]) -> dict[str, Any]:
     )
     t0 = run.progress.since_s = time.time()
     cpu0, threads0 = _tree_cpu_s(run.jvm), _jvm_threads_cpu_s(run.jvm)
+    compiled0 = _compilations(run.spark)
     producer.start()
     offered = int(args.rate * args.seconds)  # what _produce sends, unless it runs out of time
     latencies = run.scored(
@@ -394,6 +402,7 @@ def _live(run: _Run, sent: list[Reading]) -> dict[str, Any]:
     producer.join()
     lat = np.array(latencies, dtype=float)
     out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
+    out["classes_compiled"] = _compilations(run.spark) - compiled0
     out["readings_offered"] = len(sent)
     out["latency_ms_p50"] = float(np.percentile(lat, 50)) if len(lat) else None
     out["latency_ms_p99"] = float(np.percentile(lat, 99)) if len(lat) else None
@@ -412,11 +421,13 @@ def _backlog(run: _Run, sent: list[Reading]) -> dict[str, Any]:
              args.backlog_readings, prefix="backlog")  # fmt: skip
     t0 = run.progress.since_s = time.time()
     cpu0, threads0 = _tree_cpu_s(run.jvm), _jvm_threads_cpu_s(run.jvm)
+    compiled0 = _compilations(run.spark)
     run.queries = start(run.spark, run.config, once=False, scored_sink=run.sink)
     latencies = run.scored("backlog", len(sent), 1800, lambda: False)
     _settle(run.queries)
     end_s = max((_end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=0.0)
     out = run.measured(len(latencies), end_s - t0, cpu0, threads0)
+    out["classes_compiled"] = _compilations(run.spark) - compiled0
     out["readings_offered"] = len(sent)
     out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
     out["stages"] = run.stages()

@@ -67,13 +67,14 @@ def parse_telemetry(kafka: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def parse_runs(kafka: DataFrame) -> DataFrame:
-    """Kafka source rows → ``topic``, ``partition``, ``offset``, ``value``, ``run`` (the parsed
+    """Kafka source rows → ``topic``, ``partition``, ``offset``, ``timestamp``, ``value``, ``run`` (the parsed
     readings) and ``ok`` (the record is a non-empty run of canonical readings): parse once, then
     :func:`split_runs` (a ``foreachBatch`` sink caches this frame between its writes)."""
     parsed = kafka.select(
         "topic",
         "partition",
         "offset",
+        "timestamp",
         "value",
         F.from_json(F.col("value").cast("string"), RUN).alias("run"),
     )
@@ -92,6 +93,10 @@ def split_runs(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
         parsed.where(~F.col("ok")),
         reason=F.lit(NOT_CANONICAL),
         detail=F.lit("telemetry value is not a JSON array of canonical schema-1 readings"),
+        # the record's Kafka timestamp, not the clock: a replayed micro-batch writes the same dead
+        # letter, and the plan's code stays the same across micro-batches (current_timestamp() is
+        # a new literal in each, so Spark compiled new classes and the JIT new code every batch)
+        received_at=F.col("timestamp"),
     )
     return readings, dead
 
@@ -108,16 +113,22 @@ def kafka_source(frame: DataFrame) -> Column:
     )
 
 
-def dead_letters(frame: DataFrame, reason: Column, detail: Column) -> DataFrame:
-    """Rows with ``topic``/``partition``/``offset``/``value`` → ``telemetry.dlq`` key and value."""
+def dead_letters(
+    frame: DataFrame, reason: Column, detail: Column, received_at: Column | None = None
+) -> DataFrame:
+    """Rows with ``topic``/``partition``/``offset``/``value`` → ``telemetry.dlq`` key and value.
+
+    ``received_at`` (a timestamp) defaults to when the micro-batch runs.
+    """
     source = kafka_source(frame)
+    received = F.current_timestamp() if received_at is None else received_at
     value = F.to_json(
         F.struct(
             F.lit(DLQ_FORMAT_VERSION).alias("format"),
             reason.alias("reason"),
             detail.alias("detail"),
             source.alias("source"),
-            F.date_format(F.current_timestamp(), "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("received_at"),
+            F.date_format(received, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("received_at"),
             F.lit(None).cast("int").alias("index"),
             # Spark may wrap base64 at 76 characters (MIME); the dead-letter format wants one line.
             F.regexp_replace(F.base64(frame["value"]), r"\s", "").alias("payload_b64"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,9 +16,13 @@ from streaming.parse import NOT_CANONICAL, parse_telemetry
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
+RECEIVED = datetime(2026, 11, 23, 4, 30, 12, 345000, tzinfo=UTC)
+
+
 def kafka_rows(spark: Any, values: list[bytes]) -> Any:
-    rows = [("telemetry", 2, 100 + i, b"key", value) for i, value in enumerate(values)]
-    return spark.createDataFrame(rows, "topic string, partition int, offset long, key binary, value binary")
+    rows = [("telemetry", 2, 100 + i, RECEIVED, b"key", value) for i, value in enumerate(values)]
+    schema = "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
+    return spark.createDataFrame(rows, schema)
 
 
 def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any) -> None:
@@ -50,3 +55,4 @@ def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any)
     assert NOT_CANONICAL in {r.value for r in Reason}, "the reason is part of the dead-letter enum"
     letter = decode_dead_letter(letters[0]["value"].encode())
     assert letter.payload in bad
+    assert letter.received_at == RECEIVED, "the record's Kafka timestamp, whenever the batch runs"

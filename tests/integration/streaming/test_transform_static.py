@@ -9,6 +9,7 @@ only the champion from the real MLflow registry.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,13 @@ from tests.integration.streaming.test_scoring_job import fd001_test_readings
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-KAFKA_ROW = "topic string, partition int, offset long, key binary, value binary"
+KAFKA_ROW = "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
 
 
 def kafka_rows(spark: Any, values: list[bytes], folder: Path) -> Any:
     """A streaming DataFrame of Kafka source rows holding ``values`` (from Parquet files)."""
-    rows = [("telemetry", i % 3, 100 + i, b"key", value) for i, value in enumerate(values)]
+    received = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)
+    rows = [("telemetry", i % 3, 100 + i, received, b"key", value) for i, value in enumerate(values)]
     spark.createDataFrame(rows, KAFKA_ROW).write.mode("overwrite").parquet(str(folder))
     return spark.readStream.schema(KAFKA_ROW).parquet(str(folder))
 
