@@ -75,7 +75,8 @@ def transform(
 
     Two Python steps in one stage: the stateful step (per asset: window, rules, feature rows,
     ``telemetry`` points when ``points`` says so) and the scoring step (per partition batch: one
-    ``predict`` for all its assets' rows). Works on a static DataFrame too (empty state).
+    ``predict`` for all its assets' rows). ``readings`` must be a stream: Spark runs its stateful
+    operator for Python in streaming queries only (tests read static rows back as a stream).
     """
     from pyspark.sql.streaming.state import GroupStateTimeout
 
