@@ -31,7 +31,7 @@ def escape_tag(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
-def _field(value: FieldValue) -> str | None:
+def _field(value: object) -> str | None:
     if type(value) is float:  # the common case first (a bool is an int, so its test stays first below)
         return repr(value) if math.isfinite(value) else None
     if isinstance(value, bool):
@@ -40,7 +40,10 @@ def _field(value: FieldValue) -> str | None:
         return f"{value}i"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else None  # line protocol has no NaN
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # null, a list, an object: line protocol cannot hold them, and a bad payload must not crash a sink
+    return None
 
 
 def line(
@@ -49,7 +52,7 @@ def line(
     """One point in line protocol at millisecond precision; None when no field is writable.
 
     Tags are sorted (InfluxDB's preferred order); empty tag values are left out, as InfluxDB would
-    reject them; non-finite floats are left out of the fields.
+    reject them; non-finite floats, nulls, lists and objects are left out of the fields.
     """
     tag_part = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
     encoded = ((escape_tag(k), _field(v)) for k, v in fields.items())

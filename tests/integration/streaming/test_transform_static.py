@@ -76,7 +76,12 @@ def test_static_rows_give_scores_points_and_dead_letters(
     ]
     # a reading without the model's sensors: unscorable
     missing = Reading("pump-9", "site-2", 1_767_225_600_000, 1, {}, {"vib_mm_s": 2.0})
-    values = [*runs, runs[2], encode_run([missing]), b"not telemetry"]
+    # canonical in shape, but values no number: unscorable, and its point keeps what it can hold
+    odd = orjson.dumps(
+        [{"schema": 1, "asset_id": "pump-8", "site": "site-2", "ts": 1_767_225_600_000, "seq": 1,
+          "settings": {}, "sensors": {"a": None, "b": [1], "c": {"d": 1}, "e": 2.5}}]
+    )  # fmt: skip
+    values = [*runs, runs[2], encode_run([missing]), odd, b"not telemetry"]
 
     job = config(stack, champion_model, tmp_path)
     source = kafka_rows(spark, values, tmp_path / "in")
@@ -102,14 +107,17 @@ def test_static_rows_give_scores_points_and_dead_letters(
 
     # one telemetry row per asset with a point per reading (pump-9's reading too: unscorable, not unchartable)
     points = [line for body in rows.loc[rows["kind"] == "telemetry", "payload"] for line in body.split("\n")]
-    assert len(points) == len(sent) + 1
+    assert len(points) == len(sent) + 2
     assert all(p.startswith("telemetry,asset_id=") for p in points)
     sensor = next(iter(sent[0].sensors))
-    assert all(f"{sensor}=" in p for p in points if "pump-9" not in p)
+    assert all(f"{sensor}=" in p for p in points if "pump-" not in p)
+    assert [p for p in points if "pump-8" in p] == [
+        "telemetry,asset_id=pump-8,site=site-2 e=2.5,seq=1i 1767225600000"
+    ]
 
-    unscorable = rows[rows["kind"] == "unscorable"]
-    assert list(unscorable["asset_id"]) == ["pump-9"]
-    assert orjson.loads(unscorable["payload"].iloc[0])[0]["seq"] == 1
+    unscorable = rows[rows["kind"] == "unscorable"].sort_values("asset_id")
+    assert list(unscorable["asset_id"]) == ["pump-8", "pump-9"]
+    assert [orjson.loads(p)[0]["seq"] for p in unscorable["payload"]] == [1, 1]
 
     dead = rows[rows["kind"] == "not_canonical"]
     assert len(dead) == 1
