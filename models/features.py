@@ -158,7 +158,7 @@ def _window_stats(
 def asset_features(
     readings: pd.DataFrame, spec: FeatureSpec, normaliser: RegimeNormaliser, first_row: int = 0
 ) -> pd.DataFrame:
-    """Feature rows for one asset's readings, oldest first; same index as ``readings``.
+    """Feature rows for one asset's readings, oldest first; same index as ``readings`` (from ``first_row``).
 
     Args:
         readings: one asset's readings ordered by ``cycle`` (the whole history, or the last
@@ -182,7 +182,7 @@ def asset_features(
     for w in spec.windows:
         window = _window_stats(normalised, w, spec.stats, first_row)
         per_sensor.extend(window[stat][:, :, None] for stat in spec.stats)
-    block = np.concatenate(per_sensor, axis=2).reshape(rows, -1)
+    block = np.concatenate(per_sensor, axis=2).reshape(rows, len(spec.sensors) * len(per_sensor))
     if spec.age:
         cycles = readings["cycle"].to_numpy(dtype=np.float64)[first_row:, None]
         block = np.hstack([cycles, block])

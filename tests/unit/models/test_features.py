@@ -57,6 +57,7 @@ def test_rows_from_first_row_equal_the_same_rows_of_the_whole_history(
     before them as history."""
     asset = multi_regime_fleet[multi_regime_fleet["unit"] == 2].reset_index(drop=True)
     whole = asset_features(asset, SPEC, normaliser)
+    assert asset_features(asset, SPEC, normaliser, len(asset)).empty  # history only: no rows
     for first in (0, 1, 9, 10, len(asset) - 1):
         part = asset_features(asset, SPEC, normaliser, first)
         assert list(part.index) == list(asset.index[first:])
