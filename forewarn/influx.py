@@ -38,7 +38,7 @@ def _field(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return f"{value}i"
-    if isinstance(value, float):
+    if isinstance(value, float):  # a float subclass (numpy.float64)
         return repr(value) if math.isfinite(value) else None  # line protocol has no NaN
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

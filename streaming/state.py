@@ -358,8 +358,7 @@ def make_update(
         keep = window
         if len(step.fresh):
             fresh = incoming.take(step.fresh)
-            parsed = dict(zip(arrived.tolist(), objects, strict=True))
-            fresh_objects = [parsed[i] for i in step.fresh.tolist()]
+            fresh_objects = [objects[i] for i in np.searchsorted(arrived, step.fresh).tolist()]
             try:
                 error = next((o for o in fresh_objects if isinstance(o, ValueError)), None)
                 if error is not None:
