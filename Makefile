@@ -28,10 +28,11 @@ status: ## Every service of the stack with its address and health
 logs: ## Last lines of every service's log (FOLLOW=1 to keep following)
 	@$(FOREWARN) stack logs $(if $(FOLLOW),--follow,)
 
-lint: ## Check style and types (ruff, ruff format --check, mypy); changes nothing
+lint: ## Check style, types and the import rules (ruff, ruff format --check, mypy, lint-imports); changes nothing
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: ## Fix what ruff can fix and format the code
 	@$(VENV)/bin/ruff check --fix .
@@ -51,13 +52,13 @@ drill: up ## Kill -9 gateway, Kafka, Spark job, alert engine and InfluxDB in tur
 	@$(FOREWARN) drill $(DRILL_ARGS)
 
 bench: up ## Every benchmark (ingest, stream, alerts, InfluxDB sink, end to end) into .state/bench/forewarn.json
-	@$(FOREWARN) bench --out .state/bench/forewarn.json > /dev/null
+	@$(VENV)/bin/python -m bench --out .state/bench/forewarn.json > /dev/null
 
 bench-ingest: ## Ingest benchmark: MQTT→gateway→Kafka vs a direct producer (JSON in .state/bench/ingest.json)
-	@$(VENV)/bin/python -m ingest.bench --out .state/bench/ingest.json
+	@$(VENV)/bin/python -m bench.ingest --out .state/bench/ingest.json
 
 bench-stream: up ## Scoring-job benchmark: readings/s, reading→risk latency, ratio to offline (JSON in .state/bench/stream.json)
-	@$(VENV)/bin/python -m streaming.bench --out .state/bench/stream.json
+	@$(VENV)/bin/python -m bench.stream --out .state/bench/stream.json
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

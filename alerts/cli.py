@@ -92,45 +92,6 @@ def run_engine(
         typer.echo(f"alert engine stopped: {engine.stats}", err=True)
 
 
-@alerts_app.command("bench")
-def bench(
-    records: Annotated[
-        int, typer.Option(min=100, max=1_000_000, help="Risk records for throughput.")
-    ] = 20_000,
-    assets: Annotated[int, typer.Option(min=1, max=10_000, help="Assets in the fleet.")] = 200,
-    incidents: Annotated[int, typer.Option(min=1, max=1_000, help="Incidents timed for latency.")] = 100,
-    out: Annotated[Path | None, typer.Option(help="Write the JSON here too.")] = None,
-    timeout_s: Annotated[
-        float, typer.Option(min=10, help="Deadline of each phase; the whole run is killed after 2x + 60 s.")
-    ] = 300.0,
-) -> None:
-    """Benchmark the engine on the real Kafka (fresh topics): records/s and alert → work order latency.
-
-    A watchdog ends a run that stops making progress inside a client library: it prints every
-    thread's stack to stderr and exits 1 (instead of hanging ``make bench``).
-    """
-    import faulthandler
-
-    import orjson
-
-    from alerts import bench as bench_mod
-
-    faulthandler.dump_traceback_later(2 * timeout_s + 60, exit=True)
-    try:
-        result = bench_mod.run(
-            load(KafkaSettings), records=records, assets=assets, incidents=incidents, timeout_s=timeout_s
-        )
-    except TimeoutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-    text = orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-    typer.echo(text)
-    if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
-
-
 @alerts_app.command("kpis")
 def show_kpis(
     write_influx: Annotated[

@@ -32,3 +32,21 @@ def default_state_dir() -> Path:
 def env_file(state_dir: Path | None = None) -> Path:
     """The generated ``forewarn.env`` holding local development credentials."""
     return (state_dir or default_state_dir()) / "forewarn.env"
+
+
+def spark_jars_dir(state_dir: Path, configured: Path | None = None) -> Path:
+    """Spark's Kafka connector jars: ``FOREWARN_SPARK_JARS_DIR`` (``configured``) or ``<state>/jars/spark``.
+
+    Resolved by `make setup` (Maven, ``infra/spark/pom.xml``) so a streaming job starts without a
+    resolver; the stack reports them and the job puts them on its class path.
+    """
+    return configured or state_dir / "jars" / "spark"
+
+
+def connector_jars(state_dir: Path, configured: Path | None = None) -> list[Path]:
+    """The connector and its run-time jars; raises if `make setup` has not resolved them."""
+    folder = spark_jars_dir(state_dir, configured)
+    jars = sorted(folder.glob("*.jar"))
+    if not any(j.name.startswith("spark-sql-kafka-0-10_") for j in jars):
+        raise RuntimeError(f"spark-sql-kafka-0-10 is missing in {folder}: run `make setup`")
+    return jars

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forewarn.paths import connector_jars
 from forewarn.settings import SparkSettings
-from infra.stack.spark_jars import connector_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,7 +25,7 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    jars = ",".join(str(j) for j in connector_jars(state_dir, settings))
+    jars = ",".join(str(j) for j in connector_jars(state_dir, settings.jars_dir))
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master)

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from forewarn.paths import connector_jars, spark_jars_dir
 from infra.stack.influxdb import InfluxDB
 from infra.stack.kafka import Kafka
 from infra.stack.mlflow_server import MlflowServer
 from infra.stack.mosquitto import Mosquitto
 from infra.stack.process import processes_mentioning, signal_group
 from infra.stack.service import Health, Service, StackContext
-from infra.stack.spark_jars import connector_jars, spark_jars_dir
 
 Say = Callable[[str], None]
 
@@ -96,11 +96,11 @@ def status(ctx: StackContext) -> list[Status]:
     """Every service with its address, pid (None if not ours or not running) and a live probe."""
     rows = [Status(s.name, s.address(), s.daemon().pid(), s.check()) for s in services(ctx)]
     try:
-        jars = connector_jars(ctx.state, ctx.spark)
+        jars = connector_jars(ctx.state, ctx.spark.jars_dir)
         connector = Health(True, f"{len(jars)} jars ready")
     except RuntimeError as exc:
         connector = Health(False, str(exc))
-    rows.append(Status("spark-kafka", str(spark_jars_dir(ctx.state, ctx.spark)), None, connector))
+    rows.append(Status("spark-kafka", str(spark_jars_dir(ctx.state, ctx.spark.jars_dir)), None, connector))
     return rows
 
 

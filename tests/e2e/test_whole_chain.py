@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from chain.fleetrun import FleetRun
+from chain.ledger import account
+from chain.plan import plan
+from chain.settings import DemoSettings
 from forewarn.settings import load
-from forewarn.system.fleetrun import FleetRun
-from forewarn.system.ledger import account
-from forewarn.system.plan import plan
-from forewarn.system.settings import DemoSettings
 from infra.stack.service import StackContext
 from tests.conftest import unique
 

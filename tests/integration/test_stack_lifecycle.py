@@ -19,7 +19,7 @@ from infra.stack.service import StackContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FOREWARN = [sys.executable, "-m", "forewarn"]
+FOREWARN = [sys.executable, "-m", "chain"]
 
 
 def _free_ports(n: int) -> list[int]:

@@ -33,7 +33,7 @@ def test_served_api_lifecycle_over_http(tmp_path: Path) -> None:
         "FOREWARN_API_TOKEN": TOKEN,
     }
     log = (tmp_path / "api.log").open("wb")
-    cmd = [sys.executable, "-c", "from forewarn.cli import main; main()", "api", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-c", "from chain.cli import main; main()", "api", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -80,7 +80,7 @@ def test_served_api_lifecycle_over_http(tmp_path: Path) -> None:
 def test_serve_without_token_fails_naming_the_variable(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "FOREWARN_API_TOKEN"}
     env["FOREWARN_API_DATABASE_URL"] = f"sqlite:///{tmp_path / 'wo.db'}"
-    cmd = [sys.executable, "-c", "from forewarn.cli import main; main()", "api", "serve"]
+    cmd = [sys.executable, "-c", "from chain.cli import main; main()", "api", "serve"]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "FOREWARN_API_TOKEN" in result.stderr

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.mark.parametrize("run", [1, 2])  # twice: it used to hang on a later run
 def test_bench_completes_and_reports_json(stack: StackContext, tmp_path: Path, run: int) -> None:
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "-c", "from forewarn.cli import main; main()", "alerts", "bench"]
+    cmd = [sys.executable, "-m", "bench.alerts"]
     args = ["--records", "300", "--assets", "10", "--incidents", "5", "--timeout-s", "60", "--out", str(out)]
     done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

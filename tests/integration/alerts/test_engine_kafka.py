@@ -216,7 +216,7 @@ def test_killed_engine_process_restarts_without_duplicates(
         "FOREWARN_ALERTS_MAX_BATCH": "5",
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
     }
-    cmd = [sys.executable, "-c", "from forewarn.cli import main; main()", "alerts", "run"]
+    cmd = [sys.executable, "-c", "from chain.cli import main; main()", "alerts", "run"]
     records = stream()
     half = len(records) // 2
 

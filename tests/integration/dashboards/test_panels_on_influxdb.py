@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from chain.cli import app
 from dashboards.influx_schema import OPEN_WORK_ORDER_STATUSES
 from dashboards.macros import TimeRange
 from dashboards.render import build_all
@@ -27,7 +28,6 @@ from dashboards.verify import (
     check_board,
     resolve,
 )
-from forewarn.cli import app
 from infra.stack.service import StackContext
 
 pytestmark = pytest.mark.integration

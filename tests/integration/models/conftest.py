@@ -9,7 +9,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 from infra.stack.service import StackContext
 from tests.conftest import CMAPSS_DIR
 

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from alerts.labels import Label, write
-from forewarn.cli import app
+from chain.cli import app
 from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings
 from infra.stack.service import StackContext

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 from infra.stack.service import StackContext
 from tests.conftest import CMAPSS_DIR, unique
 

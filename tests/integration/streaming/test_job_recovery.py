@@ -83,7 +83,7 @@ def test_hot_swap_then_kill9_and_restart(
         "FOREWARN_SPARK_MASTER": "local[2]",
         "FOREWARN_SPARK_SHUFFLE_PARTITIONS": "2",
     }
-    command = [sys.executable, "-m", "forewarn", "stream", "run"]
+    command = [sys.executable, "-m", "chain", "stream", "run"]
 
     def scores() -> list[dict[str, Any]]:
         return [orjson.loads(r.value) for r in consume_all(stack, risk)]

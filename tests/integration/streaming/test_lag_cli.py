@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 from infra.stack.service import StackContext
 from tests.integration.streaming.test_scoring_job import produce
 from tests.unit.streaming.test_progress import write_batch

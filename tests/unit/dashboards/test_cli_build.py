@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from chain.cli import app
 from dashboards.provisioning_files import files
 from dashboards.render import build_all, dumps
-from forewarn.cli import app
 
 
 def test_build_writes_every_board_and_is_stable(tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from chain.cli import app
 from dashboards.grafana_http import GrafanaHttp
 from dashboards.provisioning_files import datasource
 from dashboards.push import Outcome, PushError, push
 from dashboards.render import build_all
-from forewarn.cli import app
 from forewarn.settings import InfluxSettings
 from tests.unit.dashboards.fake_grafana import GrafanaState, fake_grafana
 

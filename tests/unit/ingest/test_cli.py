@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 
 runner = CliRunner()
 

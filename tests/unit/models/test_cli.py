@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 from tests.unit.models.conftest import synthetic_fleet
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from forewarn.cli import app
+from chain.cli import app
 from models.cli import _settings
 from models.sources import SOURCE_DEFAULTS, Source
 

@@ -23,11 +23,6 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-def _progress(text: str) -> None:
-    """Progress of a command whose stdout is its JSON result."""
-    typer.echo(text, err=True)
-
-
 @demo_app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -44,8 +39,8 @@ def demo(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from forewarn.system.demo import run_demo
-    from forewarn.system.settings import DemoSettings
+    from chain.demo import run_demo
+    from chain.settings import DemoSettings
 
     overrides = {k: v for k, v in {"assets": assets, "steps": steps, "speed": speed}.items() if v is not None}
     try:
@@ -62,7 +57,7 @@ def demo(
 @demo_app.command("stop")
 def stop() -> None:
     """Stop every pipeline process a demo, test or drill run left running."""
-    from forewarn.system.demo import stop_runs
+    from chain.demo import stop_runs
 
     for line in stop_runs(load(StackSettings).state_dir):
         typer.echo(line)
@@ -85,7 +80,6 @@ def show(
 drill_app = typer.Typer(
     help="Kill -9 each part of the chain in turn while a fleet streams; check nothing is lost."
 )
-bench_app = typer.Typer(help="Every hop's benchmark and the end-to-end one, into one JSON.")
 
 
 @drill_app.callback(invoke_without_command=True)
@@ -99,8 +93,8 @@ def drill(
     Exits 1 unless 0 readings were lost (published = telemetry + dead letters, all scored) and no
     work order was duplicated.
     """
-    from forewarn.system.drill import run_drill
-    from forewarn.system.settings import DemoSettings
+    from chain.drill import run_drill
+    from chain.settings import DemoSettings
 
     state_dir = load(StackSettings).state_dir
     try:
@@ -110,16 +104,3 @@ def drill(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(0 if run_drill(state_dir, settings, _say) else 1)
-
-
-@bench_app.callback(invoke_without_command=True)
-def bench(
-    out: Annotated[Path, typer.Option(help="The combined JSON.")] = Path(".state/bench/forewarn.json"),
-    quick: Annotated[bool, typer.Option(help="Smaller sizes (a few minutes).")] = False,
-) -> None:
-    """Ingest, stream, alerts and InfluxDB-sink hops, then the whole pipeline end to end."""
-    from forewarn.system.bench import run_bench
-
-    result = run_bench(load(StackSettings).state_dir, out, _progress, quick)
-    typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    typer.echo(f"written to {out}", err=True)

@@ -15,7 +15,7 @@ The offline figure scores the capacity phase's readings with the same model in o
 capacity over offline. CPU seconds of the JVM and its Python workers come from ``/proc``. Finally
 it tries Spark's Real-time Mode trigger on the scoring query and records what Spark answers.
 
-Usage: ``python -m streaming.bench [--assets N] [--rate R] [--seconds S] [--backlog-readings N]
+Usage: ``python -m bench.stream [--assets N] [--rate R] [--seconds S] [--backlog-readings N]
 [--out FILE]``. Bounded and loopback-only; topics, database and the model it trains are removed
 at the end.
 """
@@ -68,7 +68,7 @@ from streaming.sinks import ScoredSink
 def _train(name: str, data_dir: Path, tracking_uri: str) -> str:
     env = {**os.environ, "FOREWARN_MLFLOW_TRACKING_URI": tracking_uri}
     out = subprocess.run(
-        [sys.executable, "-m", "forewarn", "train", "--data-dir", str(data_dir), "--subset", "FD001",
+        [sys.executable, "-m", "chain", "train", "--data-dir", str(data_dir), "--subset", "FD001",
          "--max-units", "40", "--families", "extra_trees", "--cv-folds", "2", "--name", name],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -16,7 +16,7 @@ recorded with each result). Mosquitto's and Kafka's own CPU is not measured: the
 Both passes are timed the same way: from the first send/publish until a consumer has seen every
 reading on Kafka (``acked_s`` also gives the direct producer's time to its last acknowledgement).
 
-Usage: ``python -m ingest.bench [--readings N] [--batches 1,10,50] [--out FILE]``
+Usage: ``python -m bench.ingest [--readings N] [--batches 1,10,50] [--out FILE]``
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
+from chain.fleetrun import FleetRun, RunError, Say
+from chain.plan import plan
+from chain.processes import ComponentError
+from chain.settings import DemoSettings
+from chain.summary import render, summary
 from forewarn.settings import MlflowSettings, load
-from forewarn.system.fleetrun import FleetRun, RunError, Say
-from forewarn.system.plan import plan
-from forewarn.system.processes import ComponentError
-from forewarn.system.settings import DemoSettings
-from forewarn.system.summary import render, summary
 
 
 def run_demo(state_dir: Path, settings: DemoSettings, run_id: str, say: Say) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """The pipeline's own programs (gateway, scoring job, alert engine, API) as supervised processes.
 
-Each runs as ``python -m forewarn …`` in its own session with its log and pid file in the run's
+Each runs as ``python -m chain …`` in its own session with its log and pid file in the run's
 folder, exactly as an operator would start it; the supervisor can wait until it is ready, kill it
 with SIGKILL (the drill) and start it again with the same settings.
 """
@@ -32,7 +32,7 @@ class Component:
 
     Attributes:
         name: short name (``gateway``, ``stream``, ``engine``, ``api``).
-        args: arguments after ``python -m forewarn``.
+        args: arguments after ``python -m chain``.
         ready_log: a line fragment its log prints once it is serving (None: ready at start).
         ready_url: an HTTP address answering 200 once it is serving.
     """
@@ -57,7 +57,7 @@ class Supervisor:
     def daemon(self, c: Component) -> Daemon:
         return Daemon(
             name=c.name,
-            argv=[sys.executable, "-m", "forewarn", *c.args],
+            argv=[sys.executable, "-m", "chain", *c.args],
             pid_file=self.run_dir / "run" / f"{c.name}.pid",
             log_file=self.log_file(c.name),
             cwd=self.cwd,

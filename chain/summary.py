@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from forewarn.system.ledger import Accounting
-from forewarn.system.outcomes import Outcomes
+from chain.ledger import Accounting
+from chain.outcomes import Outcomes
 
 
 def summary(

@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from chain.fleetrun import FleetRun, Say
+from chain.plan import plan
+from chain.processes import group_usage
+from chain.settings import DemoSettings
 from forewarn.paths import project_root
 from forewarn.settings import InfluxSettings, load
-from forewarn.system.fleetrun import FleetRun, Say
-from forewarn.system.plan import plan
-from forewarn.system.processes import group_usage
-from forewarn.system.settings import DemoSettings
 
 STACK_SERVICES = ("mosquitto", "kafka", "influxdb", "mlflow")
 
@@ -227,11 +227,11 @@ def run_bench(state_dir: Path, out: Path, say: Say, quick: bool = False) -> dict
     }
     hops = result["hops"]
     hops["ingest"] = _program(
-        ["-m", "ingest.bench", "--readings", str(n), "--batches", "1,10,50"], work / "ingest.json", 900, say
+        ["-m", "bench.ingest", "--readings", str(n), "--batches", "1,10,50"], work / "ingest.json", 900, say
     )
-    hops["stream"] = _program(["-m", "streaming.bench"], work / "stream.json", 1200, say)
+    hops["stream"] = _program(["-m", "bench.stream"], work / "stream.json", 1200, say)
     hops["alerts"] = _program(
-        ["-m", "forewarn", "alerts", "bench", "--records", str(n // 2)], work / "alerts.json", 600, say
+        ["-m", "bench.alerts", "--records", str(n // 2)], work / "alerts.json", 600, say
     )
     say("-- InfluxDB sink vs raw line protocol")
     hops["influx"] = influx_sink_vs_raw(load(InfluxSettings, state_dir), n)

@@ -6,7 +6,7 @@ import base64
 
 import orjson
 
-from forewarn.system.ledger import Ledger, Published, account
+from chain.ledger import Ledger, Published, account
 
 
 def _run(asset: str, seqs: list[int]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from forewarn.system.outcomes import Failure, Warning, judge
+from chain.outcomes import Failure, Warning, judge
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

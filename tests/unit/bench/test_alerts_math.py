@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts import bench
+from bench import alerts as bench
 from tests.unit.alerts.helpers import T0
 
 

@@ -38,9 +38,8 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "api": ("alerts.cli", "The work-order service (REST)."),
     "labels": ("alerts.cli", "Training labels from work-order outcomes."),
     "dashboards": ("dashboards.cli", "Grafana dashboards as code."),
-    "demo": ("forewarn.system.cli", "The whole chain on the local stack."),
-    "drill": ("forewarn.system.cli", "Kill -9 drill of the whole chain."),
-    "bench": ("forewarn.system.cli", "All benchmarks into one JSON."),
+    "demo": ("chain.runs_cli", "The whole chain on the local stack."),
+    "drill": ("chain.runs_cli", "Kill -9 drill of the whole chain."),
 }
 
 
@@ -77,7 +76,7 @@ COMPONENT_SETTINGS = (
     "models.settings",
     "alerts.settings",
     "dashboards.settings",
-    "forewarn.system.settings",
+    "chain.settings",
 )
 
 
@@ -110,7 +109,7 @@ def show_settings() -> None:
 def main() -> None:
     """Console-script entry point: settings errors become one line on stderr and exit code 2."""
     try:
-        app()
+        app(prog_name="forewarn")
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -18,14 +18,14 @@ from typing import Any
 import httpx
 import orjson
 
+from chain.ledger import Accounting, Ledger, Published, account
+from chain.outcomes import Failure, Outcomes, Warning, judge
+from chain.plan import RunPlan
+from chain.processes import Component, ComponentError, Supervisor
+from chain.settings import DemoSettings
+from chain.topics import TopicTail, create_topics, group_lag
+from chain.workorders import WorkOrderApi
 from forewarn.paths import project_root
-from forewarn.system.ledger import Accounting, Ledger, Published, account
-from forewarn.system.outcomes import Failure, Outcomes, Warning, judge
-from forewarn.system.plan import RunPlan
-from forewarn.system.processes import Component, ComponentError, Supervisor
-from forewarn.system.settings import DemoSettings
-from forewarn.system.topics import TopicTail, create_topics, group_lag
-from forewarn.system.workorders import WorkOrderApi
 
 Say = Callable[[str], None]
 
@@ -72,7 +72,7 @@ class FleetRun:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as err:
             done = subprocess.run(
-                [sys.executable, "-m", "forewarn", *args],
+                [sys.executable, "-m", "chain", *args],
                 cwd=project_root(),
                 env=self.supervisor.daemon_env(),
                 stdout=subprocess.PIPE,
@@ -104,7 +104,7 @@ class FleetRun:
         )  # fmt: skip
         trained_s = time.monotonic() - started
         promote = subprocess.run(
-            [sys.executable, "-m", "forewarn", "models", "promote"],
+            [sys.executable, "-m", "chain", "models", "promote"],
             cwd=project_root(), env=self.supervisor.daemon_env(), capture_output=True, check=False,
         )  # fmt: skip
         out = promote.stdout.decode(errors="replace").splitlines()
@@ -164,7 +164,7 @@ class FleetRun:
         log.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as stdout, log.open("ab") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "forewarn", *args],
+                [sys.executable, "-m", "chain", *args],
                 cwd=project_root(), env=self.supervisor.daemon_env(), stdout=stdout, stderr=stderr,
             )  # fmt: skip
         return Simulation(proc, out, truth, time.monotonic(), time.time())

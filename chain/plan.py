@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from chain.settings import DemoSettings
 from forewarn.settings import InfluxSettings, KafkaSettings, load
-from forewarn.system.settings import DemoSettings
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "alerts" / "rules.demo.toml"
 

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from forewarn.system.fleetrun import FleetRun, Say
-from forewarn.system.ledger import account
-from forewarn.system.plan import plan
-from forewarn.system.settings import DemoSettings
+from chain.fleetrun import FleetRun, Say
+from chain.ledger import account
+from chain.plan import plan
+from chain.settings import DemoSettings
 from infra.stack import stack as stack_ops
 from infra.stack.process import group_alive, is_alive, signal_group
 from infra.stack.service import StackContext
