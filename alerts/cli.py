@@ -190,6 +190,7 @@ def export(
     from alerts import labels
     from alerts.settings import EngineSettings, ensure_sqlite_dir
     from alerts.store.db import make_engine, migrate, session_factory, transaction
+    from forewarn.contracts.labels import LabelSource, write_label_file
 
     db_override: dict[str, Any] = {"database_url": database_url} if database_url else {}
     settings = load(EngineSettings, **db_override)
@@ -199,6 +200,6 @@ def export(
     with transaction(session_factory(engine)) as session:
         rows = labels.from_store(session)
     engine.dispose()
-    labels.write(rows, out)
-    found = sum(1 for r in rows if r.source == "work_order")
+    write_label_file(rows, out)
+    found = sum(1 for r in rows if r.source is LabelSource.WORK_ORDER)
     typer.echo(f"wrote {len(rows)} labels ({found} faults, {len(rows) - found} false alarms) to {out}")

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from alerts.state import Severity
+from forewarn.contracts.alert import Severity
 
 
 class MOfN(BaseModel):

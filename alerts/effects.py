@@ -14,21 +14,15 @@ from sqlalchemy.orm import Session
 
 from alerts import influx_outbox
 from alerts.influx_points import alert_line
-from alerts.state import (
-    ActionError,
-    AlertChange,
-    AlertKind,
-    ChangeKind,
-    Severity,
-    acknowledge,
-    snooze,
-)
+from alerts.state import ActionError, AlertChange, acknowledge, snooze
 from alerts.store import alert_repo
 from alerts.store.tables import AlertRow
 from alerts.workorders import audit
 from alerts.workorders.errors import ErrorCode, WorkOrderError
-from alerts.workorders.lifecycle import DEFAULT_SLA_H, Priority
+from alerts.workorders.lifecycle import DEFAULT_SLA_H
 from alerts.workorders.service import NewWorkOrder, open_work_order
+from forewarn.contracts.alert import AlertKind, ChangeKind, Severity
+from forewarn.contracts.work_order import Priority
 
 
 def store_changes(
@@ -72,11 +66,13 @@ def store_changes(
                 now=now,
                 sla_h=sla_h,
             )
-            change = replace(change, alert=replace(alert, work_order_id=order.id))
+            change = replace(change, alert=alert.model_copy(update={"work_order_id": order.id}))
         existing = session.get(AlertRow, change.alert.alert_id)
         before = audit.snapshot(existing) if existing is not None else None
         if existing is not None and existing.work_order_id and change.alert.work_order_id is None:
-            change = replace(change, alert=replace(change.alert, work_order_id=existing.work_order_id))
+            change = replace(
+                change, alert=change.alert.model_copy(update={"work_order_id": existing.work_order_id})
+            )
         row = alert_repo.save_alert(session, change.alert)
         alert_repo.add_to_outbox(session, change, now)
         influx_outbox.queue(session, [alert_line(change)], now)

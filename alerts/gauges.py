@@ -1,10 +1,10 @@
 """Periodic InfluxDB gauges from the store: open alerts and work orders, service KPIs, model quality.
 
-The shapes are ``dashboards/influx_schema.py``'s ``alert_counts``, ``work_order_counts``,
-``service_kpis`` and ``model_quality``. A gauge broken down by tags is written for every combination
-of the known sites and the enumerations, zeros included: the boards take ``last()`` per series, which
-would otherwise keep showing a count that has since dropped to zero. Known sites are every site the
-store has seen (alerts, work orders, technicians, stock).
+The points are built through ``forewarn.contracts.influx_schema``'s ``alert_counts``,
+``work_order_counts``, ``service_kpis`` and ``model_quality``. A gauge broken down by tags is written
+for every combination of the known sites and the enumerations, zeros included: the boards take
+``last()`` per series, which would otherwise keep showing a count that has since dropped to zero.
+Known sites are every site the store has seen (alerts, work orders, technicians, stock).
 
 The engine that holds the tick lease queues these into the InfluxDB outbox (one writer, no
 double counting), so they share its retry and outage handling.
@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import kpis
-from alerts.state import AlertKind, AlertState, Severity
 from alerts.store.tables import AlertRow, PartStockRow, TechnicianRow, WorkOrderRow
-from alerts.workorders.lifecycle import OPEN_STATUSES, Priority, WorkOrderStatus
-from forewarn.influx import line
+from forewarn.contracts.alert import AlertKind, AlertState, Severity
+from forewarn.contracts.influx_schema import ALERT_COUNTS, MODEL_QUALITY, SERVICE_KPIS, WORK_ORDER_COUNTS
+from forewarn.contracts.work_order import OPEN_STATUSES, Priority, WorkOrderStatus
 
 OPEN_ALERT_STATES = (AlertState.ACTIVE, AlertState.ACKNOWLEDGED, AlertState.SNOOZED)
 
@@ -48,7 +48,7 @@ def alert_count_lines(
     for site, severity, state, kind in product(sorted(set(sites)), Severity, OPEN_ALERT_STATES, AlertKind):
         n = counts.get((site, severity.value, state.value, kind.value), 0)
         tags = {"site": site, "severity": severity.value, "state": state.value, "kind": kind.value}
-        out.append(line("alert_counts", tags, {"open_alerts": n}, _ms(at)))
+        out.append(ALERT_COUNTS.point(tags, {"open_alerts": n}, _ms(at)))
     return [p for p in out if p is not None]
 
 
@@ -73,7 +73,7 @@ def work_order_count_lines(
         key = (site, status.value, priority.value)
         fields = {"open_work_orders": counts.get(key, 0), "sla_breached": breached.get(key, 0)}
         tags = {"site": site, "status": status.value, "priority": priority.value}
-        out.append(line("work_order_counts", tags, fields, _ms(at)))
+        out.append(WORK_ORDER_COUNTS.point(tags, fields, _ms(at)))
     return [p for p in out if p is not None]
 
 
@@ -89,7 +89,7 @@ def kpi_lines(snapshot: kpis.Kpis, site: str, at: datetime) -> list[str]:
         "work_orders_open": snapshot.work_orders_open,
         "alerts_open": snapshot.alerts_open,
     }
-    point = line("service_kpis", {"site": site}, {k: v for k, v in fields.items() if v is not None}, _ms(at))
+    point = SERVICE_KPIS.point({"site": site}, {k: v for k, v in fields.items() if v is not None}, _ms(at))
     return [point] if point is not None else []
 
 
@@ -97,8 +97,7 @@ def model_quality_lines(snapshot: kpis.Kpis, at: datetime) -> list[str]:
     """``model_quality``: alert precision per model version (fleet-wide)."""
     out = []
     for p in snapshot.precision_by_model_version:
-        point = line(
-            "model_quality",
+        point = MODEL_QUALITY.point(
             {"model_version": p.model_version},
             {
                 "alerts_with_outcome": p.alerts_with_outcome,

@@ -1,14 +1,14 @@
-"""InfluxDB points of alert and work-order changes, in the shape ``dashboards/influx_schema.py`` declares.
+"""InfluxDB points of alert and work-order changes, built through ``forewarn.contracts.influx_schema``.
 
-``alerts``: one point per alert change. Tags site, asset_id, severity, state, kind, change,
-model_version (+ failure_mode, so two failure modes of one asset changing in the same millisecond
-stay two points); fields alert_id, risk, rul_cycles, occurrences (+ work_order_id, escalation_tier).
+``alerts``: one point per alert change. Tags site, asset_id, failure_mode (so two failure modes of
+one asset changing in the same millisecond stay two points), severity, state, kind, change,
+model_version; fields alert_id, risk, rul_cycles, occurrences, escalation_tier, work_order_id.
 
 ``work_orders``: one point when a work order opens and at every status change. Tags site, asset_id,
 status, priority, failure_mode, model_version; fields work_order_id (a string: ids grow without
 end), sla_breached (1 when the change came after ``due_by``), fault_found (on ``completed``),
-response_s (on ``in_progress``: source alert raised → technician on site) (+ failure_code and
-time_on_site_min on ``completed``).
+response_s (on ``in_progress``: source alert raised → technician on site), failure_code and
+time_on_site_min (on ``completed``).
 
 Pure functions: the points are built inside the store transaction of the change and written later
 from the outbox (``alerts.influx_outbox``).
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from alerts.alert_contract import event_from_change
-from alerts.state import AlertChange
-from forewarn.influx import FieldValue, line
+from alerts.state import AlertChange, event_from_change
+from forewarn.contracts.influx_schema import ALERTS, WORK_ORDERS
+from forewarn.influx import FieldValue
 
 
 def _ms(ts: datetime) -> int:
@@ -65,7 +65,7 @@ def alert_line(change: AlertChange) -> str | None:
             "work_order_id": None if e.work_order_id is None else str(e.work_order_id),
         }
     )
-    return line("alerts", tags, fields, _ms(e.change_ts))
+    return ALERTS.point(tags, fields, _ms(e.change_ts))
 
 
 def alert_lines(changes: Iterable[AlertChange]) -> list[str]:
@@ -106,4 +106,4 @@ def work_order_line(before: Mapping[str, Any] | None, after: Mapping[str, Any], 
         "failure_mode": str(after["failure_mode"]),
         "model_version": str(after.get("model_version") or ""),
     }
-    return line("work_orders", tags, _fields(fields), _ms(at))
+    return WORK_ORDERS.point(tags, _fields(fields), _ms(at))

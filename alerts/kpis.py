@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from alerts.state import AlertState
 from alerts.store.tables import AlertRow, AuditRow, WorkOrderRow
-from alerts.workorders.lifecycle import OPEN_STATUSES
+from forewarn.contracts.alert import AlertState
+from forewarn.contracts.work_order import OPEN_STATUSES
 
 DEFAULT_REVISIT_WINDOW_S = 30 * 24 * 3600.0
 

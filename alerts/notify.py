@@ -13,9 +13,9 @@ from datetime import datetime
 
 import httpx
 
-from alerts.alert_contract import event_from_change
 from alerts.config import RuleConfig
-from alerts.state import AlertChange, ChangeKind
+from alerts.state import AlertChange, event_from_change
+from forewarn.contracts.alert import ChangeKind
 
 log = logging.getLogger(__name__)
 

@@ -17,18 +17,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from alerts.config import RuleConfig
-from alerts.risk_contract import RiskRecord
-from alerts.state import (
-    STALE_FAILURE_MODE,
-    Alert,
-    AlertChange,
-    AlertKind,
-    AlertState,
-    ChangeKind,
-    Severity,
-    Track,
-    alert_id_for,
-)
+from alerts.state import STALE_FAILURE_MODE, Alert, AlertChange, Track, alert_id_for
+from forewarn.contracts.alert import AlertKind, AlertState, ChangeKind, Severity
+from forewarn.contracts.risk import RiskRecord
 
 Key = tuple[str, str]
 
@@ -142,7 +133,7 @@ def _new_alert(track: Track, record: RiskRecord, now: datetime, rules: RuleConfi
 
 
 def _clear(alert: Alert, now: datetime, detail: str) -> AlertChange:
-    cleared = replace(alert, state=AlertState.CLEARED, cleared_at=now, snoozed_until=None)
+    cleared = alert.model_copy(update={"state": AlertState.CLEARED, "cleared_at": now, "snoozed_until": None})
     return AlertChange(ChangeKind.CLEARED, cleared, now, detail=detail)
 
 
@@ -184,14 +175,15 @@ def evaluate(state: EngineState, record: RiskRecord, now: datetime, rules: RuleC
             crossing = record.risk >= rules.open_threshold and not before.was_above
             severity = severity_for(record.risk, record.rul_cycles, rules)
             upgraded = severity.rank < alert.severity.rank
-            alert = replace(
-                alert,
-                last_seen=record.event_ts,
-                occurrence_count=alert.occurrence_count + (1 if crossing else 0),
-                severity=severity if upgraded else alert.severity,
-                trigger_risk=record.risk if upgraded else alert.trigger_risk,
-                trigger_rul_cycles=record.rul_cycles if upgraded else alert.trigger_rul_cycles,
-                model_version=record.model_version,
+            alert = alert.model_copy(
+                update={
+                    "last_seen": record.event_ts,
+                    "occurrence_count": alert.occurrence_count + (1 if crossing else 0),
+                    "severity": severity if upgraded else alert.severity,
+                    "trigger_risk": record.risk if upgraded else alert.trigger_risk,
+                    "trigger_rul_cycles": record.rul_cycles if upgraded else alert.trigger_rul_cycles,
+                    "model_version": record.model_version,
+                }
             )
             if upgraded:
                 changes.append(AlertChange(ChangeKind.SEVERITY_CHANGED, alert, now))
@@ -234,7 +226,9 @@ def _to_open_alert(state: EngineState, record: RiskRecord) -> RiskRecord:
 
 def _escalate(alert: Alert, now: datetime, rules: RuleConfig) -> AlertChange | None:
     if alert.state is AlertState.SNOOZED and alert.snoozed_until is not None and now >= alert.snoozed_until:
-        woke = replace(alert, state=AlertState.ACTIVE, snoozed_until=None, last_notified_at=now)
+        woke = alert.model_copy(
+            update={"state": AlertState.ACTIVE, "snoozed_until": None, "last_notified_at": now}
+        )
         return AlertChange(ChangeKind.UNSNOOZED, woke, now, tier=rules.tiers[woke.escalation_tier].name)
     if alert.state is not AlertState.ACTIVE:
         return None
@@ -243,7 +237,7 @@ def _escalate(alert: Alert, now: datetime, rules: RuleConfig) -> AlertChange | N
     if _elapsed_s(alert.last_notified_at, now) < wait_s:
         return None
     tier = min(alert.escalation_tier + 1, last_tier)
-    escalated = replace(alert, escalation_tier=tier, last_notified_at=now)
+    escalated = alert.model_copy(update={"escalation_tier": tier, "last_notified_at": now})
     return AlertChange(ChangeKind.ESCALATED, escalated, now, tier=rules.tiers[tier].name)
 
 

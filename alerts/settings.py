@@ -7,8 +7,9 @@ from pathlib import Path
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from alerts.workorders.lifecycle import DEFAULT_SLA_H, Priority
+from alerts.workorders.lifecycle import DEFAULT_SLA_H
 from forewarn import paths
+from forewarn.contracts.work_order import Priority
 from forewarn.settings import ForewarnSettings
 
 

@@ -11,9 +11,13 @@ Two clocks meet here, on purpose:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from pydantic import AwareDatetime
+
+from forewarn.contracts.alert import AlertEvent, AlertRecord, AlertState, ChangeKind, alert_event
 
 STALE_FAILURE_MODE = "stale"
 """The failure mode of the alert raised when an asset stops reporting."""
@@ -21,76 +25,13 @@ STALE_FAILURE_MODE = "stale"
 _ALERT_NS = uuid.UUID("6f9b3f8e-3f0e-4c6a-9d0e-5a1f0c2b7e41")
 
 
-class Severity(StrEnum):
-    """Alert severities, most severe first."""
+class Alert(AlertRecord):
+    """One alert as the rules hold it: the contract's record plus what only the rules need.
 
-    CRITICAL = "CRITICAL"
-    MAJOR = "MAJOR"
-    MINOR = "MINOR"
-    WARNING = "WARNING"
+    Frozen: the rules make a changed copy (``model_copy(update=...)``) for every change.
+    """
 
-    @property
-    def rank(self) -> int:
-        """0 for CRITICAL up to 3 for WARNING (lower is more severe)."""
-        return list(Severity).index(self)
-
-
-class AlertState(StrEnum):
-    """Where an alert is in its life."""
-
-    ACTIVE = "ACTIVE"
-    ACKNOWLEDGED = "ACKNOWLEDGED"
-    SNOOZED = "SNOOZED"
-    CLEARED = "CLEARED"
-
-
-class AlertKind(StrEnum):
-    """What raised the alert."""
-
-    RISK = "risk"
-    STALE = "stale"
-
-
-class ChangeKind(StrEnum):
-    """What happened to an alert; every change is published on the ``alerts`` topic."""
-
-    RAISED = "raised"
-    UPDATED = "updated"
-    SEVERITY_CHANGED = "severity_changed"
-    ACKNOWLEDGED = "acknowledged"
-    SNOOZED = "snoozed"
-    UNSNOOZED = "unsnoozed"
-    ESCALATED = "escalated"
-    CLEARED = "cleared"
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert: at most one is open per (asset, failure mode)."""
-
-    alert_id: str
-    asset_id: str
-    site: str
-    failure_mode: str
-    kind: AlertKind
-    severity: Severity
-    state: AlertState
-    first_seen: datetime
-    last_seen: datetime
-    occurrence_count: int
-    trigger_risk: float | None
-    trigger_rul_cycles: float | None
-    model_name: str | None
-    model_version: str | None
-    raised_at: datetime
-    last_notified_at: datetime
-    escalation_tier: int = 0
-    acknowledged_by: str | None = None
-    ack_comment: str | None = None
-    acknowledged_at: datetime | None = None
-    snoozed_until: datetime | None = None
-    cleared_at: datetime | None = None
-    work_order_id: int | None = None
+    last_notified_at: AwareDatetime  # processing time of the last notification, for escalation
 
     @property
     def key(self) -> tuple[str, str]:
@@ -140,6 +81,11 @@ class AlertChange:
     detail: str = ""
 
 
+def event_from_change(change: AlertChange) -> AlertEvent:
+    """The ``alerts`` message of one change (the alert's record, without the rules' own fields)."""
+    return alert_event(change.alert, change.kind, change.at, change.tier, change.detail)
+
+
 class ActionError(StrEnum):
     """Why an operator action on an alert was refused."""
 
@@ -151,13 +97,14 @@ def acknowledge(alert: Alert, by: str, comment: str, now: datetime) -> AlertChan
     """Acknowledge an open alert: escalation stops; the alert stays open until the rules clear it."""
     if not alert.is_open:
         return ActionError.ALREADY_CLEARED
-    after = replace(
-        alert,
-        state=AlertState.ACKNOWLEDGED,
-        acknowledged_by=by,
-        ack_comment=comment,
-        acknowledged_at=now,
-        snoozed_until=None,
+    after = alert.model_copy(
+        update={
+            "state": AlertState.ACKNOWLEDGED,
+            "acknowledged_by": by,
+            "ack_comment": comment,
+            "acknowledged_at": now,
+            "snoozed_until": None,
+        }
     )
     return AlertChange(ChangeKind.ACKNOWLEDGED, after, now, detail=comment)
 
@@ -168,5 +115,5 @@ def snooze(alert: Alert, until: datetime, now: datetime) -> AlertChange | Action
         return ActionError.ALREADY_CLEARED
     if until <= now:
         return ActionError.SNOOZE_IN_PAST
-    after = replace(alert, state=AlertState.SNOOZED, snoozed_until=until)
+    after = alert.model_copy(update={"state": AlertState.SNOOZED, "snoozed_until": until})
     return AlertChange(ChangeKind.SNOOZED, after, now, detail=f"until {until.isoformat()}")

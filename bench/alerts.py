@@ -29,11 +29,11 @@ from sqlalchemy import select
 from alerts.clock import SystemClock
 from alerts.config import RuleConfig
 from alerts.engine.service import AlertEngine
-from alerts.risk_contract import RiskRecord
 from alerts.rules import EngineState, evaluate
 from alerts.settings import EngineSettings
 from alerts.store.db import transaction
 from alerts.store.tables import WorkOrderRow
+from forewarn.contracts.risk import RiskRecord
 from forewarn.settings import KafkaSettings, load
 
 RULES = RuleConfig(persistence_s=120, clear_s=180, cooldown_s=600, stale_after_s=None)

@@ -45,6 +45,7 @@ import pandas as pd
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
+from forewarn.contracts.telemetry import Reading, encode_run
 from forewarn.paths import project_root
 from forewarn.settings import (
     InfluxSettings,
@@ -56,8 +57,6 @@ from forewarn.settings import (
 )
 from infra.stack.process import CLOCK_TICKS, stat_fields
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS, read_run
-from ingest.contract import Reading
-from ingest.records import encode_run
 from streaming.job import JobConfig, start
 from streaming.scoring import ModelRef, feature_names, score_features
 from streaming.session import spark_session

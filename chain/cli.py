@@ -29,7 +29,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "gateway": ("ingest.cli", "MQTT → Kafka gateway with validation, dead letters and store-and-forward."),
     "simulate": ("ingest.cli", "Fleet simulator publishing over MQTT."),
     "replay": ("ingest.cli", "Replay recorded run-to-failure data (C-MAPSS) over MQTT."),
-    "dlq": ("ingest.cli", "Inspect and replay dead letters."),
+    "dlq": ("chain.dlq_cli", "Inspect and replay dead letters of every stage."),
     "stream": ("streaming.cli", "The Spark Structured Streaming scoring job."),
     "train": ("models.cli", "Train RUL and failure-risk models and register them in MLflow."),
     "models": ("models.cli", "Promote and roll back registered models."),

@@ -1,4 +1,4 @@
-"""Seed an InfluxDB database with a small fleet's history in the shape of ``influx_schema``.
+"""Seed an InfluxDB database with a small fleet's history, built through ``forewarn.contracts.influx_schema``.
 
 The integration tests run every panel against this data, and the demo can fill an empty Grafana
 with it until the real producers run. The story is deterministic for a given ``now`` and seed:
@@ -8,7 +8,9 @@ first site, where the repair is still open and past its SLA), asset 1 rises into
 last site stops reporting 40 minutes before ``now`` and gets a stale alert. Model version 4
 replaces version 3 half way through.
 
-``seed_lines`` is pure (line protocol text); ``write_lines`` is the only I/O.
+Every point is built by the schema's own point builders, in the one line protocol the producers
+write (``forewarn.influx.line``, millisecond time), so a name the producers may not write cannot be
+seeded either. ``seed_lines`` is pure (line protocol text); ``write_lines`` is the only I/O.
 """
 
 from __future__ import annotations
@@ -20,22 +22,44 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import product
 
-import httpx
-
-from dashboards.influx_schema import ALERT_KINDS, OPEN_WORK_ORDER_STATUSES, PRIORITIES, SEVERITIES
+from forewarn.contracts.alert import AlertKind
+from forewarn.contracts.dead_letter import GatewayReason, ScoringReason
+from forewarn.contracts.influx_schema import (
+    ALERT_COUNTS,
+    ALERT_KINDS,
+    ALERTS,
+    FEATURE_DRIFT,
+    MODEL_EVENTS,
+    MODEL_QUALITY,
+    OPEN_ALERT_STATES,
+    OPEN_WORK_ORDER_STATUSES,
+    PIPELINE,
+    PRIORITIES,
+    RISK,
+    SERVICE_KPIS,
+    SEVERITIES,
+    WORK_ORDER_COUNTS,
+    WORK_ORDERS,
+    Measurement,
+    telemetry_point,
+)
+from forewarn.influx import FieldValue, InfluxWriter
 from forewarn.settings import InfluxSettings
 
-OPEN_ALERT_STATES: tuple[str, ...] = ("ACTIVE", "ACKNOWLEDGED", "SNOOZED")
-
+# C-MAPSS names (the demo's model is trained on them); written as ``sensor.sensor_1``… by the schema
 SENSORS: tuple[str, ...] = tuple(f"sensor_{i}" for i in range(1, 22))
 SETTINGS: tuple[str, ...] = ("setting_1", "setting_2", "setting_3")
 DRIFT_FEATURES: tuple[str, ...] = ("sensor_2", "sensor_3", "sensor_4", "sensor_7", "sensor_11")
-DEAD_LETTER_REASONS: tuple[str, ...] = ("malformed_json", "unknown_sensor", "too_old")
+DEAD_LETTER_REASONS: tuple[str, ...] = (
+    GatewayReason.MALFORMED_JSON,
+    GatewayReason.UNKNOWN_SENSOR,
+    GatewayReason.TOO_OLD,
+)
+STREAMING_DEAD_LETTER_REASONS: tuple[str, ...] = (ScoringReason.LATE_FOR_STATE, ScoringReason.UNSCORABLE)
 SLA_H: Mapping[str, float] = {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
 MODEL_NAME = "forewarn-rul"
+FAILURE_MODE = "hpc_degradation"
 MODEL_VERSIONS: tuple[str, ...] = ("3", "4")
-
-FieldValue = float | int | str
 
 
 @dataclass(frozen=True)
@@ -71,25 +95,50 @@ class SeedSummary:
     measurements: dict[str, int] = field(default_factory=dict)
 
 
-def _escape_tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
-def _field(value: FieldValue) -> str:
-    if isinstance(value, bool):
-        raise TypeError("booleans are written as 0/1 integers")
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(round(value, 6))
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _point(
+    measurement: Measurement, tags: Mapping[str, str], fields: Mapping[str, FieldValue], at: datetime
+) -> str:
+    """One point of ``measurement`` at ``at`` through the schema's builder (millisecond time).
+
+    Raises:
+        ValueError: a tag or field the schema does not declare, or no writable field.
+    """
+    point = measurement.point(tags, fields, _ms(at))
+    if point is None:
+        raise ValueError(f"a seeded {measurement.name!r} point holds no writable field: {dict(fields)}")
+    return point
 
 
-def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], at: datetime) -> str:
-    """One point in line protocol, tags sorted (InfluxDB's preferred order), nanosecond time."""
-    tag_text = "".join(f",{k}={_escape_tag(v)}" for k, v in sorted(tags.items()) if v)
-    field_text = ",".join(f"{k}={_field(v)}" for k, v in fields.items())
-    return f"{measurement}{tag_text} {field_text} {int(at.timestamp()) * 1_000_000_000}"
+def _telemetry(
+    site: str, asset: str, seq: int, settings: Mapping[str, float], sensors: Mapping[str, float], at: datetime
+) -> str:
+    """A reading's point, as the scoring job writes it (settings and sensors apart by prefix)."""
+    point = telemetry_point(site, asset, _ms(at), seq, settings, sensors)
+    if point is None:
+        raise ValueError(f"a seeded reading of {asset} holds no writable value")
+    return point
+
+
+def _alert_point(
+    alert: _Alert, state: str, change: str, fields: Mapping[str, FieldValue], at: datetime
+) -> str:
+    """An ``alerts`` point of one change of ``alert``, as the alert engine writes it."""
+    tags = {
+        "site": alert.site,
+        "asset_id": alert.asset,
+        # the engine's failure mode of a stale-data alert is its kind
+        "failure_mode": alert.kind if alert.kind == AlertKind.STALE else FAILURE_MODE,
+        "severity": alert.severity,
+        "state": state,
+        "kind": alert.kind,
+        "change": change,
+        "model_version": alert.model_version,
+    }
+    return _point(ALERTS, tags, {"alert_id": alert.alert_id, **fields}, at)
 
 
 def _risk_at(kind: int, progress: float, rng: random.Random) -> float:
@@ -167,16 +216,16 @@ def seed_lines(
     out: list[str] = []
 
     out.append(
-        line(
-            "model_events",
+        _point(
+            MODEL_EVENTS,
             {"model_name": MODEL_NAME, "model_version": "3", "action": "promoted"},
             {"note": "v3 promoted to champion"},
             start,
         )
     )
     out.append(
-        line(
-            "model_events",
+        _point(
+            MODEL_EVENTS,
             {"model_name": MODEL_NAME, "model_version": "4", "action": "promoted"},
             {"note": "v4 promoted to champion: gate passed"},
             promotion,
@@ -195,24 +244,24 @@ def seed_lines(
                 progress = (at - start) / (now - start)
                 risk = _risk_at(kind, progress, rng)
                 version = "3" if at < promotion else "4"
-                sensors: dict[str, FieldValue] = {
+                sensors = {
                     name: 500.0 + 10 * i + 30 * risk + rng.gauss(0, 1) for i, name in enumerate(SENSORS)
                 }
-                sensors.update({name: round(rng.uniform(0, 1), 4) for name in SETTINGS})
-                sensors["seq"] = seq
-                out.append(line("telemetry", {"site": site, "asset_id": asset}, sensors, at))
+                settings = {name: round(rng.uniform(0, 1), 4) for name in SETTINGS}
+                out.append(_telemetry(site, asset, seq, settings, sensors, at))
                 rul = max(0.0, 220.0 * (1 - risk) + rng.uniform(-5, 5))
                 out.append(
-                    line(
-                        "risk",
+                    _point(
+                        RISK,
                         {
                             "site": site,
                             "asset_id": asset,
                             "model_name": MODEL_NAME,
                             "model_version": version,
                             "model_alias": "champion",
+                            "failure_mode": FAILURE_MODE,
                         },
-                        {"risk": risk, "rul_cycles": rul, "horizon_cycles": 30.0},
+                        {"risk": risk, "rul_cycles": rul, "horizon_cycles": 30.0, "seq": seq},
                         at,
                     )
                 )
@@ -228,43 +277,12 @@ def seed_lines(
                         version,
                     )
                     alerts.append(raised)
-                    out.append(
-                        line(
-                            "alerts",
-                            {
-                                "site": site,
-                                "asset_id": asset,
-                                "severity": raised.severity,
-                                "state": "ACTIVE",
-                                "kind": "risk",
-                                "change": "raised",
-                                "model_version": version,
-                            },
-                            {"alert_id": raised.alert_id, "risk": risk, "rul_cycles": rul, "occurrences": 3},
-                            at,
-                        )
-                    )
+                    trigger = {"risk": risk, "rul_cycles": rul}
+                    out.append(_alert_point(raised, "ACTIVE", "raised", {**trigger, "occurrences": 3}, at))
                     if raised.acknowledged is not None and raised.acknowledged <= now:
+                        fields = {**trigger, "occurrences": 4}
                         out.append(
-                            line(
-                                "alerts",
-                                {
-                                    "site": site,
-                                    "asset_id": asset,
-                                    "severity": raised.severity,
-                                    "state": "ACKNOWLEDGED",
-                                    "kind": "risk",
-                                    "change": "acknowledged",
-                                    "model_version": version,
-                                },
-                                {
-                                    "alert_id": raised.alert_id,
-                                    "risk": risk,
-                                    "rul_cycles": rul,
-                                    "occurrences": 4,
-                                },
-                                raised.acknowledged,
-                            )
+                            _alert_point(raised, "ACKNOWLEDGED", "acknowledged", fields, raised.acknowledged)
                         )
                     work_orders.append(_work_order(raised, site_index, kind, now))
     stale_alert = _Alert(
@@ -278,22 +296,7 @@ def seed_lines(
         "4",
     )
     alerts.append(stale_alert)
-    out.append(
-        line(
-            "alerts",
-            {
-                "site": stale[0],
-                "asset_id": stale[1],
-                "severity": "WARNING",
-                "state": "ACTIVE",
-                "kind": "stale",
-                "change": "raised",
-                "model_version": "4",
-            },
-            {"alert_id": stale_alert.alert_id, "occurrences": 1},
-            stale_alert.raised,
-        )
-    )
+    out.append(_alert_point(stale_alert, "ACTIVE", "raised", {"occurrences": 1}, stale_alert.raised))
     out += _work_order_lines(work_orders, now)
     for at in _steps(start, now, step):
         out += _snapshots(at, fleet, alerts, work_orders, promotion, rng)
@@ -339,14 +342,14 @@ def _work_order_lines(work_orders: Iterable[_WorkOrder], now: datetime) -> list[
             if status == "in_progress":
                 fields["response_s"] = (at - wo.created).total_seconds() + 300.0
             out.append(
-                line(
-                    "work_orders",
+                _point(
+                    WORK_ORDERS,
                     {
                         "site": wo.site,
                         "asset_id": wo.asset,
                         "status": status,
                         "priority": wo.priority,
-                        "failure_mode": "hpc_degradation",
+                        "failure_mode": FAILURE_MODE,
                         "model_version": wo.model_version,
                     },
                     fields,
@@ -377,7 +380,7 @@ def _snapshots(
     for site, severity, state, kind in product(fleet.sites, SEVERITIES, OPEN_ALERT_STATES, ALERT_KINDS):
         n = alert_counts.get((site, severity, state, kind), 0)
         tags = {"site": site, "severity": severity, "state": state, "kind": kind}
-        out.append(line("alert_counts", tags, {"open_alerts": n}, at))
+        out.append(_point(ALERT_COUNTS, tags, {"open_alerts": n}, at))
     wo_counts: dict[tuple[str, str, str], list[int]] = {}
     for wo in work_orders:
         current = [status for changed, status in wo.changes if changed <= at]
@@ -389,11 +392,11 @@ def _snapshots(
     for site, status, priority in product(fleet.sites, OPEN_WORK_ORDER_STATUSES, PRIORITIES):
         n, breached = wo_counts.get((site, status, priority), [0, 0])
         tags = {"site": site, "status": status, "priority": priority}
-        out.append(line("work_order_counts", tags, {"open_work_orders": n, "sla_breached": breached}, at))
+        out.append(_point(WORK_ORDER_COUNTS, tags, {"open_work_orders": n, "sla_breached": breached}, at))
     for site in fleet.sites:
         out.append(
-            line(
-                "service_kpis",
+            _point(
+                SERVICE_KPIS,
                 {"site": site},
                 {
                     "mtbf_h": 420.0 + rng.uniform(-20, 20),
@@ -413,8 +416,8 @@ def _snapshots(
         with_outcome = 10 + int(version) * 3
         found = round(with_outcome * (0.7 if version == "3" else 0.8))
         out.append(
-            line(
-                "model_quality",
+            _point(
+                MODEL_QUALITY,
                 {"model_name": MODEL_NAME, "model_version": version},
                 {
                     "alerts_with_outcome": with_outcome,
@@ -427,8 +430,8 @@ def _snapshots(
         )
         for feature in DRIFT_FEATURES:
             out.append(
-                line(
-                    "feature_drift",
+                _point(
+                    FEATURE_DRIFT,
                     {"model_name": MODEL_NAME, "model_version": version, "feature": feature},
                     {"psi": rng.uniform(0.01, 0.3), "mean_shift_sd": rng.uniform(-1, 1)},
                     at,
@@ -440,7 +443,9 @@ def _snapshots(
 def _pipeline_lines(
     start: datetime, now: datetime, step: timedelta, fleet: Fleet, rng: random.Random
 ) -> list[str]:
-    """Cumulative counters per hop, as the gateway's ``ingest.metrics.line_protocol`` writes them."""
+    """Cumulative counters per hop, shaped as ``ingest.metrics.pipeline_lines`` (gateway) and
+    ``streaming.sinks.PipelineCounters`` (scoring job) write them: one point with the counters, one
+    per dead-letter reason. ``consumer_lag`` and the ``alerts`` hop are seeded ahead of a producer."""
     out = []
     gateways = [f"gw-{site}" for site in fleet.sites]
     totals = {
@@ -456,6 +461,7 @@ def _pipeline_lines(
     }
     reasons = {gw: dict.fromkeys(DEAD_LETTER_REASONS, 0) for gw in gateways}
     streamed = {"streaming": 0, "alerts": 0}
+    late = dict.fromkeys(STREAMING_DEAD_LETTER_REASONS, 0)
     for at in _steps(start, now, step):
         for gw in gateways:
             t = totals[gw]
@@ -474,15 +480,15 @@ def _pipeline_lines(
             fields["produce_latency_ms_avg"] = rng.uniform(2, 8)
             fields["produce_latency_ms_p99"] = rng.uniform(10, 40)
             tags = {"component": "gateway", "gateway_id": gw}
-            out.append(line("pipeline", tags, fields, at))
+            out.append(_point(PIPELINE, tags, fields, at))
             for reason, count in sorted(reasons[gw].items()):
-                out.append(line("pipeline", {**tags, "reason": reason}, {"dead_letters": count}, at))
+                out.append(_point(PIPELINE, {**tags, "reason": reason}, {"dead_letters": count}, at))
         for component in ("streaming", "alerts"):
             per_step = 2900 if component == "streaming" else 60
             streamed[component] += per_step + rng.randint(-50, 50)
             out.append(
-                line(
-                    "pipeline",
+                _point(
+                    PIPELINE,
                     {"component": component},
                     {
                         "readings_in": streamed[component],
@@ -492,20 +498,21 @@ def _pipeline_lines(
                     at,
                 )
             )
+        for reason in STREAMING_DEAD_LETTER_REASONS:
+            late[reason] += int(rng.random() < 0.1)
+            tags = {"component": "streaming", "reason": reason}
+            out.append(_point(PIPELINE, tags, {"dead_letters": late[reason]}, at))
     return out
 
 
 def write_lines(settings: InfluxSettings, database: str, lines: Sequence[str], batch: int = 5000) -> int:
-    """POST the lines to InfluxDB's ``/write`` in batches; raises on any rejected batch."""
-    params = {"db": database, "precision": "ns", **settings.auth_params()}
-    with httpx.Client(timeout=settings.timeout_s, headers=settings.auth_headers()) as client:
-        for i in range(0, len(lines), batch):
-            response = client.post(
-                f"{settings.url}/write", params=params, content="\n".join(lines[i : i + batch]).encode()
-            )
-            if response.status_code != 204:
-                raise RuntimeError(f"InfluxDB refused the seed batch: {response.status_code} {response.text}")
-    return len(lines)
+    """Write the lines into ``database`` with the producers' writer (millisecond precision).
+
+    Raises:
+        forewarn.influx.InfluxWriteError: InfluxDB refused a batch or stayed unreachable.
+    """
+    with InfluxWriter(settings, database=database, batch_lines=batch, retry_budget_s=10.0) as writer:
+        return writer.write(lines)
 
 
 def seed(

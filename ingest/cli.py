@@ -1,4 +1,6 @@
-"""``forewarn gateway``, ``forewarn dlq``, ``forewarn simulate`` and ``forewarn replay``.
+"""``forewarn gateway``, ``forewarn simulate`` and ``forewarn replay``.
+
+``forewarn dlq`` (dead letters of every stage) sits above the components, in ``chain/dlq_cli.py``.
 
 Settings are read here and passed inward. Heavy imports (pandas) happen inside commands.
 """
@@ -25,7 +27,6 @@ from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings, Setti
 gateway_app = typer.Typer(help="MQTT → Kafka gateway with validation, dead letters and store-and-forward.")
 simulate_app = typer.Typer(help="Fleet simulator publishing over MQTT.")
 replay_app = typer.Typer(help="Replay recorded run-to-failure data (C-MAPSS) over MQTT.")
-dlq_app = typer.Typer(help="Inspect and replay dead letters.")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -121,83 +122,6 @@ def _utc(value: str | None, option: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise _fail(f"{option} {value!r} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
     return parsed
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    reason: Annotated[
-        list[str] | None, typer.Option(help="Only these reasons (repeatable); default all.")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Received at or after (RFC 3339).")] = None,
-    until: Annotated[str | None, typer.Option(help="Received before (RFC 3339).")] = None,
-    rewrite: Annotated[
-        str | None, typer.Option(help="package.module:function fixing payload bytes before validation.")
-    ] = None,
-    at_receive_time: Annotated[
-        bool, typer.Option(help="Judge age and skew at the original receive time, not now.")
-    ] = False,
-    dry_run: Annotated[bool, typer.Option(help="Report only; send nothing.")] = False,
-    show: Annotated[int, typer.Option(help="List at most this many of the letters that stay dead.")] = 20,
-) -> None:
-    """Send dead letters that pass validation now back to `telemetry`; report what stays dead.
-
-    Validation uses today's contract settings (FOREWARN_GATEWAY_*), so a fixed limit or a rewrite
-    hook revives letters. The dead-letter topic itself is left as it is (the audit trail).
-    """
-    from kafka import KafkaConsumer
-
-    from ingest.dlq_replay import REPLAY_GATEWAY_ID, Selection, load_rewrite, read_dead_letters, replay
-    from ingest.gateway import utc_now
-    from ingest.kafka_out import KafkaOut, wait
-    from ingest.reasons import Reason
-    from ingest.settings import GatewaySettings
-
-    _logging()
-    try:
-        reasons = frozenset(Reason(r) for r in reason or [])
-    except ValueError:
-        raise _fail(f"--reason must be among: {', '.join(r.value for r in Reason)}") from None
-    selection = Selection(reasons, _utc(since, "--since"), _utc(until, "--until"))
-    try:
-        hook = load_rewrite(rewrite) if rewrite else None
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    state_dir = load(StackSettings).state_dir
-    settings = load(GatewaySettings, state_dir, gateway_id=REPLAY_GATEWAY_ID)
-    kafka = load(KafkaSettings, state_dir)
-    consumer = KafkaConsumer(**kafka.client_config(), enable_auto_commit=False, group_id=None)
-    try:
-        letters = list(read_dead_letters(consumer, kafka.dlq_topic))
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        consumer.close()
-    readable = [(where, letter) for where, letter in letters if letter is not None]
-    outcome = replay(readable, selection, settings.policy(), utc_now(), hook, at_receive_time)
-    outcome.unreadable = [where for where, letter in letters if letter is None]
-    failed = 0
-    if outcome.records and not dry_run:
-        out = KafkaOut(settings, kafka)
-        deliveries = [out.send(record) for record in outcome.records]
-        out.flush(settings.delivery_timeout_s)
-        failed = sum(not wait(d, settings.delivery_timeout_s) for d in deliveries)
-        out.close(5.0)
-    summary = {
-        **outcome.summary(),
-        "dry_run": dry_run,
-        "send_failures": failed,
-        "topic": kafka.telemetry_topic,
-    }
-    summary["still_dead_examples"] = [
-        {"where": d.where, "reason_then": d.letter.reason.value, "reasons_now": [str(r) for r in d.reasons],
-         "source": d.letter.source}
-        for d in outcome.still_dead[:show]
-    ]  # fmt: skip
-    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    if failed:
-        raise _fail(
-            f"{failed} records did not reach Kafka; nothing is lost (the dead letters stay), run again"
-        )
 
 
 def _speed(value: str) -> float | None:

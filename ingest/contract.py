@@ -11,28 +11,30 @@ top-level field is allowed: schema 1 is closed, a new field means a new version.
 never raises: every input gives readings, dead letters, or both (one dead letter per rejected
 element of an array, naming its index, so the good elements of a batch are not held back by a bad
 one).
+
+These are the gateway's input rules. What it writes to Kafka (the canonical :class:`Reading`) and the
+dead letters it writes (:class:`DeadLetter`, stage ``gateway``, reasons :class:`GatewayReason`) are
+contracts of the ground: ``forewarn.contracts.telemetry`` and ``forewarn.contracts.dead_letter``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
-from ingest.reasons import Reason
+from forewarn.contracts.dead_letter import DeadLetter, GatewayReason, Stage
+from forewarn.contracts.telemetry import MAX_INT64, SCHEMA_VERSION, Reading
 
-SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = frozenset({SCHEMA_VERSION})
 TOPIC_PREFIX = "forewarn"
 TOPIC_SUFFIX = "telemetry"
 MAX_NAME_CHARS = 128
 _MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-_MAX_INT64 = 2**63 - 1
 _isfinite = math.isfinite
 _FIELDS = frozenset({"schema", "asset_id", "ts", "seq", "settings", "sensors"})
 
@@ -45,7 +47,7 @@ class UnknownSensorPolicy(StrEnum):
     STRIP = "strip"
     """Forward the reading without it; the gateway counts every stripped value."""
     REJECT = "reject"
-    """Dead-letter the whole reading with :attr:`Reason.UNKNOWN_SENSOR`."""
+    """Dead-letter the whole reading with :attr:`GatewayReason.UNKNOWN_SENSOR`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,45 +70,6 @@ class ContractPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
-    """One validated reading: event time in epoch milliseconds (UTC), values as finite floats."""
-
-    asset_id: str
-    site: str
-    ts_ms: int
-    seq: int
-    settings: Mapping[str, float]
-    sensors: Mapping[str, float]
-    schema: int = SCHEMA_VERSION
-
-    @property
-    def ts(self) -> datetime:
-        """Event time as a timezone-aware UTC datetime."""
-        return datetime.fromtimestamp(self.ts_ms / 1000, tz=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A rejected message (or element of a batch) with everything needed to fix and replay it.
-
-    Attributes:
-        reason: which rule rejected it.
-        detail: what exactly was wrong, for a person.
-        source: where it came from: the MQTT topic, or ``kafka:<topic>/<partition>/<offset>``.
-        payload: the original message bytes, byte for byte (the whole message for a batch element).
-        received_at: when the gateway received it (UTC).
-        index: the position of the rejected element in a JSON array, None for the whole message.
-    """
-
-    reason: Reason
-    detail: str
-    source: str
-    payload: bytes
-    received_at: datetime
-    index: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Decoded:
     """What one message became: its readings (in payload order) and its dead letters."""
 
@@ -126,7 +89,7 @@ class TopicParts:
 class _RejectedError(Exception):
     """Internal: a rule failed; becomes a DeadLetter, never escapes this module."""
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: GatewayReason, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
@@ -167,32 +130,32 @@ def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPo
         The valid readings in payload order and one dead letter per rejected message or element.
     """
 
-    def dead(reason: Reason, detail: str, index: int | None = None) -> DeadLetter:
-        return DeadLetter(reason, detail, topic, bytes(payload), received_at, index)
+    def dead(reason: GatewayReason, detail: str, index: int | None = None) -> DeadLetter:
+        return DeadLetter(Stage.GATEWAY, reason, detail, topic, bytes(payload), received_at, index)
 
     if len(payload) > policy.max_payload_bytes:
         detail = f"payload is {len(payload)} bytes, limit {policy.max_payload_bytes}"
-        return Decoded(dead_letters=[dead(Reason.OVERSIZE, detail)])
+        return Decoded(dead_letters=[dead(GatewayReason.OVERSIZE, detail)])
     parts = parse_topic(topic)
     if parts is None:
         detail = f"topic {topic!r} is not {TOPIC_PREFIX}/<site>/<asset_id>/{TOPIC_SUFFIX}"
-        return Decoded(dead_letters=[dead(Reason.BAD_TOPIC, detail)])
+        return Decoded(dead_letters=[dead(GatewayReason.BAD_TOPIC, detail)])
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        reason = Reason.NON_FINITE if "infinity" in str(exc) else Reason.MALFORMED_JSON
+        reason = GatewayReason.NON_FINITE if "infinity" in str(exc) else GatewayReason.MALFORMED_JSON
         return Decoded(dead_letters=[dead(reason, f"not JSON: {exc}")])
     if isinstance(document, dict):
         elements: list[Any] = [document]
         indexed = False
     elif isinstance(document, list):
         if not document:
-            return Decoded(dead_letters=[dead(Reason.EMPTY_BATCH, "empty JSON array")])
+            return Decoded(dead_letters=[dead(GatewayReason.EMPTY_BATCH, "empty JSON array")])
         elements = document
         indexed = True
     else:
         detail = f"top level is a JSON {_json_type(document)}, expected an object or an array of objects"
-        return Decoded(dead_letters=[dead(Reason.NOT_A_READING, detail)])
+        return Decoded(dead_letters=[dead(GatewayReason.NOT_A_READING, detail)])
 
     readings: list[Reading] = []
     dead_letters: list[DeadLetter] = []
@@ -214,55 +177,63 @@ def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPo
 def _reading(element: Any, parts: TopicParts, now_ms: int, policy: ContractPolicy) -> tuple[Reading, int]:
     if not isinstance(element, dict):
         raise _RejectedError(
-            Reason.NOT_A_READING, f"a JSON {_json_type(element)} where a reading object belongs"
+            GatewayReason.NOT_A_READING, f"a JSON {_json_type(element)} where a reading object belongs"
         )
     extra = element.keys() - _FIELDS
     if extra:
-        raise _RejectedError(Reason.UNKNOWN_FIELD, f"fields not in schema {SCHEMA_VERSION}: {sorted(extra)}")
+        raise _RejectedError(
+            GatewayReason.UNKNOWN_FIELD, f"fields not in schema {SCHEMA_VERSION}: {sorted(extra)}"
+        )
     schema = _required(element, "schema")
     if not _is_int(schema):
-        raise _RejectedError(Reason.WRONG_TYPE, f"schema must be an integer, got a JSON {_json_type(schema)}")
+        raise _RejectedError(
+            GatewayReason.WRONG_TYPE, f"schema must be an integer, got a JSON {_json_type(schema)}"
+        )
     if schema not in SUPPORTED_SCHEMAS:
         raise _RejectedError(
-            Reason.UNKNOWN_SCHEMA, f"schema {schema} is not one of {sorted(SUPPORTED_SCHEMAS)}"
+            GatewayReason.UNKNOWN_SCHEMA, f"schema {schema} is not one of {sorted(SUPPORTED_SCHEMAS)}"
         )
     asset_id = _required(element, "asset_id")
     if not isinstance(asset_id, str):
         raise _RejectedError(
-            Reason.WRONG_TYPE, f"asset_id must be a string, got a JSON {_json_type(asset_id)}"
+            GatewayReason.WRONG_TYPE, f"asset_id must be a string, got a JSON {_json_type(asset_id)}"
         )
     if asset_id != parts.asset_id:
         raise _RejectedError(
-            Reason.ASSET_MISMATCH, f"asset_id {asset_id!r} but the topic names {parts.asset_id!r}"
+            GatewayReason.ASSET_MISMATCH, f"asset_id {asset_id!r} but the topic names {parts.asset_id!r}"
         )
     ts_ms = _timestamp_ms(_required(element, "ts"))
     age_ms = now_ms - ts_ms
     if age_ms > policy.max_age_s * 1000:
         raise _RejectedError(
-            Reason.TOO_OLD, f"ts is {age_ms / 1000:.0f} s old, limit {policy.max_age_s:.0f} s"
+            GatewayReason.TOO_OLD, f"ts is {age_ms / 1000:.0f} s old, limit {policy.max_age_s:.0f} s"
         )
     if -age_ms > policy.max_future_skew_s * 1000:
         raise _RejectedError(
-            Reason.TOO_FAR_IN_FUTURE,
+            GatewayReason.TOO_FAR_IN_FUTURE,
             f"ts is {-age_ms / 1000:.0f} s ahead of receive time, limit {policy.max_future_skew_s:.0f} s",
         )
     seq = _required(element, "seq")
-    if not _is_int(seq) or not 0 <= seq <= _MAX_INT64:
-        raise _RejectedError(Reason.WRONG_TYPE, f"seq must be an integer in [0, 2^63), got {_shown(seq)}")
+    if not _is_int(seq) or not 0 <= seq <= MAX_INT64:
+        raise _RejectedError(
+            GatewayReason.WRONG_TYPE, f"seq must be an integer in [0, 2^63), got {_shown(seq)}"
+        )
     settings = _numbers(element.get("settings", {}), "settings")
     sensors = _numbers(_required(element, "sensors"), "sensors")
     if not sensors:
-        raise _RejectedError(Reason.MISSING_FIELD, "sensors is empty: a reading needs at least one value")
+        raise _RejectedError(
+            GatewayReason.MISSING_FIELD, "sensors is empty: a reading needs at least one value"
+        )
     dropped = 0
     if policy.known_sensors:
         unknown = sensors.keys() - policy.known_sensors
         if unknown and policy.unknown_sensors is UnknownSensorPolicy.REJECT:
-            raise _RejectedError(Reason.UNKNOWN_SENSOR, f"unknown sensors {sorted(unknown)}")
+            raise _RejectedError(GatewayReason.UNKNOWN_SENSOR, f"unknown sensors {sorted(unknown)}")
         if unknown and policy.unknown_sensors is UnknownSensorPolicy.STRIP:
             sensors = {k: v for k, v in sensors.items() if k not in unknown}
             dropped = len(unknown)
             if not sensors:
-                raise _RejectedError(Reason.UNKNOWN_SENSOR, f"only unknown sensors {sorted(unknown)}")
+                raise _RejectedError(GatewayReason.UNKNOWN_SENSOR, f"only unknown sensors {sorted(unknown)}")
     return Reading(asset_id, parts.site, ts_ms, seq, settings, sensors, schema), dropped
 
 
@@ -270,27 +241,29 @@ def _required(element: dict[str, Any], name: str) -> Any:
     try:
         return element[name]
     except KeyError:
-        raise _RejectedError(Reason.MISSING_FIELD, f"{name} is missing") from None
+        raise _RejectedError(GatewayReason.MISSING_FIELD, f"{name} is missing") from None
 
 
 def _numbers(value: Any, name: str) -> dict[str, float]:
     if type(value) is not dict:
         raise _RejectedError(
-            Reason.WRONG_TYPE, f"{name} must be an object of numbers, got a JSON {_json_type(value)}"
+            GatewayReason.WRONG_TYPE, f"{name} must be an object of numbers, got a JSON {_json_type(value)}"
         )
     # Runs for every reading: exact type checks (orjson never makes subclasses; bool is excluded).
     out: dict[str, float] = {}
     for key, number in value.items():
         kind = type(number)
         if kind is not float and kind is not int:
-            raise _RejectedError(Reason.WRONG_TYPE, f"{name}.{key} must be a number, got {_shown(number)}")
+            raise _RejectedError(
+                GatewayReason.WRONG_TYPE, f"{name}.{key} must be a number, got {_shown(number)}"
+            )
         if not 0 < len(key) <= MAX_NAME_CHARS:
             raise _RejectedError(
-                Reason.WRONG_TYPE, f"{name} name {key!r} must have 1..{MAX_NAME_CHARS} characters"
+                GatewayReason.WRONG_TYPE, f"{name} name {key!r} must have 1..{MAX_NAME_CHARS} characters"
             )
         as_float = float(number)
         if not _isfinite(as_float):
-            raise _RejectedError(Reason.NON_FINITE, f"{name}.{key} is not finite")
+            raise _RejectedError(GatewayReason.NON_FINITE, f"{name}.{key} is not finite")
         out[key] = as_float
     return out
 
@@ -298,26 +271,26 @@ def _numbers(value: Any, name: str) -> dict[str, float]:
 def _timestamp_ms(value: Any) -> int:
     if _is_int(value):
         if not 0 <= value <= _MAX_TS_MS:
-            raise _RejectedError(Reason.BAD_TIMESTAMP, f"epoch milliseconds {value} out of range")
+            raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"epoch milliseconds {value} out of range")
         return int(value)
     if not isinstance(value, str):
         raise _RejectedError(
-            Reason.BAD_TIMESTAMP, f"ts must be RFC 3339 text or epoch ms, got {_shown(value)}"
+            GatewayReason.BAD_TIMESTAMP, f"ts must be RFC 3339 text or epoch ms, got {_shown(value)}"
         )
     if len(value) < 20 or value[10] not in "Tt ":
-        raise _RejectedError(Reason.BAD_TIMESTAMP, f"ts {value[:40]!r} is not an RFC 3339 date-time")
+        raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} is not an RFC 3339 date-time")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise _RejectedError(
-            Reason.BAD_TIMESTAMP, f"ts {value[:40]!r} is not an RFC 3339 date-time"
+            GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} is not an RFC 3339 date-time"
         ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise _RejectedError(Reason.BAD_TIMESTAMP, f"ts {value[:40]!r} has no UTC offset")
+        raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} has no UTC offset")
     try:
         return _epoch_ms(parsed)
     except (OverflowError, ValueError):
-        raise _RejectedError(Reason.BAD_TIMESTAMP, f"ts {value[:40]!r} out of range") from None
+        raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} out of range") from None
 
 
 def _epoch_ms(moment: datetime) -> int:

@@ -43,9 +43,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from forewarn.contracts.dead_letter import DeadLetter
+from forewarn.contracts.telemetry import Reading
 from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings
 from ingest import paho_tables
-from ingest.contract import DeadLetter, Decoded, Reading, decode
+from ingest.contract import Decoded, decode
 from ingest.kafka_out import Delivery, KafkaOut, wait
 from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines
 from ingest.records import OutRecord, message_records, telemetry_records

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ingest.reasons import Reason
+from forewarn.contracts.dead_letter import GatewayReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +80,16 @@ class FaultRates:
 
 
 # Each corruption and the reason the gateway must give it.
-def _corruptions(message: Message, first: dict[str, Any]) -> list[tuple[Reason, bytes]]:
+def _corruptions(message: Message, first: dict[str, Any]) -> list[tuple[GatewayReason, bytes]]:
     return [
-        (Reason.MALFORMED_JSON, message.payload[: max(1, len(message.payload) // 2)]),
-        (Reason.MALFORMED_JSON, message.payload.replace(b":", b"=", 1)),
-        (Reason.MISSING_FIELD, orjson.dumps({k: v for k, v in first.items() if k != "seq"})),
-        (Reason.WRONG_TYPE, orjson.dumps({**first, "sensors": {"vibration_mm_s": "high"}})),
-        (Reason.ASSET_MISMATCH, orjson.dumps({**first, "asset_id": first["asset_id"] + "-x"})),
-        (Reason.UNKNOWN_SCHEMA, orjson.dumps({**first, "schema": 99})),
-        (Reason.TOO_OLD, orjson.dumps({**first, "ts": "2000-01-01T00:00:00Z"})),
-        (Reason.NOT_A_READING, b"42"),
+        (GatewayReason.MALFORMED_JSON, message.payload[: max(1, len(message.payload) // 2)]),
+        (GatewayReason.MALFORMED_JSON, message.payload.replace(b":", b"=", 1)),
+        (GatewayReason.MISSING_FIELD, orjson.dumps({k: v for k, v in first.items() if k != "seq"})),
+        (GatewayReason.WRONG_TYPE, orjson.dumps({**first, "sensors": {"vibration_mm_s": "high"}})),
+        (GatewayReason.ASSET_MISMATCH, orjson.dumps({**first, "asset_id": first["asset_id"] + "-x"})),
+        (GatewayReason.UNKNOWN_SCHEMA, orjson.dumps({**first, "schema": 99})),
+        (GatewayReason.TOO_OLD, orjson.dumps({**first, "ts": "2000-01-01T00:00:00Z"})),
+        (GatewayReason.NOT_A_READING, b"42"),
     ]
 
 

@@ -11,9 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from forewarn.influx import InfluxWriteError, InfluxWriter, line
+from forewarn.contracts.dead_letter import Reason
+from forewarn.contracts.influx_schema import PIPELINE
+from forewarn.influx import InfluxWriteError, InfluxWriter
 from forewarn.settings import InfluxSettings
-from ingest.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +61,12 @@ def pipeline_lines(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> li
     """``pipeline`` points (millisecond timestamps): one with every counter, one per dead-letter reason."""
     ts_ms = int(at.timestamp() * 1000)
     tags = {"component": "gateway", "gateway_id": gateway_id}
-    lines = [line("pipeline", tags, metrics.fields(), ts_ms)]
+    lines = [PIPELINE.point(tags, metrics.fields(), ts_ms)]
     lines += [
-        line("pipeline", {**tags, "reason": reason.value}, {"dead_letters": count}, ts_ms)
+        PIPELINE.point({**tags, "reason": reason.value}, {"dead_letters": count}, ts_ms)
         for reason, count in sorted(metrics.dead_letters.items())
     ]
     return [entry for entry in lines if entry is not None]
-
-
-def line_protocol(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> str:
-    """The same points with nanosecond timestamps, for callers that post at ``precision=ns``."""
-    return "\n".join(f"{entry}000000" for entry in pipeline_lines(metrics, gateway_id, at))
 
 
 class MetricsSink:

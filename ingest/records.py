@@ -1,37 +1,21 @@
-"""The Kafka side of the contract: canonical ``telemetry`` records and ``telemetry.dlq`` records.
+"""What the gateway puts on Kafka: ``telemetry`` records and ``telemetry.dlq`` records.
 
-``telemetry`` record: key = asset_id (UTF-8), value = a JSON array holding a *run* of readings of that
-asset in arrival order (the readings of that asset the gateway took together), in canonical form::
-
-    [{"schema": 1, "asset_id": "pump-7", "site": "site-1", "ts": 1767225600000, "seq": 42,
-      "settings": {"load": 0.8}, "sensors": {"vibration_mm_s": 2.1}}, ...]
-
-Canonical means: ``ts`` always epoch milliseconds, every value a float, ``settings`` always present,
-``site`` added from the topic. Always an array, even for one reading, so consumers (Spark's
-``from_json`` with an array schema plus ``explode``) have one shape. A run per record rather than a
-record per reading because per-record cost dominates a Python producer: see ``ingest/bench.py``.
-
-``telemetry.dlq`` record: key = the MQTT topic, value = a JSON object with the reason, detail, source,
-receive time, the index of a rejected array element, and the original payload base64-encoded (exact
-bytes, whatever they were). The reason is also a header, so a consumer can filter without parsing.
+Both formats are contracts of the ground, written once and imported here: a ``telemetry`` record is
+a run of canonical readings of one asset (``forewarn.contracts.telemetry``), a ``telemetry.dlq``
+record a dead letter of stage ``gateway`` (``forewarn.contracts.dead_letter``), keyed by its MQTT
+topic, with the reason, the format and the gateway id as headers. This module only packs them into
+:class:`OutRecord` (what the producer and the spool carry) and splits runs Kafka would refuse.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import orjson
-
-from ingest.contract import SCHEMA_VERSION, DeadLetter, Reading
-from ingest.reasons import Reason
-
-DLQ_FORMAT_VERSION = 1
-Headers = list[tuple[str, bytes]]
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import DeadLetter
+from forewarn.contracts.telemetry import Headers, Reading, encode_run, telemetry_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,56 +33,6 @@ class OutRecord:
     key: bytes
     value: bytes
     headers: Headers
-
-
-def canonical(reading: Reading) -> dict[str, Any]:
-    """The canonical JSON object of one reading."""
-    return {
-        "schema": reading.schema,
-        "asset_id": reading.asset_id,
-        "site": reading.site,
-        "ts": reading.ts_ms,
-        "seq": reading.seq,
-        "settings": dict(reading.settings),
-        "sensors": dict(reading.sensors),
-    }
-
-
-def encode_run(readings: Sequence[Reading]) -> bytes:
-    """The ``telemetry`` value for a run of readings of one asset (a JSON array, payload order)."""
-    return orjson.dumps([canonical(r) for r in readings])
-
-
-def decode_run(value: bytes) -> list[Reading]:
-    """Readings from a ``telemetry`` value; ValueError if it is not canonical (a producer bug)."""
-    try:
-        items = orjson.loads(value)
-        if not isinstance(items, list):
-            raise TypeError("the value is not a JSON array")
-        return [
-            Reading(
-                asset_id=item["asset_id"],
-                site=item["site"],
-                ts_ms=int(item["ts"]),
-                seq=int(item["seq"]),
-                settings={k: float(v) for k, v in item["settings"].items()},
-                sensors={k: float(v) for k, v in item["sensors"].items()},
-                schema=int(item["schema"]),
-            )
-            for item in items
-        ]
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise ValueError(f"not a canonical telemetry value: {exc}") from None
-
-
-def telemetry_headers(site: str, gateway_id: str, received_at: datetime) -> Headers:
-    """Headers of a ``telemetry`` record: site, schema version, gateway id, receive time (RFC 3339)."""
-    return [
-        ("site", site.encode()),
-        ("schema", str(SCHEMA_VERSION).encode()),
-        ("gateway_id", gateway_id.encode()),
-        ("received_at", received_at.isoformat(timespec="milliseconds").encode()),
-    ]
 
 
 def telemetry_record(readings: Sequence[Reading], gateway_id: str, received_at: datetime) -> OutRecord:
@@ -129,53 +63,14 @@ def telemetry_records(
     )
 
 
-def encode_dead_letter(letter: DeadLetter) -> bytes:
-    """The ``telemetry.dlq`` value of a dead letter."""
-    return orjson.dumps(
-        {
-            "format": DLQ_FORMAT_VERSION,
-            "reason": letter.reason.value,
-            "detail": letter.detail,
-            "source": letter.source,
-            "received_at": letter.received_at.isoformat(timespec="milliseconds"),
-            "index": letter.index,
-            "payload_b64": base64.b64encode(letter.payload).decode("ascii"),
-        }
-    )
-
-
 def dead_letter_record(letter: DeadLetter, gateway_id: str) -> OutRecord:
     """The ``telemetry.dlq`` record of a dead letter (key = its source, reason also as a header)."""
     return OutRecord(
         dlq=True,
         key=letter.source.encode(),
-        value=encode_dead_letter(letter),
-        headers=[
-            ("reason", letter.reason.value.encode()),
-            ("gateway_id", gateway_id.encode()),
-            ("format", str(DLQ_FORMAT_VERSION).encode()),
-        ],
+        value=dead_letter.encode(letter),
+        headers=dead_letter.headers(letter, ("gateway_id", gateway_id.encode())),
     )
-
-
-def decode_dead_letter(value: bytes) -> DeadLetter:
-    """A dead letter from its ``telemetry.dlq`` value; ValueError if the value is not one."""
-    try:
-        item = orjson.loads(value)
-        index = item.get("index")
-        received_at = datetime.fromisoformat(item["received_at"])
-        if received_at.tzinfo is None:
-            raise ValueError("received_at has no UTC offset")
-        return DeadLetter(
-            reason=Reason(item["reason"]),
-            detail=str(item["detail"]),
-            source=str(item["source"]),
-            payload=base64.b64decode(item["payload_b64"], validate=True),
-            received_at=received_at,
-            index=None if index is None else int(index),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError, binascii.Error) as exc:
-        raise ValueError(f"not a dead-letter record: {exc}") from None
 
 
 def message_records(

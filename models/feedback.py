@@ -1,13 +1,14 @@
 """The feedback loop's training source: work-order labels plus the assets' telemetry in InfluxDB.
 
-``forewarn labels export`` writes one label per completed work order (``asset_id``, ``ts``,
-``failure_mode`` or ``none``, ``source`` = ``work_order`` | ``false_alarm``; see
-``alerts/labels.py``). The streaming job stores every reading in the InfluxDB measurement
-``telemetry`` (tags ``site``, ``asset_id``; fields = the reading's settings and sensors plus
-``seq``; time = the reading's event time). Here both meet: each labelled asset's telemetry is
-read back, and :func:`models.labels.rul_from_label_times` gives each reading its RUL in steps
-to the asset's next confirmed fault; a ``none`` label (false alarm, sound inspection) proves the
-asset had not failed by then, which makes earlier readings healthy examples.
+``forewarn labels export`` writes one label per completed work order in the label file of
+:mod:`forewarn.contracts.labels` (``asset_id``, ``ts``, ``failure_mode`` or ``none``, ``source`` =
+``work_order`` | ``false_alarm``). The streaming job stores every reading in the InfluxDB measurement
+``telemetry`` (tags ``site``, ``asset_id``; fields = the reading's settings and sensors, apart by
+the InfluxDB contract's prefixes ``setting.<name>`` and ``sensor.<name>``, plus ``seq``; time = the
+reading's event time), so any fleet's settings are read as settings. Here both meet: each
+labelled asset's telemetry is read back, and :func:`models.labels.rul_from_label_times` gives each
+reading its RUL in steps to the asset's next confirmed fault; a ``none`` label (false alarm, sound
+inspection) proves the asset had not failed by then, which makes earlier readings healthy examples.
 
 Telemetry must be stored at full rate (``FOREWARN_STREAM_TELEMETRY_TO_INFLUX=raw``, the default):
 features are computed over consecutive readings, as the streaming job does.
@@ -23,17 +24,19 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from forewarn.contracts.influx_schema import SENSOR_PREFIX, ValueKind, parse_value_field
+from forewarn.contracts.labels import LABEL_FILE_COLUMNS, NO_FAILURE
 from forewarn.settings import InfluxSettings
-from ingest.fleet import SETTINGS
 from models.columns import TIME_MS, SourceColumns
+from models.dataset import cmapss_columns
 from models.fleet_source import FLEET_COLUMNS
 from models.labels import LabelError, validate_labels
 from models.predictor import ASSET
 from models.sources import SourceError, TrainingData
 
 MEASUREMENT = "telemetry"
-FILE_COLUMNS = ("asset_id", "ts", "failure_mode", "source")
-_NOT_VALUES = {"time", "asset_id", "site", "seq"}
+UNKNOWN_SETTING_DECIMALS = 2
+"""Rounding for regime learning of a setting whose source forewarn does not know (C-MAPSS's finest)."""
 
 
 def read_label_file(path: Path) -> pd.DataFrame:
@@ -48,12 +51,12 @@ def read_label_file(path: Path) -> pd.DataFrame:
         raw = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
     except (ValueError, OSError) as exc:
         raise SourceError(f"cannot read label file {path}: {exc}") from None
-    missing = [c for c in FILE_COLUMNS if c not in raw.columns]
+    missing = [c for c in LABEL_FILE_COLUMNS if c not in raw.columns]
     if missing:
-        raise SourceError(f"label file {path} lacks columns {missing}; expected {list(FILE_COLUMNS)}")
+        raise SourceError(f"label file {path} lacks columns {missing}; expected {list(LABEL_FILE_COLUMNS)}")
     if raw.empty:
         raise SourceError(f"label file {path} holds no labels")
-    table = raw.rename(columns={"ts": "time"}).assign(cycle=pd.NA)
+    table = raw.rename(columns={"ts": "time"}).assign(cycle=pd.NA)  # the file's ts is the table's time
     try:
         return validate_labels(table)
     except LabelError as exc:
@@ -111,10 +114,29 @@ def _points(document: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _value_fields(points: pd.DataFrame) -> dict[str, tuple[ValueKind, str]]:
+    """The points' setting and sensor fields → (which, the reading's name), told apart by the contract's
+    prefixes. A field without a value in these points (``SELECT *`` returns every field of the
+    measurement, other fleets' too) is left out, and so is a setting whose name a sensor also has:
+    the scoring job merges a reading's settings and sensors with the sensor winning."""
+    fields = {
+        column: parsed
+        for column in points.columns
+        if (parsed := parse_value_field(str(column))) is not None and points[column].notna().any()
+    }
+    sensors = {name for kind, name in fields.values() if kind is ValueKind.SENSOR}
+    return {c: (k, name) for c, (k, name) in fields.items() if k is ValueKind.SENSOR or name not in sensors}
+
+
 def telemetry_readings(points: pd.DataFrame) -> pd.DataFrame:
-    """Points as model readings: ``cycle`` = ``seq`` (as the streaming job does), ``ts_ms`` = time,
-    one row per (asset, seq) (a reading written twice by an at-least-once replay counts once)."""
-    frame = points.rename(columns={"time": TIME_MS}).copy()
+    """Points as model readings: settings and sensors by the names the readings have (prefixes
+    removed: the scoring job hands the model those names), ``cycle`` = ``seq`` (as the streaming job
+    does), ``ts_ms`` = time, one row per (asset, seq) (a reading written twice by an at-least-once
+    replay counts once). Other fields, and points with no setting or sensor value, are left out."""
+    fields = _value_fields(points)
+    keep = [c for c in ("time", ASSET, "site", "seq") if c in points.columns]
+    frame = points.loc[:, keep + list(fields)].dropna(subset=list(fields), how="all")
+    frame = frame.rename(columns={"time": TIME_MS, **{c: name for c, (_, name) in fields.items()}})
     frame[ASSET] = frame[ASSET].astype(str)
     frame["seq"] = pd.to_numeric(frame["seq"]).astype(np.int64)
     frame[TIME_MS] = pd.to_numeric(frame[TIME_MS]).astype(np.int64)
@@ -125,23 +147,30 @@ def telemetry_readings(points: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def telemetry_columns(readings: pd.DataFrame) -> SourceColumns:
-    """Settings and sensors of stored telemetry (its fields do not say which is which).
+def telemetry_columns(points: pd.DataFrame) -> SourceColumns:
+    """Settings and sensors of stored telemetry points, by the names the readings have, told apart
+    by the contract's field prefixes (``setting.``, ``sensor.``) whatever the fleet calls them.
 
-    The fleet's settings (``load_frac``, ``speed_setpoint_rpm``, ``ambient_temp_c``) are settings
-    with the fleet's rounding; every other numeric field is a sensor.
+    A setting is rounded for regime learning as its source's columns say where forewarn knows the
+    source (the simulated fleet, C-MAPSS), else to :data:`UNKNOWN_SETTING_DECIMALS` decimals.
 
     Raises:
-        SourceError: no numeric field besides ``seq``.
+        SourceError: no numeric sensor field.
     """
-    fields = [c for c in readings.columns if c not in _NOT_VALUES | {TIME_MS, "cycle"}]
-    numeric = [c for c in fields if pd.api.types.is_numeric_dtype(readings[c])]
-    decimals = dict(zip(FLEET_COLUMNS.settings, FLEET_COLUMNS.setting_decimals, strict=True))
-    settings = tuple(c for c in SETTINGS if c in numeric)
-    sensors = tuple(c for c in numeric if c not in settings)
+    fields = {c: v for c, v in _value_fields(points).items() if pd.api.types.is_numeric_dtype(points[c])}
+    settings = tuple(name for kind, name in fields.values() if kind is ValueKind.SETTING)
+    sensors = tuple(name for kind, name in fields.values() if kind is ValueKind.SENSOR)
     if not sensors:
-        raise SourceError(f"telemetry has no sensor fields (fields: {fields})")
-    return SourceColumns(settings, sensors, tuple(decimals[c] for c in settings), cycle_is_age=False)
+        raise SourceError(
+            f"telemetry has no sensor fields (named {SENSOR_PREFIX}<name>; fields: {list(points.columns)})"
+        )
+    known = {
+        name: decimals
+        for columns in (FLEET_COLUMNS, cmapss_columns())
+        for name, decimals in zip(columns.settings, columns.setting_decimals, strict=True)
+    }
+    rounding = tuple(known.get(name, UNKNOWN_SETTING_DECIMALS) for name in settings)
+    return SourceColumns(settings, sensors, rounding, cycle_is_age=False)
 
 
 def reading_step_s(readings: pd.DataFrame) -> float:
@@ -167,8 +196,8 @@ def labels_source(path: Path, influx: InfluxSettings, rul_cap_steps: int) -> Tra
         raise SourceError(
             f"no telemetry for the {len(assets)} labelled assets in InfluxDB database {influx.database!r}"
         )
+    columns = telemetry_columns(points)
     readings = telemetry_readings(points)
-    columns = telemetry_columns(readings)
     step_s = reading_step_s(readings)
     from models.labels import rul_from_label_times
 
@@ -176,7 +205,7 @@ def labels_source(path: Path, influx: InfluxSettings, rul_cap_steps: int) -> Tra
     frame = pd.concat([readings.drop(columns=["site"], errors="ignore"), targets], axis=1)
     if not (frame["rul_cycles"] < rul_cap_steps).any():
         raise SourceError("no telemetry before a confirmed fault: the labels give nothing to learn RUL from")
-    faults = int((labels["failure_mode"] != "none").sum())
+    faults = int((labels["failure_mode"] != NO_FAILURE).sum())
     params = {
         "labels_file": path.name,
         "labels": len(labels),

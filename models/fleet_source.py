@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from forewarn.contracts.labels import NO_FAILURE, LabelSource
 from ingest.fleet import SENSORS, SETTINGS, Fleet, FleetConfig
 from models.columns import TIME_MS, SourceColumns
-from models.labels import NO_FAILURE, LabelSource, rul_from_label_times, validate_labels
+from models.labels import rul_from_label_times, validate_labels
 from models.predictor import ASSET
 
 # load_frac to 0.1 (idle 0.3, normal 0.7, peak 1.0), setpoint to 100 rpm, ambient to 10 °C

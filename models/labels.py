@@ -11,31 +11,22 @@ Label table, one row per asset event:
 | ``cycle`` | Int64 or NA | the asset's age in cycles at the event (a failure: its last working cycle) |
 | ``time`` | datetime64[ns, UTC] or NaT | wall-clock time of the event when known |
 | ``failure_mode`` | str | failure code, or ``none`` when the asset was inspected and found sound |
-| ``source`` | str | a :class:`LabelSource` |
+| ``source`` | str | a ``forewarn.contracts.labels.LabelSource`` |
 
 Every label has a cycle or a time. Run-to-failure files count cycles (:func:`rul_from_labels`);
-the simulated fleet's ground truth and work-order outcomes (``forewarn labels export``) carry
-times, and :func:`rul_from_label_times` turns them into RUL in reading steps.
+the simulated fleet's ground truth and work-order outcomes (``forewarn labels export``, the label
+file of :mod:`forewarn.contracts.labels`) carry times, and :func:`rul_from_label_times` turns them
+into RUL in reading steps.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import numpy as np
 import pandas as pd
 
-NO_FAILURE = "none"
+from forewarn.contracts.labels import NO_FAILURE, LabelSource
+
 LABEL_COLUMNS: tuple[str, ...] = ("asset_id", "cycle", "time", "failure_mode", "source")
-
-
-class LabelSource(StrEnum):
-    """Where a label comes from."""
-
-    RUN_TO_FAILURE = "run_to_failure"
-    WORK_ORDER = "work_order"
-    FALSE_ALARM = "false_alarm"
-    SIMULATION = "simulation"
 
 
 class LabelError(ValueError):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.labels import NO_FAILURE, validate_labels
+from forewarn.contracts.labels import NO_FAILURE
+from models.labels import validate_labels
 
 
 def lead_times(

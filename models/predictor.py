@@ -25,12 +25,13 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from forewarn.contracts.risk import UNSPECIFIED_FAILURE_MODE
 from models.features import FeatureSpec, feature_names, feature_sensor, fleet_features
 from models.regimes import RegimeNormaliser
 
 ASSET = "asset_id"
 OUTPUT_COLUMNS = (ASSET, "cycle", "rul", "risk", "failure_mode", "failure_mode_p", "top_features")
-UNSPECIFIED_MODE = "unspecified"
+UNSPECIFIED_MODE = UNSPECIFIED_FAILURE_MODE  # the risk contract's word for "the model names none"
 _CHUNK_ROWS = 256
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forewarn.contracts.labels import NO_FAILURE
 from models.columns import SourceColumns
 from models.features import FeatureSpec, feature_names
-from models.labels import NO_FAILURE, capped_rul, failure_within
+from models.labels import capped_rul, failure_within
 from models.metrics import EvalMetrics, phm08_score, pr_auc, rmse
 from models.predictor import ASSET, UNSPECIFIED_MODE, RulRiskModel
 from models.regimes import fit_regimes

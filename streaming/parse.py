@@ -1,9 +1,11 @@
 """Kafka ``telemetry`` records → readings, and records that are not canonical → dead letters.
 
-A ``telemetry`` value is a JSON array holding a run of canonical readings of one asset (see
-``ingest/records.py``). The gateway has already validated every reading, so a record that does
-not parse here is a producer bug: the whole record goes to ``telemetry.dlq`` with its Kafka
-coordinates and its bytes, in the dead-letter format of ``ingest/records.py``.
+A ``telemetry`` value is a JSON array holding a run of canonical readings of one asset
+(``forewarn.contracts.telemetry``: the Spark schema here is derived from its field table). The
+gateway has already validated every reading, so a record that does not parse here is a producer
+bug: the whole record goes to ``telemetry.dlq`` with its Kafka coordinates and its bytes, as a dead
+letter of stage ``scoring`` (``forewarn.contracts.dead_letter``: :func:`dead_letters` builds its
+fields in Spark, in the contract's order).
 """
 
 from __future__ import annotations
@@ -11,46 +13,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
-from ingest.reasons import Reason
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import DLQ_FORMAT_VERSION, RECEIVED_AT_SPARK_FORMAT, ScoringReason, Stage
+from forewarn.contracts.telemetry import FIELDS, SCHEMA_VERSION, spark_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-SCHEMA_VERSION = 1
-DLQ_FORMAT_VERSION = 1
-NOT_CANONICAL = Reason.NOT_CANONICAL.value
-LATE_FOR_STATE = Reason.LATE_FOR_STATE.value
-UNSCORABLE = Reason.UNSCORABLE.value
+NOT_CANONICAL = ScoringReason.NOT_CANONICAL.value
+LATE_FOR_STATE = ScoringReason.LATE_FOR_STATE.value
+UNSCORABLE = ScoringReason.UNSCORABLE.value
 
-# settings and sensors stay JSON text here: Spark hands an object's raw text to a string field, and
-# the per-asset state parses it, so a champion that reads other sensors needs no new plan.
-READING = StructType(
-    [
-        StructField("schema", IntegerType()),
-        StructField("asset_id", StringType()),
-        StructField("site", StringType()),
-        StructField("ts", LongType()),
-        StructField("seq", LongType()),
-        StructField("settings", StringType()),
-        StructField("sensors", StringType()),
-    ]
-)
-RUN = ArrayType(READING)
-
-READING_COLUMNS = ["asset_id", "site", "ts", "seq", "settings", "sensors"]
+READING, RUN = spark_schema()
+# every field but the schema version (checked by _is_canonical, then dropped)
+READING_COLUMNS = [f.name for f in FIELDS if f.name != "schema"]
 
 
 def _is_canonical(reading: Column) -> Column:
-    return (
-        reading["asset_id"].isNotNull()
-        & reading["site"].isNotNull()
-        & reading["ts"].isNotNull()
-        & reading["seq"].isNotNull()
-        & reading["sensors"].isNotNull()
-        & (reading["schema"] == SCHEMA_VERSION)
-    )
+    check = reading["schema"] == SCHEMA_VERSION
+    for spec in FIELDS:
+        if spec.required:
+            check = check & reading[spec.name].isNotNull()
+    return check
 
 
 def parse_telemetry(kafka: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -118,21 +103,25 @@ def dead_letters(
 ) -> DataFrame:
     """Rows with ``topic``/``partition``/``offset``/``value`` → ``telemetry.dlq`` key and value.
 
-    ``received_at`` (a timestamp) defaults to when the micro-batch runs.
+    The value is the dead-letter contract's JSON, its fields in :data:`dead_letter.FIELD_NAMES`
+    order (a test decodes it with the contract's decoder). ``received_at`` (a timestamp) defaults to
+    when the micro-batch runs.
     """
     source = kafka_source(frame)
     received = F.current_timestamp() if received_at is None else received_at
+    fields = {
+        "format": F.lit(DLQ_FORMAT_VERSION),
+        "stage": F.lit(Stage.SCORING.value),
+        "reason": reason,
+        "detail": detail,
+        "source": source,
+        "received_at": F.date_format(received, RECEIVED_AT_SPARK_FORMAT),
+        "index": F.lit(None).cast("int"),
+        # Spark may wrap base64 at 76 characters (MIME); the dead-letter format wants one line.
+        "payload_b64": F.regexp_replace(F.base64(frame["value"]), r"\s", ""),
+    }
     value = F.to_json(
-        F.struct(
-            F.lit(DLQ_FORMAT_VERSION).alias("format"),
-            reason.alias("reason"),
-            detail.alias("detail"),
-            source.alias("source"),
-            F.date_format(received, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("received_at"),
-            F.lit(None).cast("int").alias("index"),
-            # Spark may wrap base64 at 76 characters (MIME); the dead-letter format wants one line.
-            F.regexp_replace(F.base64(frame["value"]), r"\s", "").alias("payload_b64"),
-        ),
+        F.struct(*[fields[name].alias(name) for name in dead_letter.FIELD_NAMES]),
         {"ignoreNullFields": "false"},
     )
     return frame.select(source.alias("key"), value.alias("value"), reason.alias("reason"))

@@ -22,6 +22,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from forewarn.contracts.risk import FAILURE_MODE_MAX_CHARS, UNSPECIFIED_FAILURE_MODE
+
 log = logging.getLogger(__name__)
 
 
@@ -151,10 +153,6 @@ def feature_names(model: Any) -> list[str]:
     return list(names(model.spec))
 
 
-UNSPECIFIED_FAILURE_MODE = "unspecified"
-_MODE_MAX_CHARS = 100  # alerts/risk_contract.py: failure_mode is 1..100 characters without NUL
-
-
 def failure_modes(model: Any, features: pd.DataFrame) -> np.ndarray:
     """Most likely failure mode per row; ``unspecified`` where the model names none.
 
@@ -170,7 +168,10 @@ def failure_modes(model: Any, features: pd.DataFrame) -> np.ndarray:
         modes = modes[0]
     names = [str(m) if m is not None else "" for m in np.asarray(modes, dtype=object)]
     return np.asarray(
-        [n if 0 < len(n) <= _MODE_MAX_CHARS and "\x00" not in n else UNSPECIFIED_FAILURE_MODE for n in names],
+        [
+            n if 0 < len(n) <= FAILURE_MODE_MAX_CHARS and "\x00" not in n else UNSPECIFIED_FAILURE_MODE
+            for n in names
+        ],
         dtype=object,
     )
 

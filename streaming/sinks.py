@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
 
-from forewarn.influx import InfluxWriter, line
+from forewarn.contracts.dead_letter import ScoringReason
+from forewarn.contracts.influx_schema import PIPELINE, RISK, telemetry_point
+from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION, UNSPECIFIED_FAILURE_MODE
+from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings, KafkaSettings
 from streaming.parse import LATE_FOR_STATE, NOT_CANONICAL, UNSCORABLE, dead_letters
-from streaming.scoring import UNSPECIFIED_FAILURE_MODE
 from streaming.settings import StreamSettings
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, Row
+    from pyspark.sql import Column, DataFrame, Row
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +80,28 @@ def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, 
     }
 
 
+RISK_EXPRESSIONS: Mapping[str, Callable[[], Column]] = {
+    "schema": lambda: F.lit(RISK_SCHEMA_VERSION),
+    "event_ts": lambda: F.date_format(F.timestamp_millis("event_ts_ms"), RFC3339_MS),
+    "failure_mode": lambda: F.coalesce(F.col("failure_mode"), F.lit(UNSPECIFIED_FAILURE_MODE)),
+    "top_features": lambda: F.from_json("top_features", TOP_FEATURES),
+}
+"""The risk contract's fields that are not a plain column of the scored rows, and how each is built.
+
+Every other field of :data:`forewarn.contracts.risk.RISK_FIELDS` is the scored column of its name: a
+field added to the contract and not produced fails the micro-batch (an unresolved column) rather than
+going missing from ``risk``.
+"""
+
+
 def risk_records(scored: DataFrame) -> DataFrame:
-    """``risk`` rows → Kafka ``key``/``value`` in the risk contract (``alerts/risk_contract.py``)."""
-    value = F.to_json(
-        F.struct(
-            F.lit(1).alias("schema"),
-            "asset_id",
-            "site",
-            "seq",
-            F.date_format(F.timestamp_millis("event_ts_ms"), RFC3339_MS).alias("event_ts"),
-            "risk",
-            "rul_cycles",
-            "horizon_cycles",
-            "model_name",
-            "model_version",
-            "model_alias",
-            F.coalesce(F.col("failure_mode"), F.lit(UNSPECIFIED_FAILURE_MODE)).alias("failure_mode"),
-            F.from_json("top_features", TOP_FEATURES).alias("top_features"),
-        )
-    )
-    return scored.select(F.col("asset_id").alias("key"), value.alias("value"))
+    """``risk`` rows → Kafka ``key``/``value`` in the risk contract (:mod:`forewarn.contracts.risk`).
+
+    The JSON object's fields are the contract's, in its order; null fields are left out (the
+    contract's defaults stand for them).
+    """
+    fields = [RISK_EXPRESSIONS.get(name, partial(F.col, name))().alias(name) for name in RISK_FIELDS]
+    return scored.select(F.col("asset_id").alias("key"), F.to_json(F.struct(*fields)).alias("value"))
 
 
 def state_dead_letters(scored: DataFrame, telemetry_topic: str) -> DataFrame:
@@ -141,8 +146,7 @@ def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
     """InfluxDB ``risk`` points (tags bounded: site, asset, model, failure mode, whose values come
     from the model's own list; the time is the reading's)."""
     for r in rows:
-        yield line(
-            "risk",
+        yield RISK.point(
             {
                 "site": r["site"],
                 "asset_id": r["asset_id"],
@@ -177,11 +181,19 @@ class TelemetryPoints:
         mode = stream.telemetry_to_influx
         return cls(mode != "off", stream.downsample_s * 1000 if mode == "downsampled" else None)
 
-    def line(self, asset_id: str, site: str, ts_ms: int, seq: int, values: dict[str, Any]) -> str | None:
-        """One reading's point: its settings and sensors as fields, ``seq`` beside them."""
+    def line(
+        self,
+        asset_id: str,
+        site: str,
+        ts_ms: int,
+        seq: int,
+        settings: Mapping[str, Any],
+        sensors: Mapping[str, Any],
+    ) -> str | None:
+        """One reading's point (:func:`telemetry_point`: settings and sensors kept apart by prefix)."""
         if self.bucket_ms:
             ts_ms -= ts_ms % self.bucket_ms
-        return line("telemetry", {"site": site, "asset_id": asset_id}, {**values, "seq": int(seq)}, ts_ms)
+        return telemetry_point(site, asset_id, ts_ms, int(seq), settings, sensors)
 
 
 def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[str | None]:
@@ -189,8 +201,8 @@ def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[s
     (downsampled) the last of each bucket (see :class:`TelemetryPoints`)."""
     points = TelemetryPoints(True, downsample_s * 1000 if downsample_s else None)
     for r in rows:
-        values: dict[str, Any] = {**orjson.loads(r["settings"] or "{}"), **orjson.loads(r["sensors"])}
-        yield points.line(r["asset_id"], r["site"], int(r["ts"]), int(r["seq"]), values)
+        settings, sensors = orjson.loads(r["settings"] or "{}"), orjson.loads(r["sensors"])
+        yield points.line(r["asset_id"], r["site"], int(r["ts"]), int(r["seq"]), settings, sensors)
 
 
 _WRITERS: dict[tuple[str, int, float], InfluxWriter] = {}
@@ -234,9 +246,21 @@ def _influx_partition(settings: InfluxSettings, stream: StreamSettings) -> Calla
     return write
 
 
+DEAD_LETTER_COUNTERS: dict[str, ScoringReason] = {
+    "late": ScoringReason.LATE_FOR_STATE,
+    "unscorable": ScoringReason.UNSCORABLE,
+    "not_canonical": ScoringReason.NOT_CANONICAL,
+}
+"""The counters of :class:`ScoredSink` that count dead letters, and the reason each is written under."""
+
+
 @dataclass
 class PipelineCounters:
-    """Running totals of this job process, written as InfluxDB ``pipeline`` points (cumulative)."""
+    """Running totals of this job process, written as InfluxDB ``pipeline`` points (cumulative).
+
+    Shaped as the gateway writes them, so the pipeline board shows both hops: one point with the
+    counters and ``dead_letters`` (their sum), one point per dead-letter reason (``reason`` tag).
+    """
 
     component: str
     totals: dict[str, int] = field(default_factory=dict)
@@ -246,7 +270,15 @@ class PipelineCounters:
             self.totals[name] = self.totals.get(name, 0) + int(n)
 
     def lines(self, now_ms: int) -> list[str | None]:
-        return [line("pipeline", {"component": self.component}, dict(self.totals), now_ms)]
+        tags = {"component": self.component}
+        counters = {k: n for k, n in self.totals.items() if k not in DEAD_LETTER_COUNTERS}
+        dead = {DEAD_LETTER_COUNTERS[k]: n for k, n in self.totals.items() if k in DEAD_LETTER_COUNTERS}
+        out = [PIPELINE.point(tags, {**counters, "dead_letters": sum(dead.values())}, now_ms)]
+        out += [
+            PIPELINE.point({**tags, "reason": reason.value}, {"dead_letters": n}, now_ms)
+            for reason, n in sorted(dead.items())
+        ]
+        return out
 
 
 @dataclass

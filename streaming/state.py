@@ -34,6 +34,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from forewarn.contracts.telemetry import Reading, encode_run
 from models.features import asset_features
 from streaming.scoring import (
     ModelRef,
@@ -142,8 +143,8 @@ class Window:
         return out
 
 
-def reading_object(settings: str | None, sensors: str) -> dict[str, Any]:
-    """One reading's settings and sensors JSON objects as one mapping (sensors win a name clash).
+def reading_parts(settings: str | None, sensors: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One reading's settings and sensors JSON objects, parsed (kept apart: InfluxDB points need them so).
 
     Raises:
         ValueError: a settings or sensors value that is not a JSON object (``orjson.JSONDecodeError``
@@ -153,6 +154,17 @@ def reading_object(settings: str | None, sensors: str) -> dict[str, Any]:
     sensors_obj = orjson.loads(sensors)
     if not isinstance(settings_obj, dict) or not isinstance(sensors_obj, dict):
         raise ValueError("settings and sensors must be JSON objects")
+    return settings_obj, sensors_obj
+
+
+def reading_object(settings: str | None, sensors: str) -> dict[str, Any]:
+    """One reading's settings and sensors JSON objects as one mapping (sensors win a name clash).
+
+    Raises:
+        ValueError: a settings or sensors value that is not a JSON object (``orjson.JSONDecodeError``
+            is a ``ValueError`` too).
+    """
+    settings_obj, sensors_obj = reading_parts(settings, sensors)
     return {**settings_obj, **sensors_obj}
 
 
@@ -189,7 +201,12 @@ def _number(value: Any) -> float:
 
 
 def canonical_json(asset_id: str, site: str, ts_ms: int, seq: int, settings: str | None, sensors: str) -> str:
-    """A reading back in the canonical form of ``ingest/records.py`` (dead-letter payload)."""
+    """A reading back in the canonical telemetry encoding (``forewarn.contracts.telemetry``): the
+    payload of its dead letter, which ``forewarn dlq replay`` revives to ``telemetry``.
+
+    ``settings`` and ``sensors`` are the JSON texts the job received; text that is not JSON is kept
+    as a string, so the letter shows what was wrong.
+    """
 
     def value(text: str | None, default: Any) -> Any:
         try:
@@ -197,19 +214,8 @@ def canonical_json(asset_id: str, site: str, ts_ms: int, seq: int, settings: str
         except orjson.JSONDecodeError:
             return text
 
-    return orjson.dumps(
-        [
-            {
-                "schema": 1,
-                "asset_id": asset_id,
-                "site": site,
-                "ts": int(ts_ms),
-                "seq": int(seq),
-                "settings": value(settings, {}),
-                "sensors": value(sensors, None),
-            }
-        ]
-    ).decode()
+    reading = Reading(asset_id, site, int(ts_ms), int(seq), value(settings, {}), value(sensors, None))
+    return encode_run([reading]).decode()
 
 
 class _Rows:
@@ -300,26 +306,35 @@ def _feature_matrix(features: pd.DataFrame, names: list[str]) -> np.ndarray:
     return np.asarray(chosen.to_numpy(dtype=np.float64))
 
 
-def _objects(readings: _Incoming) -> list[dict[str, Any] | ValueError]:
-    """Each reading's settings and sensors as one mapping, or why they are not JSON objects."""
-    out: list[dict[str, Any] | ValueError] = []
+_Parsed = tuple[dict[str, Any], dict[str, Any]] | ValueError
+
+
+def _parts(readings: _Incoming) -> list[_Parsed]:
+    """Each reading's settings and sensors objects (:func:`reading_parts`), or why they are not JSON
+    objects: the one parse per reading, which the points read apart and the features merged."""
+    out: list[_Parsed] = []
     for settings, sensors in zip(readings.settings, readings.sensors, strict=True):
         try:
-            out.append(reading_object(settings, sensors))
+            out.append(reading_parts(settings, sensors))
         except ValueError as exc:
             out.append(exc)
     return out
 
 
+def _objects(parts: Sequence[_Parsed]) -> list[dict[str, Any] | ValueError]:
+    """Each reading's settings and sensors as one mapping (as :func:`reading_object`), or why not."""
+    return [p if isinstance(p, ValueError) else {**p[0], **p[1]} for p in parts]
+
+
 def _telemetry(
-    out: _Rows, points: TelemetryPoints, asset_id: str, readings: _Incoming, objects: Sequence[Any]
+    out: _Rows, points: TelemetryPoints, asset_id: str, readings: _Incoming, parts: Sequence[_Parsed]
 ) -> None:
     """One ``telemetry`` row: the InfluxDB points of the readings that parsed, in arrival order."""
     lines = [
-        points.line(asset_id, site, ts, seq, obj)
-        for site, ts, seq, obj in zip(readings.site, readings.ts.tolist(), readings.seq.tolist(), objects,
-                                      strict=True)
-        if isinstance(obj, dict)
+        points.line(asset_id, site, ts, seq, *part)
+        for site, ts, seq, part in zip(readings.site, readings.ts.tolist(), readings.seq.tolist(), parts,
+                                       strict=True)
+        if not isinstance(part, ValueError)
     ]  # fmt: skip
     body = "\n".join(text for text in lines if text)
     if body:
@@ -349,9 +364,10 @@ def make_update(
         # every reading that is not a duplicate is parsed once, here: features and points read it
         arrived = np.sort(np.concatenate([step.fresh, step.late]))
         readings = incoming.take(arrived)
-        objects = _objects(readings)
+        parts = _parts(readings)
+        objects = _objects(parts)
         if points.enabled:
-            _telemetry(out, points, asset_id, readings, objects)
+            _telemetry(out, points, asset_id, readings, parts)
         if len(step.late):
             detail = f"older than the {history} readings kept for this asset"
             _dead(out, "late", asset_id, incoming.take(step.late), detail)

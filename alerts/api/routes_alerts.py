@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from alerts.api.deps import PagingDep, StoreDep
 from alerts.api.schemas import AckIn, AlertOut, Page, SnoozeIn
 from alerts.effects import acknowledge_alert, snooze_alert
-from alerts.state import AlertState, Severity
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow
 from alerts.workorders.errors import ErrorCode, WorkOrderError
+from forewarn.contracts.alert import AlertState, Severity
 
 AlertId = Annotated[str, Path(max_length=100)]
 router = APIRouter(prefix="/alerts", tags=["alerts"])

@@ -23,12 +23,12 @@ from alerts.api.schemas import (
     WorkOrderIn,
     WorkOrderOut,
 )
-from alerts.state import Severity
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow, AuditRow, WorkOrderRow
 from alerts.workorders import service
 from alerts.workorders.errors import ErrorCode, WorkOrderError
-from alerts.workorders.lifecycle import WorkOrderStatus
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.work_order import WorkOrderStatus
 
 WorkOrderId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 router = APIRouter(prefix="/work-orders", tags=["work orders"])

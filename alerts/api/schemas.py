@@ -7,8 +7,8 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from alerts.state import AlertState, Severity
-from alerts.workorders.lifecycle import Priority, WorkOrderStatus
+from forewarn.contracts.alert import AlertRecord, Severity
+from forewarn.contracts.work_order import Priority, WorkOrderStatus
 
 T = TypeVar("T")
 _NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; refuse it up front, on every backend
@@ -42,31 +42,10 @@ class Problem(BaseModel):
     detail: str
 
 
-class AlertOut(_Out):
-    """An alert as stored."""
+class AlertOut(AlertRecord):
+    """An alert as stored: the contract's record, read from the store's row."""
 
-    alert_id: str
-    asset_id: str
-    site: str
-    failure_mode: str
-    kind: str
-    severity: Severity
-    state: AlertState
-    first_seen: datetime
-    last_seen: datetime
-    occurrence_count: int
-    trigger_risk: float | None
-    trigger_rul_cycles: float | None
-    model_name: str | None
-    model_version: str | None
-    raised_at: datetime
-    escalation_tier: int
-    acknowledged_by: str | None
-    ack_comment: str | None
-    acknowledged_at: datetime | None
-    snoozed_until: datetime | None
-    cleared_at: datetime | None
-    work_order_id: int | None
+    model_config = ConfigDict(from_attributes=True)
 
 
 class AckIn(_In):

@@ -6,23 +6,23 @@ Kept apart from the Kafka loop so the same code is tested on a plain list of mes
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from alerts.config import RuleConfig
-from alerts.dead_letters import RiskDeadLetter, from_rejection
 from alerts.effects import store_changes
-from alerts.risk_contract import RiskRecord, RiskRejection, decode_risk
 from alerts.rules import IgnoreReason, evaluate, tick
 from alerts.state import STALE_FAILURE_MODE, Alert, AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import transaction
 from alerts.store.lease import TICK_LEASE, try_acquire
 from alerts.store.tables import AlertRow, RiskRejectionRow
-from alerts.workorders.lifecycle import Priority
+from forewarn.contracts.dead_letter import DeadLetter, Stage
+from forewarn.contracts.risk import RiskRecord, RiskRejection, decode_risk
+from forewarn.contracts.work_order import Priority
 
 MAX_ATTEMPTS = 5
 
@@ -43,7 +43,16 @@ class BatchResult:
     rejected: int = 0
     ignored: dict[IgnoreReason, int] = field(default_factory=dict)
     changes: list[AlertChange] = field(default_factory=list)
-    dead_letters: list[RiskDeadLetter] = field(default_factory=list)  # for ``risk.dlq``, in order
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # for ``risk.dlq``, in order
+
+
+def dead_letter_of(rejection: RiskRejection, source: str, received_at: datetime) -> DeadLetter:
+    """The ``risk.dlq`` dead letter of a record read at ``source`` (``topic/partition/offset``) that
+    failed the risk contract: stage ``alerts``, the original bytes, so ``forewarn dlq replay`` can
+    revive it once fixed."""
+    return DeadLetter(
+        Stage.ALERTS, rejection.reason, rejection.detail, f"kafka:{source}", rejection.raw, received_at
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
         if row is None:
             continue
         if alert.work_order_id is None and row.work_order_id is not None:
-            alert = replace(alert, work_order_id=row.work_order_id)
+            alert = alert.model_copy(update={"work_order_id": row.work_order_id})
         if alert != alert_repo.row_to_alert(row):
             alert_repo.save_alert(session, alert)
 
@@ -105,7 +114,7 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
                 for message, item in decoded:
                     if isinstance(item, RiskRejection):
                         result.rejected += 1
-                        result.dead_letters.append(from_rejection(item, message.source, now))
+                        result.dead_letters.append(dead_letter_of(item, message.source, now))
                         session.add(
                             RiskRejectionRow(
                                 reason=item.reason.value,

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from alerts import dead_letters, gauges, influx_outbox
+from alerts import gauges, influx_outbox
 from alerts.clock import Clock
 from alerts.config import RuleConfig
 from alerts.engine.batch import EngineContext, RiskMessage, TickLease, process_batch, process_tick
@@ -31,6 +31,7 @@ from alerts.state import AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.lease import TICK_LEASE, release
+from forewarn.contracts import dead_letter
 from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings, KafkaSettings
 
@@ -165,7 +166,7 @@ class AlertEngine:
             self.run_tick(now)
         return len(messages)
 
-    def _send_dead_letters(self, letters: list[dead_letters.RiskDeadLetter]) -> None:
+    def _send_dead_letters(self, letters: list[dead_letter.DeadLetter]) -> None:
         """Put rejected records on the DLQ topic and wait for the acks (before the offsets commit)."""
         if not letters:
             return
@@ -173,8 +174,8 @@ class AlertEngine:
             self.producer.send(
                 self.dlq_topic,
                 key=letter.source.encode(),
-                value=dead_letters.encode(letter),
-                headers=dead_letters.headers(letter, self.settings.group_id),
+                value=dead_letter.encode(letter),
+                headers=dead_letter.headers(letter, ("producer", self.settings.group_id.encode())),
             )
             for letter in letters
         ]

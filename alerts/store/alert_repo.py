@@ -8,36 +8,29 @@ transaction, and published to Kafka from the outbox afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from alerts.alert_contract import event_from_change
 from alerts.rules import EngineState, Key
-from alerts.state import Alert, AlertChange, AlertKind, AlertState, Severity, Track
+from alerts.state import Alert, AlertChange, Track, event_from_change
 from alerts.store.tables import AlertRow, OutboxRow, TrackRow
-
-_ALERT_FIELDS = [f.name for f in fields(Alert)]
+from forewarn.contracts.alert import AlertState
 
 
 def row_to_alert(row: AlertRow) -> Alert:
-    """The domain alert of a stored row."""
-    values = {name: getattr(row, name) for name in _ALERT_FIELDS}
-    values["kind"] = AlertKind(row.kind)
-    values["severity"] = Severity(row.severity)
-    values["state"] = AlertState(row.state)
-    return Alert(**values)
+    """The domain alert of a stored row (the codes, stored as text, come back as the contract's enums)."""
+    return Alert.model_validate(row, from_attributes=True)
 
 
 def save_alert(session: Session, alert: Alert) -> AlertRow:
     """Insert or update the alert's row (optimistic version check on update)."""
     row = session.get(AlertRow, alert.alert_id)
-    values = {name: getattr(alert, name) for name in _ALERT_FIELDS}
-    for enum_field in ("kind", "severity", "state"):
-        values[enum_field] = values[enum_field].value
+    values = {name: value.value if isinstance(value, StrEnum) else value for name, value in alert}
     if row is None:
         row = AlertRow(**values)
         session.add(row)

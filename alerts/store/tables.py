@@ -27,9 +27,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-OPEN_WORK_ORDER_STATUSES = ("requested", "approved", "waiting_parts", "scheduled", "in_progress")
-_OPEN_WO_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_WORK_ORDER_STATUSES))
-_OPEN_ALERT_SQL = "state <> 'CLEARED'"
+from forewarn.contracts.alert import AlertState
+from forewarn.contracts.work_order import OPEN_STATUSES
+
+_OPEN_WO_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_STATUSES))
+_OPEN_ALERT_SQL = f"state <> '{AlertState.CLEARED.value}'"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -37,6 +39,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     impl = DateTime
     cache_ok = True
+
+    @property
+    def python_type(self) -> type[datetime]:
+        """``datetime`` (what the column holds; SQLAlchemy cannot tell for a decorated type)."""
+        return datetime
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -9,23 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from alerts.state import Severity
-
-
-class WorkOrderStatus(StrEnum):
-    """Where a work order is in its life."""
-
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    WAITING_PARTS = "waiting_parts"
-    SCHEDULED = "scheduled"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.work_order import Priority, WorkOrderStatus
 
 S = WorkOrderStatus
 TRANSITIONS: Mapping[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
@@ -38,21 +24,11 @@ TRANSITIONS: Mapping[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
     S.CLOSED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-OPEN_STATUSES = frozenset({S.REQUESTED, S.APPROVED, S.WAITING_PARTS, S.SCHEDULED, S.IN_PROGRESS})
 
 
 def can_transition(current: WorkOrderStatus, target: WorkOrderStatus) -> bool:
     """Whether the lifecycle allows going from ``current`` to ``target``."""
     return target in TRANSITIONS[current]
-
-
-class Priority(StrEnum):
-    """Work-order priority, P1 most urgent."""
-
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-    P4 = "P4"
 
 
 PRIORITY_BY_SEVERITY: Mapping[Severity, Priority] = {

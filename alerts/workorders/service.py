@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.state import Severity
 from alerts.store.tables import (
     PartKitRow,
     PartStockRow,
@@ -25,15 +24,10 @@ from alerts.store.tables import (
 from alerts.workorders import audit
 from alerts.workorders.crew import Candidate, Suggestion, suggest
 from alerts.workorders.errors import ErrorCode, WorkOrderError
-from alerts.workorders.lifecycle import (
-    DEFAULT_SLA_H,
-    OPEN_STATUSES,
-    Priority,
-    WorkOrderStatus,
-    can_transition,
-    priority_for,
-)
+from alerts.workorders.lifecycle import DEFAULT_SLA_H, can_transition, priority_for
 from alerts.workorders.parts import shortages
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.work_order import OPEN_STATUSES, Priority, WorkOrderStatus
 
 S = WorkOrderStatus
 _OPEN = [s.value for s in OPEN_STATUSES]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards.boards.variables import ONE_ASSET_FILTER, assets, sites
-from dashboards.influx_schema import SENSOR_FIELD_PREFIX
 from dashboards.influxql import InfluxAnnotation, InfluxQL
 from dashboards.panels import RISK_THRESHOLDS, Item, layout, stat_panel, table_panel, timeseries_panel
+from forewarn.contracts.influx_schema import SENSOR_FIELD_REGEX
 
 UID = "forewarn-asset"
 
@@ -95,7 +95,7 @@ def trends_row() -> list[Item]:
         timeseries_panel(
             "Sensors",
             InfluxQL(
-                f'SELECT mean(/^{SENSOR_FIELD_PREFIX}/) FROM "telemetry" WHERE {ONE_ASSET_FILTER} '
+                f'SELECT mean({SENSOR_FIELD_REGEX}) FROM "telemetry" WHERE {ONE_ASSET_FILTER} '
                 "AND $timeFilter GROUP BY time($__interval) fill(none)"
             ).alias("$col"),
             span=24,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from forewarn.influx import escape_tag, line
 
 
@@ -31,3 +33,9 @@ def test_escape_tag_is_the_same_cached_or_not() -> None:
     for value in ("plain", "with space", "a,b", "k=v", "back\\slash", "with space"):
         expected = value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
         assert escape_tag(value) == expected
+
+
+def test_numpy_values_are_written_as_their_python_kind() -> None:
+    """What pandas hands a sink: numpy's repr (``np.float64(1.5)``) is no line protocol."""
+    fields = {"a": np.float64(1.5), "b": np.float64("nan"), "c": np.int64(2), "d": np.float32(0.5)}
+    assert line("t", {}, fields, 1) == "t a=1.5,c=2i,d=0.5 1"

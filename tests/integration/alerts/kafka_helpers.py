@@ -8,9 +8,9 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from alerts import dead_letters
-from alerts.alert_contract import AlertEvent, decode_alert_event
-from alerts.risk_contract import RiskRecord
+from forewarn.contracts import dead_letter
+from forewarn.contracts.alert import AlertEvent, decode_alert_event
+from forewarn.contracts.risk import RiskRecord
 from forewarn.settings import KafkaSettings
 
 
@@ -57,24 +57,24 @@ def read_alerts(
 
 def read_dead_letters(
     kafka: KafkaSettings, topic: str, expect: int, timeout_s: float = 30
-) -> list[dead_letters.RiskDeadLetter]:
+) -> list[dead_letter.DeadLetter]:
     """Every dead letter on ``topic`` from the start, once ``expect`` arrived (plus any extra)."""
     return [letter for letter, _ in read_dead_letter_records(kafka, topic, expect, timeout_s)]
 
 
 def read_dead_letter_records(
     kafka: KafkaSettings, topic: str, expect: int, timeout_s: float = 30
-) -> list[tuple[dead_letters.RiskDeadLetter, Any]]:
+) -> list[tuple[dead_letter.DeadLetter, Any]]:
     """(decoded dead letter, the raw ConsumerRecord) for every record on ``topic`` from the start."""
     consumer = KafkaConsumer(
         topic, **kafka.client_config(), auto_offset_reset="earliest", enable_auto_commit=False
     )
-    out: list[tuple[dead_letters.RiskDeadLetter, Any]] = []
+    out: list[tuple[dead_letter.DeadLetter, Any]] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and len(out) < expect:
         for records in consumer.poll(timeout_ms=500).values():
-            out.extend((dead_letters.decode(r.value), r) for r in records)
+            out.extend((dead_letter.decode(r.value), r) for r in records)
     for records in consumer.poll(timeout_ms=1000).values():  # would show duplicates
-        out.extend((dead_letters.decode(r.value), r) for r in records)
+        out.extend((dead_letter.decode(r.value), r) for r in records)
     consumer.close()
     return out

@@ -10,7 +10,7 @@ import pytest
 from alerts.clock import ManualClock
 from alerts.config import RuleConfig
 from alerts.engine.service import AlertEngine, EngineStartError
-from alerts.state import ChangeKind
+from forewarn.contracts.alert import ChangeKind
 from infra.stack.service import StackContext
 from tests.conftest import unique
 from tests.integration.alerts.kafka_helpers import produce, read_alerts, read_dead_letter_records

@@ -15,16 +15,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from alerts.alert_contract import AlertEvent
 from alerts.clock import ManualClock
 from alerts.config import RuleConfig
 from alerts.engine.service import AlertEngine
 from alerts.notify import WebhookNotifier
-from alerts.risk_contract import RiskRecord
 from alerts.settings import EngineSettings
-from alerts.state import ChangeKind
 from alerts.store.db import make_engine, session_factory, transaction
 from alerts.store.tables import AlertRow, RiskRejectionRow, WorkOrderRow
+from forewarn.contracts.alert import AlertEvent, ChangeKind
+from forewarn.contracts.risk import RiskRecord
 from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique

@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from alerts.config import RuleConfig
 from alerts.engine.batch import EngineContext, RiskMessage, process_batch
-from alerts.state import ChangeKind
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.tables import AlertRow, OutboxRow, WorkOrderRow
 from alerts.workorders.lifecycle import DEFAULT_SLA_H
+from forewarn.contracts.alert import ChangeKind
 from tests.unit.alerts.helpers import at, series
 
 pytestmark = pytest.mark.integration

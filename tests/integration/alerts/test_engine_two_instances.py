@@ -12,7 +12,7 @@ import pytest
 from alerts.clock import ManualClock
 from alerts.config import RuleConfig
 from alerts.engine.service import AlertEngine
-from alerts.state import ChangeKind
+from forewarn.contracts.alert import ChangeKind
 from infra.stack.service import StackContext
 from tests.conftest import unique
 from tests.integration.alerts.kafka_helpers import produce, read_alerts

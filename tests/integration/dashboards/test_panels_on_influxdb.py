@@ -15,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.cli import app
-from dashboards.influx_schema import OPEN_WORK_ORDER_STATUSES
 from dashboards.macros import TimeRange
 from dashboards.render import build_all
 from dashboards.seed import SeedSummary, seed
@@ -28,6 +27,7 @@ from dashboards.verify import (
     check_board,
     resolve,
 )
+from forewarn.contracts.influx_schema import OPEN_WORK_ORDER_STATUSES
 from infra.stack.service import StackContext
 
 pytestmark = pytest.mark.integration

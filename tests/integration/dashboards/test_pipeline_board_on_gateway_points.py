@@ -14,11 +14,11 @@ from dashboards.macros import TimeRange
 from dashboards.render import build_all
 from dashboards.seed import write_lines
 from dashboards.verify import InfluxQL, check_board
+from forewarn.contracts.dead_letter import GatewayReason
 from infra.stack.service import StackContext
 
 pytestmark = pytest.mark.integration
 metrics = pytest.importorskip("ingest.metrics")
-reasons = pytest.importorskip("ingest.reasons")
 
 GATEWAY_ONLY_EMPTY = {"Consumer lag (records) A"}
 """Consumer lag comes from the streaming job and the alerts service, not the gateway."""
@@ -33,13 +33,13 @@ def test_pipeline_panels_show_the_gateways_own_points(stack: StackContext, influ
         gauges.readings_in += 100
         gauges.readings_out += 98
         gauges.records_out += 10
-        gauges.dead_letters[reasons.Reason.MALFORMED_JSON] += 1
-        gauges.dead_letters[reasons.Reason.TOO_OLD] += step % 2
+        gauges.dead_letters[GatewayReason.MALFORMED_JSON] += 1
+        gauges.dead_letters[GatewayReason.TOO_OLD] += step % 2
         gauges.spool_depth = step
         gauges.produce_failures += step // 3
         gauges.latencies_ms.extend([2.0, 3.0, 9.0])
         at = now - timedelta(seconds=10 * (6 - step))
-        lines += metrics.line_protocol(gauges, "gw-test", at).splitlines()
+        lines += metrics.pipeline_lines(gauges, "gw-test", at)
     write_lines(stack.influx, influx_database, lines)
 
     board = build_all()["forewarn-pipeline"]

@@ -1,5 +1,5 @@
 """``forewarn dlq replay`` against real Kafka: dead letters from a strict gateway revived by a
-fixed policy or a rewrite hook, the rest reported as still dead."""
+fixed policy or a rewrite hook, the rest reported as still dead, per reason."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def replay_cli(env: IngestEnv, *args: str, **settings: str) -> tuple[int, dict[s
         "FOREWARN_KAFKA_DLQ_TOPIC": env.dlq,
         **{f"FOREWARN_{k.upper()}": v for k, v in settings.items()},
     }
-    done = subprocess.run([FOREWARN, "dlq", "replay", *args], env=variables, capture_output=True, timeout=120)
+    command = [FOREWARN, "dlq", "replay", "--topic", env.dlq, *args]  # not the shared risk.dlq
+    done = subprocess.run(command, env=variables, capture_output=True, timeout=120)
     report = json.loads(done.stdout) if done.returncode == 0 else {}
     return done.returncode, report, done.stderr.decode()
 
@@ -54,6 +55,10 @@ def test_dlq_replay_revives_what_passes_now_and_reports_the_rest(
     code, report, err = replay_cli(ingest_env, "--dry-run", **strict)
     assert code == 0, err
     assert (report["selected"], report["revived"], report["records_sent"]) == (3, 0, 0)
+    assert report["by_reason"] == {
+        "gateway/malformed_json": {"selected": 2, "revived": 0, "still_dead": {"malformed_json": 2}},
+        "gateway/unknown_sensor": {"selected": 1, "revived": 0, "still_dead": {"unknown_sensor": 1}},
+    }
 
     code, report, err = replay_cli(ingest_env, "--reason", "unknown_sensor")  # today's policy: accept
     assert code == 0, err
@@ -85,3 +90,6 @@ def test_dlq_replay_rejects_bad_options_with_a_clear_message(ingest_env: IngestE
     code, _, err = replay_cli(ingest_env, "--since", "2026-01-01T00:00:00")
     assert code == 1
     assert "UTC offset" in err
+    code, _, err = replay_cli(ingest_env, "--stage", "mqtt")
+    assert code == 1
+    assert "--stage must be among: gateway, scoring, alerts" in err

@@ -1,8 +1,8 @@
 """`forewarn train --labels`: work-order labels plus telemetry in the real InfluxDB → a challenger.
 
 Telemetry is written with the streaming job's own line builder (``streaming.sinks.telemetry_lines``)
-and the label file with the alerts service's own writer (``alerts.labels.write``), so the test
-holds the three components to one format.
+and the label file with the writer ``forewarn labels export`` uses (the labels contract's
+``write_label_file``), so the test holds the three components to one format.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from alerts.labels import Label, write
 from chain.cli import app
+from forewarn.contracts.labels import NO_FAILURE, Label, LabelSource, write_label_file
 from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings
 from infra.stack.service import StackContext
@@ -44,8 +44,8 @@ def store_telemetry(settings: InfluxSettings, readings: pd.DataFrame) -> None:
 def work_order_labels(labels: pd.DataFrame) -> list[Label]:
     """Each simulated failure as a confirmed fault; each asset's end of run as a false alarm."""
     return [
-        Label(r["asset_id"], r["time"].to_pydatetime(), r["failure_mode"],
-              "false_alarm" if r["failure_mode"] == "none" else "work_order")
+        Label(asset_id=r["asset_id"], ts=r["time"].to_pydatetime(), failure_mode=r["failure_mode"],
+              source=LabelSource.FALSE_ALARM if r["failure_mode"] == NO_FAILURE else LabelSource.WORK_ORDER)
         for _, r in labels.iterrows()
     ]  # fmt: skip
 
@@ -59,7 +59,7 @@ def test_labels_and_stored_telemetry_train_a_registered_challenger(
     influx = stack.influx.model_copy(update={"database": influx_database})
     store_telemetry(influx, history.readings)
     path = tmp_path / "labels.csv"
-    write(work_order_labels(history.labels), path)
+    write_label_file(work_order_labels(history.labels), path)
 
     # the RUL read back from InfluxDB and the label file is the simulator's truth
     data = labels_source(path, influx, rul_cap_steps=60)
@@ -69,7 +69,7 @@ def test_labels_and_stored_telemetry_train_a_registered_challenger(
     truth = history.readings.set_index(["asset_id", "seq"])["rul_cycles"]
     pd.testing.assert_series_equal(back.sort_index(), truth.sort_index(), check_names=False)
     assert set(data.columns.sensors) == set(SENSORS)
-    assert data.columns.settings == tuple(SETTINGS)
+    assert set(data.columns.settings) == set(SETTINGS)  # told apart by the contract's field prefixes
 
     name = unique("test-feedback")
     result = CliRunner().invoke(
@@ -96,7 +96,8 @@ def test_labels_without_stored_telemetry_are_refused(
 ) -> None:
     path = tmp_path / "labels.csv"
     seen = pd.Timestamp("2026-01-01T00:00:00Z").to_pydatetime()
-    write([Label("pump-nowhere", seen, "seal_leak", "work_order")], path)
+    label = Label(asset_id="pump-nowhere", ts=seen, failure_mode="seal_leak", source=LabelSource.WORK_ORDER)
+    write_label_file([label], path)
     result = CliRunner().invoke(
         app,
         ["train", "--labels", str(path), "--name", unique("test-feedback")],

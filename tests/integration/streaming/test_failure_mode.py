@@ -11,9 +11,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from alerts.risk_contract import RiskRecord, decode_risk
+from forewarn.contracts.risk import RiskRecord, decode_risk
+from forewarn.contracts.telemetry import encode_run
 from infra.stack.service import StackContext
-from ingest.records import encode_run
 from streaming.job import JobConfig, start
 from streaming.settings import StreamSettings
 from tests.conftest import unique

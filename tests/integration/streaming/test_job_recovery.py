@@ -25,9 +25,8 @@ import orjson
 import pandas as pd
 import pytest
 
+from forewarn.contracts.telemetry import Reading, encode_run
 from infra.stack.service import StackContext
-from ingest.contract import Reading
-from ingest.records import encode_run
 from tests.conftest import unique
 from tests.integration.streaming.conftest import make_champion, train
 from tests.integration.streaming.test_scoring_job import consume_all, fd001_test_readings, produce

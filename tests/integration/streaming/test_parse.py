@@ -8,10 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.contract import Reading
-from ingest.reasons import Reason
-from ingest.records import decode_dead_letter, encode_run
+from forewarn.contracts.dead_letter import FIELD_NAMES, ScoringReason, Stage
+from forewarn.contracts.dead_letter import decode as decode_dead_letter
+from forewarn.contracts.telemetry import Reading, decode_run, encode_run
 from streaming.parse import NOT_CANONICAL, parse_telemetry
+from streaming.sinks import state_dead_letters
+from streaming.state import canonical_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -52,7 +54,29 @@ def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any)
     assert {d["payload_b64"] for d in decoded} == {__import__("base64").b64encode(b).decode() for b in bad}
     assert {d["reason"] for d in decoded} == {NOT_CANONICAL}
     assert all(d["source"].startswith("kafka:telemetry/2@") for d in decoded)
-    assert NOT_CANONICAL in {r.value for r in Reason}, "the reason is part of the dead-letter enum"
+    assert all(list(d) == list(FIELD_NAMES) for d in decoded), "the contract's fields, in its order"
     letter = decode_dead_letter(letters[0]["value"].encode())
+    assert (letter.stage, letter.reason) == (Stage.SCORING, ScoringReason.NOT_CANONICAL)
     assert letter.payload in bad
     assert letter.received_at == RECEIVED, "the record's Kafka timestamp, whenever the batch runs"
+
+
+def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(spark: Any) -> None:
+    """What ``forewarn dlq replay`` revives: the contract decodes the letter, and its payload is a
+    canonical run the telemetry contract reads back as the very reading."""
+    reading = Reading("pump-7", "site-1", 1_767_225_600_000, 7, {"load": 0.8}, {"vib_mm_s": 2.0})
+    payload = canonical_json("pump-7", "site-1", reading.ts_ms, 7, '{"load": 0.8}', '{"vib_mm_s": 2.0}')
+    rows = spark.createDataFrame(
+        [("unscorable", "pump-7", 7, payload, "FeatureInputError: readings lack ['s2']"),
+         ("late", "pump-7", 7, payload, "older than the 30 readings kept")],
+        "kind string, asset_id string, seq long, payload string, detail string",
+    )  # fmt: skip
+    letters = [
+        decode_dead_letter(row["value"].encode()) for row in state_dead_letters(rows, "telemetry").collect()
+    ]
+    assert [(d.stage, d.reason) for d in letters] == [
+        (Stage.SCORING, ScoringReason.UNSCORABLE),
+        (Stage.SCORING, ScoringReason.LATE_FOR_STATE),
+    ]
+    assert all(decode_run(d.payload) == [reading] for d in letters)
+    assert letters[0].source == "kafka:telemetry/-1@7"

@@ -15,11 +15,10 @@ import pandas as pd
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from alerts.risk_contract import RiskRecord, decode_risk
+from forewarn.contracts.risk import RISK_FIELDS, RiskRecord, decode_risk
+from forewarn.contracts.telemetry import Reading, encode_run
 from infra.stack.service import StackContext
 from ingest.cmapss import read_run
-from ingest.contract import Reading
-from ingest.records import encode_run
 from ingest.replay import ReplayConfig, readings
 from streaming.job import JobConfig, start
 from streaming.progress import lag
@@ -120,6 +119,8 @@ def test_every_reading_scored_once_matching_offline_scores(
     assert all(isinstance(d, RiskRecord) for d in decoded), [
         d for d in decoded if not isinstance(d, RiskRecord)
     ][:1]
+    # every field of the contract, in its order
+    assert all(list(s) == list(RISK_FIELDS) for s in scores), scores[:1]
     assert sorted((s["asset_id"], s["seq"]) for s in scores) == sorted((r.asset_id, r.seq) for r in sent)
     assert {s["model_name"] for s in scores} == {champion_model.name}
     assert {s["model_version"] for s in scores} == {champion_model.version}

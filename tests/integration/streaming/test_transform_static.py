@@ -18,9 +18,9 @@ import orjson
 import pandas as pd
 import pytest
 
+from forewarn.contracts.dead_letter import decode as decode_dead_letter
+from forewarn.contracts.telemetry import Reading, encode_run
 from infra.stack.service import StackContext
-from ingest.contract import Reading
-from ingest.records import decode_dead_letter, encode_run
 from streaming.job import JobConfig, scored_rows
 from streaming.settings import StreamSettings
 from tests.integration.streaming.conftest import TrainedModel
@@ -110,9 +110,9 @@ def test_static_rows_give_scores_points_and_dead_letters(
     assert len(points) == len(sent) + 2
     assert all(p.startswith("telemetry,asset_id=") for p in points)
     sensor = next(iter(sent[0].sensors))
-    assert all(f"{sensor}=" in p for p in points if "pump-" not in p)
+    assert all(f" sensor.{sensor}=" in p or f",sensor.{sensor}=" in p for p in points if "pump-" not in p)
     assert [p for p in points if "pump-8" in p] == [
-        "telemetry,asset_id=pump-8,site=site-2 e=2.5,seq=1i 1767225600000"
+        "telemetry,asset_id=pump-8,site=site-2 sensor.e=2.5,seq=1i 1767225600000"
     ]
 
     unscorable = rows[rows["kind"] == "unscorable"].sort_values("asset_id")

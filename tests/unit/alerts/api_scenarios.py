@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.clock import ManualClock
 from alerts.effects import store_changes
-from alerts.state import Alert, AlertChange, AlertKind, AlertState, ChangeKind, Severity
+from alerts.state import Alert, AlertChange
 from alerts.store.db import transaction
 from alerts.workorders.service import NewWorkOrder, open_work_order
+from forewarn.contracts.alert import AlertKind, AlertState, ChangeKind, Severity
 from tests.unit.alerts.helpers import at
 
 TOKEN = "test-token-0123456789abcdef"

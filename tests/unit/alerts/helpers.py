@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from alerts.config import RuleConfig
-from alerts.risk_contract import RiskRecord
 from alerts.rules import EngineState, evaluate
 from alerts.state import AlertChange
+from forewarn.contracts.risk import RiskRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from alerts.catalog import DEFAULT_CATALOG, CatalogError, load_catalog, seed
 from alerts.cli import alerts_app
-from alerts.risk_contract import UNSPECIFIED_FAILURE_MODE
-from alerts.state import Severity
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.tables import AuditRow, PartStockRow, TechnicianRow
 from alerts.workorders import service
 from alerts.workorders.service import NewWorkOrder
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.risk import UNSPECIFIED_FAILURE_MODE
 from ingest.fleet import FailureMode
 from tests.unit.alerts.helpers import at
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from alerts.config import RuleConfigError, load_rules
-from alerts.risk_contract import RiskRecord, RiskRejection, RiskRejectReason, decode_risk
-from alerts.state import Severity
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.risk import RiskRecord, RiskRejection, RiskRejectReason, decode_risk
 from tests.unit.alerts.helpers import risk
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "alerts" / "rules.example.toml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.config import load_rules
-from alerts.state import ChangeKind, Severity
+from forewarn.contracts.alert import ChangeKind, Severity
 from tests.unit.alerts.helpers import run, series
 
 DEMO = Path(__file__).resolve().parents[3] / "alerts" / "rules.demo.toml"

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from alerts.alert_contract import decode_alert_event
 from alerts.config import RuleConfig
 from alerts.engine.batch import EngineContext, RiskMessage, process_batch, process_tick
-from alerts.state import ChangeKind, Severity
 from alerts.store import alert_repo
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.tables import AlertRow, OutboxRow, RiskRejectionRow, WorkOrderRow
 from alerts.workorders.lifecycle import DEFAULT_SLA_H
+from forewarn.contracts.alert import ChangeKind, Severity, decode_alert_event
 from tests.unit.alerts.helpers import at, series
 
 RULES = RuleConfig(persistence_s=120, clear_s=180, cooldown_s=0, stale_after_s=900, ack_timeout_s=300)

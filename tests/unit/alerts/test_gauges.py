@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.gauges import alert_count_lines, count_lines, kpi_snapshot_lines, work_order_count_lines
 from alerts.store.db import transaction
-from dashboards.influx_schema import BY_NAME
+from forewarn.contracts.influx_schema import BY_NAME
 from tests.unit.alerts.api_scenarios import raise_alert
 from tests.unit.alerts.conftest import Api
 from tests.unit.alerts.helpers import at

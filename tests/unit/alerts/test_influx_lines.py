@@ -1,4 +1,4 @@
-"""InfluxDB points of alert and work-order changes: the dashboards' schema, bounded tags, ms times."""
+"""InfluxDB points of alert and work-order changes: the InfluxDB contract, bounded tags, ms times."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from datetime import timedelta
 
 from alerts.config import RuleConfig
 from alerts.influx_points import alert_lines, work_order_line
-from dashboards.influx_schema import ALERTS, WORK_ORDERS
+from forewarn.contracts.influx_schema import ALERTS, WORK_ORDERS
 from tests.unit.alerts.helpers import at, run, series
-
-# Declared by dashboards/influx_schema.py, plus what alerts adds (reported to the lead for the schema).
-ALERT_EXTRA_TAGS = {"failure_mode"}
-ALERT_EXTRA_FIELDS = {"escalation_tier", "work_order_id"}
-WORK_ORDER_EXTRA_FIELDS = {"failure_code", "time_on_site_min"}
 
 
 def parse(point: str) -> tuple[str, dict[str, str], dict[str, str], int]:
@@ -32,8 +27,8 @@ def test_alert_points_follow_the_dashboard_schema() -> None:
     assert [t["change"] for _, t, _, _ in points] == ["raised", "cleared"]
     for (measurement, tags, fields, ts), change in zip(points, changes, strict=True):
         assert measurement == ALERTS.name
-        assert set(tags) <= set(ALERTS.tags) | ALERT_EXTRA_TAGS
-        assert set(fields) <= set(ALERTS.field_names) | ALERT_EXTRA_FIELDS
+        assert set(tags) == set(ALERTS.tags)
+        assert set(fields) <= set(ALERTS.field_names)
         assert "alert_id" not in tags  # ids grow without end: a field
         assert fields["alert_id"] == f'"{change.alert.alert_id}"'
         assert ts == int(change.at.timestamp() * 1000)
@@ -98,4 +93,4 @@ def test_work_order_point_fields_per_status() -> None:
         "failure_code": '"BRG-OUTER"',
         "time_on_site_min": "90.0",
     }
-    assert set(fields) <= set(WORK_ORDERS.field_names) | WORK_ORDER_EXTRA_FIELDS
+    assert set(fields) <= set(WORK_ORDERS.field_names)

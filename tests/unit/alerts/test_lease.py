@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import RuleConfig
 from alerts.engine.batch import EngineContext, RiskMessage, TickLease, process_batch, process_tick
-from alerts.state import ChangeKind
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.lease import TICK_LEASE, holder_of, release, try_acquire
 from alerts.workorders.lifecycle import DEFAULT_SLA_H
+from forewarn.contracts.alert import ChangeKind
 from tests.unit.alerts.helpers import at, series
 
 

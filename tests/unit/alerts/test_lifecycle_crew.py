@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 
-from alerts.state import Severity
 from alerts.workorders.crew import Candidate, suggest
-from alerts.workorders.lifecycle import Priority, WorkOrderStatus, can_transition, priority_for
+from alerts.workorders.lifecycle import can_transition, priority_for
 from alerts.workorders.parts import Shortage, shortages
+from forewarn.contracts.alert import Severity
+from forewarn.contracts.work_order import Priority, WorkOrderStatus
 from tests.unit.alerts.helpers import at
 
 S = WorkOrderStatus

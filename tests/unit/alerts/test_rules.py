@@ -6,14 +6,8 @@ import pytest
 
 from alerts.config import MOfN, RuleConfig, Tier
 from alerts.rules import IgnoreReason, evaluate, severity_for, tick
-from alerts.state import (
-    STALE_FAILURE_MODE,
-    AlertState,
-    ChangeKind,
-    Severity,
-    acknowledge,
-    snooze,
-)
+from alerts.state import STALE_FAILURE_MODE, acknowledge, snooze
+from forewarn.contracts.alert import AlertState, ChangeKind, Severity
 from tests.unit.alerts.helpers import at, risk, run, series
 
 RULES = RuleConfig(

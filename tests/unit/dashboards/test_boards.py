@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from dashboards.influx_schema import undeclared_names
 from dashboards.influxql import DATASOURCE_TYPE, DATASOURCE_UID
 from dashboards.macros import variable_names
 from dashboards.registry import BOARDS
 from dashboards.render import build_all, dumps, iter_panels
 from dashboards.verify import board_queries, variable_specs
+from forewarn.contracts.influx_schema import undeclared_names
 
 JSON_DIR = Path(__file__).resolve().parents[3] / "dashboards" / "json"
 EXPECTED_UIDS = {

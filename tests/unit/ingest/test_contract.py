@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forewarn.contracts.dead_letter import GatewayReason, Reason, Stage
 from ingest.contract import (
     ContractPolicy,
     Decoded,
@@ -18,7 +19,6 @@ from ingest.contract import (
     parse_topic,
     telemetry_topic,
 )
-from ingest.reasons import Reason
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -50,6 +50,7 @@ def run(payload: Any, topic: str = TOPIC, policy: ContractPolicy = POLICY) -> De
 def only_reason(result: Decoded) -> Reason:
     assert not result.readings
     assert len(result.dead_letters) == 1
+    assert result.dead_letters[0].stage is Stage.GATEWAY
     return result.dead_letters[0].reason
 
 
@@ -89,8 +90,8 @@ def test_an_array_keeps_payload_order_and_rejects_only_bad_elements() -> None:
     result = run(batch)
     assert [r.seq for r in result.readings] == [1, 3]
     assert [(d.reason, d.index) for d in result.dead_letters] == [
-        (Reason.WRONG_TYPE, 1),
-        (Reason.NOT_A_READING, 3),
+        (GatewayReason.WRONG_TYPE, 1),
+        (GatewayReason.NOT_A_READING, 3),
     ]
     assert all(d.payload == orjson.dumps(batch) for d in result.dead_letters)
 
@@ -98,51 +99,51 @@ def test_an_array_keeps_payload_order_and_rejects_only_bad_elements() -> None:
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b"{not json", Reason.MALFORMED_JSON),
-        (b"\xff\xfe\x00", Reason.MALFORMED_JSON),
-        (b"", Reason.MALFORMED_JSON),
-        (b'{"schema": 1, "sensors": {"x": NaN}}', Reason.MALFORMED_JSON),
-        (b'{"schema": 1, "sensors": {"x": 1e400}}', Reason.NON_FINITE),
-        (b"[]", Reason.EMPTY_BATCH),
-        (b'"a string"', Reason.NOT_A_READING),
-        (b"null", Reason.NOT_A_READING),
-        (reading(schema=_DROP), Reason.MISSING_FIELD),
-        (reading(asset_id=_DROP), Reason.MISSING_FIELD),
-        (reading(ts=_DROP), Reason.MISSING_FIELD),
-        (reading(seq=_DROP), Reason.MISSING_FIELD),
-        (reading(sensors=_DROP), Reason.MISSING_FIELD),
-        (reading(sensors={}), Reason.MISSING_FIELD),
-        (reading(schema="1"), Reason.WRONG_TYPE),
-        (reading(schema=True), Reason.WRONG_TYPE),
-        (reading(schema=2), Reason.UNKNOWN_SCHEMA),
-        (reading(schema=0), Reason.UNKNOWN_SCHEMA),
-        (reading(asset_id=7), Reason.WRONG_TYPE),
-        (reading(asset_id="pump-8"), Reason.ASSET_MISMATCH),
-        (reading(seq=-1), Reason.WRONG_TYPE),
-        (reading(seq=1.5), Reason.WRONG_TYPE),
-        (reading(seq=False), Reason.WRONG_TYPE),
-        (reading(seq=2**64 - 1), Reason.WRONG_TYPE),
-        (reading(sensors=[1, 2]), Reason.WRONG_TYPE),
-        (reading(sensors={"x": None}), Reason.WRONG_TYPE),
-        (reading(sensors={"x": True}), Reason.WRONG_TYPE),
-        (reading(sensors={"": 1.0}), Reason.WRONG_TYPE),
-        (reading(settings={"load": "high"}), Reason.WRONG_TYPE),
-        (reading(settings=None), Reason.WRONG_TYPE),
-        (reading(extra=1), Reason.UNKNOWN_FIELD),
-        (reading(ts="yesterday"), Reason.BAD_TIMESTAMP),
-        (reading(ts="2026-03-01"), Reason.BAD_TIMESTAMP),
-        (reading(ts="2026-03-01T11:59:00"), Reason.BAD_TIMESTAMP),
-        (reading(ts="2026-13-01T11:59:00Z"), Reason.BAD_TIMESTAMP),
-        (reading(ts=1.5e12), Reason.BAD_TIMESTAMP),
-        (reading(ts=-1), Reason.BAD_TIMESTAMP),
-        (reading(ts=10**17), Reason.BAD_TIMESTAMP),
-        (reading(ts=None), Reason.BAD_TIMESTAMP),
-        (reading(ts=NOW_MS - 3_600_001), Reason.TOO_OLD),
-        (reading(ts="2026-03-01T10:00:00Z"), Reason.TOO_OLD),
-        (reading(ts=NOW_MS + 60_001), Reason.TOO_FAR_IN_FUTURE),
+        (b"{not json", GatewayReason.MALFORMED_JSON),
+        (b"\xff\xfe\x00", GatewayReason.MALFORMED_JSON),
+        (b"", GatewayReason.MALFORMED_JSON),
+        (b'{"schema": 1, "sensors": {"x": NaN}}', GatewayReason.MALFORMED_JSON),
+        (b'{"schema": 1, "sensors": {"x": 1e400}}', GatewayReason.NON_FINITE),
+        (b"[]", GatewayReason.EMPTY_BATCH),
+        (b'"a string"', GatewayReason.NOT_A_READING),
+        (b"null", GatewayReason.NOT_A_READING),
+        (reading(schema=_DROP), GatewayReason.MISSING_FIELD),
+        (reading(asset_id=_DROP), GatewayReason.MISSING_FIELD),
+        (reading(ts=_DROP), GatewayReason.MISSING_FIELD),
+        (reading(seq=_DROP), GatewayReason.MISSING_FIELD),
+        (reading(sensors=_DROP), GatewayReason.MISSING_FIELD),
+        (reading(sensors={}), GatewayReason.MISSING_FIELD),
+        (reading(schema="1"), GatewayReason.WRONG_TYPE),
+        (reading(schema=True), GatewayReason.WRONG_TYPE),
+        (reading(schema=2), GatewayReason.UNKNOWN_SCHEMA),
+        (reading(schema=0), GatewayReason.UNKNOWN_SCHEMA),
+        (reading(asset_id=7), GatewayReason.WRONG_TYPE),
+        (reading(asset_id="pump-8"), GatewayReason.ASSET_MISMATCH),
+        (reading(seq=-1), GatewayReason.WRONG_TYPE),
+        (reading(seq=1.5), GatewayReason.WRONG_TYPE),
+        (reading(seq=False), GatewayReason.WRONG_TYPE),
+        (reading(seq=2**64 - 1), GatewayReason.WRONG_TYPE),
+        (reading(sensors=[1, 2]), GatewayReason.WRONG_TYPE),
+        (reading(sensors={"x": None}), GatewayReason.WRONG_TYPE),
+        (reading(sensors={"x": True}), GatewayReason.WRONG_TYPE),
+        (reading(sensors={"": 1.0}), GatewayReason.WRONG_TYPE),
+        (reading(settings={"load": "high"}), GatewayReason.WRONG_TYPE),
+        (reading(settings=None), GatewayReason.WRONG_TYPE),
+        (reading(extra=1), GatewayReason.UNKNOWN_FIELD),
+        (reading(ts="yesterday"), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts="2026-03-01"), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts="2026-03-01T11:59:00"), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts="2026-13-01T11:59:00Z"), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=1.5e12), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=-1), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=10**17), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=None), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=NOW_MS - 3_600_001), GatewayReason.TOO_OLD),
+        (reading(ts="2026-03-01T10:00:00Z"), GatewayReason.TOO_OLD),
+        (reading(ts=NOW_MS + 60_001), GatewayReason.TOO_FAR_IN_FUTURE),
     ],
 )
-def test_every_rule_has_its_reason(payload: Any, reason: Reason) -> None:
+def test_every_rule_has_its_reason(payload: Any, reason: GatewayReason) -> None:
     assert only_reason(run(payload)) is reason
 
 
@@ -154,7 +155,7 @@ def test_age_and_skew_limits_are_inclusive() -> None:
 def test_oversize_is_checked_before_parsing() -> None:
     payload = b"x" * 4097
     result = run(payload)
-    assert only_reason(result) is Reason.OVERSIZE
+    assert only_reason(result) is GatewayReason.OVERSIZE
     assert "4097" in result.dead_letters[0].detail
 
 
@@ -168,7 +169,7 @@ def test_oversize_is_checked_before_parsing() -> None:
     ],
 )
 def test_a_topic_outside_the_contract_is_a_dead_letter(topic: str) -> None:
-    assert only_reason(run(reading(), topic=topic)) is Reason.BAD_TOPIC
+    assert only_reason(run(reading(), topic=topic)) is GatewayReason.BAD_TOPIC
 
 
 def test_dead_letters_keep_bytes_source_and_receive_time() -> None:
@@ -185,17 +186,17 @@ def test_dead_letters_keep_bytes_source_and_receive_time() -> None:
     [
         (UnknownSensorPolicy.ACCEPT, {"x": 1.0, "new": 2.0}, {"x": 1.0, "new": 2.0}),
         (UnknownSensorPolicy.STRIP, {"x": 1.0, "new": 2.0}, {"x": 1.0}),
-        (UnknownSensorPolicy.REJECT, {"x": 1.0, "new": 2.0}, Reason.UNKNOWN_SENSOR),
-        (UnknownSensorPolicy.STRIP, {"new": 2.0}, Reason.UNKNOWN_SENSOR),
+        (UnknownSensorPolicy.REJECT, {"x": 1.0, "new": 2.0}, GatewayReason.UNKNOWN_SENSOR),
+        (UnknownSensorPolicy.STRIP, {"new": 2.0}, GatewayReason.UNKNOWN_SENSOR),
         (UnknownSensorPolicy.REJECT, {"x": 1.0}, {"x": 1.0}),
     ],
 )
 def test_unknown_sensors_follow_the_policy(
-    policy: UnknownSensorPolicy, sensors: dict[str, float], expected: dict[str, float] | Reason
+    policy: UnknownSensorPolicy, sensors: dict[str, float], expected: dict[str, float] | GatewayReason
 ) -> None:
     configured = ContractPolicy(known_sensors=frozenset({"x"}), unknown_sensors=policy, max_age_s=3600)
     result = run(reading(sensors=sensors), policy=configured)
-    if isinstance(expected, Reason):
+    if isinstance(expected, GatewayReason):
         assert only_reason(result) is expected
     else:
         assert [r.sensors for r in result.readings] == [expected]
@@ -213,7 +214,7 @@ def _assert_total(payload: bytes, topic: str = TOPIC) -> None:
     result = decode(payload, topic, NOW, POLICY)
     assert result.readings or result.dead_letters
     for letter in result.dead_letters:
-        assert isinstance(letter.reason, Reason)
+        assert isinstance(letter.reason, GatewayReason)
         assert letter.payload == payload
         assert letter.detail
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from forewarn.contracts.dead_letter import GatewayReason
 from forewarn.settings import InfluxSettings
-from ingest.metrics import GatewayMetrics, MetricsSink, line_protocol, pipeline_lines
-from ingest.reasons import Reason
+from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines
 from ingest.records import OutRecord
 from ingest.spool import Spool, SpoolFullError
 
@@ -59,22 +59,20 @@ def test_spool_refuses_what_does_not_fit_all_or_nothing(tmp_path: Path) -> None:
     assert len(spool.peek(10)) == 2
 
 
-def test_line_protocol_has_counters_latency_and_reasons() -> None:
+def test_pipeline_lines_have_counters_latency_and_reasons() -> None:
     metrics = GatewayMetrics(messages_in=3, readings_out=7, spool_depth=2)
-    metrics.dead_letters[Reason.TOO_OLD] += 2
+    metrics.dead_letters[GatewayReason.TOO_OLD] += 2
     metrics.latencies_ms += [10.0, 30.0]
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    lines = line_protocol(metrics, "gw 1", at).splitlines()
+    lines = pipeline_lines(metrics, "gw 1", at)
     assert lines[0].startswith("pipeline,component=gateway,gateway_id=gw\\ 1 messages_in=3i,")
     assert "produce_latency_ms_avg=20.0," in lines[0]
     assert "dead_letters=2i" in lines[0]
-    assert lines[0].endswith(" 1767225600000000000")
-    assert (
-        lines[1]
-        == "pipeline,component=gateway,gateway_id=gw\\ 1,reason=too_old dead_letters=2i 1767225600000000000"
+    assert lines[0].endswith(" 1767225600000")  # milliseconds, as InfluxWriter posts them
+    assert lines[1] == (
+        "pipeline,component=gateway,gateway_id=gw\\ 1,reason=too_old dead_letters=2i 1767225600000"
     )
-    assert "produce_latency" not in line_protocol(metrics, "gw", at)  # the window was reset
-    assert pipeline_lines(metrics, "gw", at)[0].endswith(" 1767225600000")  # ms for InfluxWriter
+    assert "produce_latency" not in pipeline_lines(metrics, "gw", at)[0]  # the window was reset
 
 
 def test_an_empty_spool_takes_one_oversized_append_so_nothing_blocks_forever(tmp_path: Path) -> None:

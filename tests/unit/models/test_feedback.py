@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from forewarn.contracts.labels import NO_FAILURE, Label, LabelSource, write_label_file
 from models.feedback import read_label_file, reading_step_s, telemetry_columns, telemetry_readings
 from models.sources import SourceError
 from models.training import thin_healthy
@@ -27,6 +29,22 @@ def test_an_exported_label_file_becomes_the_label_table(tmp_path: Path) -> None:
     assert table["failure_mode"].tolist() == ["seal_leak", "none"]
     assert table["time"].iloc[0] == pd.Timestamp("2026-01-01T00:05:00Z")
     assert table["cycle"].isna().all()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_label_file_written_through_the_contract_is_read_back(tmp_path: Path, suffix: str) -> None:
+    seen = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    labels = [
+        Label(asset_id="pump-1", ts=seen, failure_mode="seal_leak", source=LabelSource.WORK_ORDER),
+        Label(asset_id="pump-2", ts=seen, failure_mode=NO_FAILURE, source=LabelSource.FALSE_ALARM),
+    ]
+    path = tmp_path / f"labels{suffix}"
+    write_label_file(labels, path)
+    table = read_label_file(path)
+    assert table["asset_id"].tolist() == ["pump-1", "pump-2"]
+    assert table["failure_mode"].tolist() == ["seal_leak", NO_FAILURE]
+    assert table["source"].tolist() == [LabelSource.WORK_ORDER, LabelSource.FALSE_ALARM]
+    assert (table["time"] == pd.Timestamp(seen)).all()
 
 
 @pytest.mark.parametrize(
@@ -58,9 +76,10 @@ def points() -> pd.DataFrame:
             "asset_id": ["a", "a", "a", "a", "b"],
             "site": "s1",
             "seq": [1, 0, 2, 2, 0],
-            "load_frac": [0.7, 0.7, 0.7, 0.7, 0.3],
-            "vibration_mm_s": [2.0, 2.1, 2.2, 2.2, 1.5],
-            "flow_m3_h": [30.0, 30.5, 29.0, 29.0, 10.0],
+            "setting.load_frac": [0.7, 0.7, 0.7, 0.7, 0.3],
+            "sensor.vibration_mm_s": [2.0, 2.1, 2.2, 2.2, 1.5],
+            "sensor.flow_m3_h": [30.0, 30.5, 29.0, 29.0, 10.0],
+            "sensor.sensor_2": None,  # another fleet's field: SELECT * returns it, empty here
         }
     )
 
@@ -71,10 +90,29 @@ def test_stored_points_become_ordered_readings_once_each() -> None:
         ["a", 0, 0, 1000], ["a", 1, 1, 2000], ["a", 2, 2, 3000], ["b", 0, 0, 1000],
     ]  # fmt: skip
     assert reading_step_s(readings) == 1.0
-    columns = telemetry_columns(readings)
+    assert list(readings.columns) == [
+        "ts_ms", "cycle", "asset_id", "site", "seq", "load_frac", "vibration_mm_s", "flow_m3_h",
+    ]  # fmt: skip
+    columns = telemetry_columns(points())
     assert columns.settings == ("load_frac",)
     assert columns.sensors == ("vibration_mm_s", "flow_m3_h")
+    assert columns.setting_decimals == (1,)  # the simulated fleet's own rounding
     assert not columns.cycle_is_age
+
+
+def test_any_fleets_settings_are_settings_by_the_contracts_prefix() -> None:
+    """Not only the simulator's: a setting is what the scoring job wrote under ``setting.``."""
+    frame = points().rename(columns={"setting.load_frac": "setting.valve_open_pct"})
+    frame["sensor.valve_open_pct"] = 5.0  # a sensor of the same name wins, as in the scoring job
+    frame["setting.inlet_bar"] = 2.0
+    columns = telemetry_columns(frame)
+    assert columns.settings == ("inlet_bar",)
+    assert columns.sensors == ("vibration_mm_s", "flow_m3_h", "valve_open_pct")
+    assert columns.setting_decimals == (2,)  # a source forewarn does not know
+    readings = telemetry_readings(frame)
+    assert readings["valve_open_pct"].tolist() == [5.0] * 4
+    with pytest.raises(SourceError, match=r"no sensor fields \(named sensor\.<name>"):
+        telemetry_columns(points().rename(columns=lambda c: c.replace("sensor.", "")))
 
 
 def test_one_reading_per_asset_gives_no_interval() -> None:

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forewarn.contracts.labels import NO_FAILURE, LabelSource
 from ingest.fleet import SENSORS, SETTINGS, FailureMode
 from models.fleet_source import FLEET_COLUMNS, fleet_history
-from models.labels import NO_FAILURE, LabelError, LabelSource, rul_from_label_times
+from models.labels import LabelError, rul_from_label_times
 from models.lead_time import lead_summary, lead_times
 
 T0 = pd.Timestamp("2026-01-01T00:00:00Z")

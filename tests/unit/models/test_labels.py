@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forewarn.contracts.labels import LabelSource
 from models.labels import (
     LABEL_COLUMNS,
     LabelError,
-    LabelSource,
     capped_rul,
     failure_within,
     rul_from_labels,

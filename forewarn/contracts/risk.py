@@ -1,7 +1,7 @@
 """The ``risk`` contract (Kafka topic ``risk``): one scored reading of one asset, versioned.
 
-Produced by the streaming scoring job, read by the alert engine. Kept in one module so it can move to
-a shared contract package without touching the engine. Decoding returns a record or a
+Produced by the streaming scoring job (``streaming.sinks.risk_records`` derives its Spark struct from
+:class:`RiskRecord`'s fields), read by the alert engine. Decoding returns a record or a
 :class:`RiskRejection` that keeps the original bytes and the reason (errors are data).
 """
 
@@ -17,8 +17,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 RISK_SCHEMA_VERSION = 1
 UNSPECIFIED_FAILURE_MODE = "unspecified"
-_NO_NUL = r"^[^\x00]*$"  # text that every store (PostgreSQL included) can hold
 """The failure mode of a risk record whose model does not name one (one alert per asset then)."""
+FAILURE_MODE_MAX_CHARS = 100
+"""The longest failure mode a risk record may carry (producers fall back to ``unspecified`` beyond)."""
+_NO_NUL = r"^[^\x00]*$"  # text that every store (PostgreSQL included) can hold
 
 
 class FeatureContribution(BaseModel):
@@ -51,7 +53,9 @@ class RiskRecord(BaseModel):
     model_name: str = Field(min_length=1, max_length=200, pattern=_NO_NUL)
     model_version: str = Field(min_length=1, max_length=100, pattern=_NO_NUL)
     model_alias: str | None = Field(default=None, max_length=100, pattern=_NO_NUL)
-    failure_mode: str = Field(default=UNSPECIFIED_FAILURE_MODE, min_length=1, max_length=100, pattern=_NO_NUL)
+    failure_mode: str = Field(
+        default=UNSPECIFIED_FAILURE_MODE, min_length=1, max_length=FAILURE_MODE_MAX_CHARS, pattern=_NO_NUL
+    )
     top_features: tuple[FeatureContribution, ...] = ()
 
     @field_validator("event_ts")
@@ -62,6 +66,10 @@ class RiskRecord(BaseModel):
     def encode(self) -> bytes:
         """The canonical JSON encoding (what producers put on the ``risk`` topic)."""
         return orjson.dumps(self.model_dump(mode="json", by_alias=True))
+
+
+RISK_FIELDS: tuple[str, ...] = tuple(info.alias or name for name, info in RiskRecord.model_fields.items())
+"""The record's fields as they are named on the wire (``schema`` for ``schema_version``), in order."""
 
 
 class RiskRejectReason(StrEnum):
