@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from forewarn.contracts.dead_letter import DeadLetter, Reason, ScoringReason, Stage, decode
+from forewarn.contracts.dead_letter import DeadLetter, Reason, ScoringReason, Stage, decode, kafka_source
 from forewarn.contracts.risk import RiskRejection, decode_risk
 from forewarn.contracts.telemetry import Headers, decode_run
 from ingest.contract import ContractPolicy
@@ -275,7 +275,7 @@ def read_dead_letters(consumer: Any, topic: str) -> Iterator[tuple[str, DeadLett
             for record in records:
                 if record.offset >= ends[tp]:
                     continue
-                where = f"kafka:{tp.topic}/{tp.partition}/{record.offset}"
+                where = kafka_source(tp.topic, tp.partition, record.offset)
                 try:
                     yield where, decode(record.value)
                 except ValueError:

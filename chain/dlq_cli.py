@@ -15,6 +15,7 @@ import typer
 
 from forewarn.contracts.dead_letter import REASONS, Stage
 from forewarn.settings import KafkaSettings, SettingsError, StackSettings, load
+from ingest.cli import utc_option
 
 if TYPE_CHECKING:
     from chain.dlq import Revived, Target
@@ -26,18 +27,6 @@ dlq_app = typer.Typer(help="Inspect and replay dead letters of every stage.")
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
-
-
-def _utc(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{option} {value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise _fail(f"{option} {value!r} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
-    return parsed
 
 
 @dlq_app.command("replay")
@@ -85,7 +74,9 @@ def dlq_replay(
         stages = frozenset(Stage(s) for s in stage or [])
     except ValueError:
         raise _fail(f"--stage must be among: {', '.join(s.value for s in Stage)}") from None
-    selection = Selection(frozenset(reason or []), stages, _utc(since, "--since"), _utc(until, "--until"))
+    selection = Selection(
+        frozenset(reason or []), stages, utc_option(since, "--since"), utc_option(until, "--until")
+    )
     try:
         hook = load_rewrite(rewrite) if rewrite else None
         state_dir = load(StackSettings).state_dir

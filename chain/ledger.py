@@ -14,13 +14,14 @@ reading on `telemetry` is either scored on `risk` or dead-lettered by the scorin
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
+
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import DeadLetter, Stage
 
 Key = tuple[str, int]
 
@@ -69,13 +70,13 @@ class Ledger:
     def add_dead_letters(self, values: Iterable[bytes]) -> None:
         for value in values:
             try:
-                letter = orjson.loads(value)
-                reason, source = str(letter["reason"]), str(letter["source"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                letter = dead_letter.decode(value)
+            except ValueError:
                 self.unreadable["dlq"] += 1
                 continue
-            if not source.startswith("kafka:"):
-                parts = source.split("/")  # forewarn/<site>/<asset_id>/telemetry
+            reason = letter.reason.value
+            if letter.stage is Stage.GATEWAY:
+                parts = letter.source.split("/")  # forewarn/<site>/<asset_id>/telemetry
                 self.gateway_letters[parts[2] if len(parts) == 4 else "", reason] += 1
                 continue
             key = _letter_key(letter)
@@ -112,12 +113,11 @@ class Ledger:
         return self.telemetry_keys - self.risk_keys - self.stream_letter_keys
 
 
-def _letter_key(letter: dict[str, Any]) -> Key | None:
+def _letter_key(letter: DeadLetter) -> Key | None:
     """``(asset_id, seq)`` of the reading a scoring-job dead letter holds, when it names one."""
     try:
-        document = orjson.loads(base64.b64decode(letter["payload_b64"]))
-        index = letter.get("index")
-        element = document[index or 0] if isinstance(document, list) else document
+        document = orjson.loads(letter.payload)
+        element = document[letter.index or 0] if isinstance(document, list) else document
         return str(element["asset_id"]), int(element["seq"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None

@@ -112,7 +112,8 @@ def gateway_run(
         raise _fail(str(exc)) from None
 
 
-def _utc(value: str | None, option: str) -> datetime | None:
+def utc_option(value: str | None, option: str) -> datetime | None:
+    """A date-time option with a UTC offset (ISO 8601), or one line on stderr and exit 1."""
     if value is None:
         return None
     try:
@@ -172,7 +173,7 @@ def simulate(
     _logging()
     pace = _speed(speed)
     site_names = tuple(sites or ["site-1", "site-2"])
-    first = _utc(start, "--start") or default_start(utc_now(), steps, interval_s, pace)
+    first = utc_option(start, "--start") or default_start(utc_now(), steps, interval_s, pace)
     config = FleetConfig(
         assets, site_names, seed, first, interval_s, steps, failing_share, asset_prefix=asset_prefix
     )
@@ -236,7 +237,7 @@ def replay_cmapss(
     except CmapssFormatError as exc:
         raise _fail(str(exc)) from None
     cycles = int(frame["cycle"].max())
-    first = _utc(start, "--start") or default_start(utc_now(), cycles, cycle_s, pace)
+    first = utc_option(start, "--start") or default_start(utc_now(), cycles, cycle_s, pace)
     config = ReplayConfig(files.subset, split, site, first, cycle_s, asset_prefix)
     state_dir = load(StackSettings).state_dir
     try:

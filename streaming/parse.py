@@ -87,27 +87,29 @@ def split_runs(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def kafka_source(frame: DataFrame) -> Column:
-    """``kafka:<topic>/<partition>@<offset>``: where a dead letter came from."""
-    return F.concat(
-        F.lit("kafka:"),
-        frame["topic"],
-        F.lit("/"),
-        frame["partition"].cast("string"),
-        F.lit("@"),
-        frame["offset"].cast("string"),
-    )
+    """Where a whole record came from: the contract's ``kafka:<topic>/<partition>/<offset>``."""
+    return F.format_string(dead_letter.KAFKA_SOURCE, frame["topic"], frame["partition"], frame["offset"])
+
+
+def reading_source(topic: str, asset_id: Column, seq: Column) -> Column:
+    """Where one reading of a run came from: the contract's ``kafka:<topic>/asset/<asset_id>/seq/<seq>``."""
+    return F.format_string(dead_letter.READING_SOURCE, F.lit(topic), asset_id, seq)
 
 
 def dead_letters(
-    frame: DataFrame, reason: Column, detail: Column, received_at: Column | None = None
+    frame: DataFrame,
+    reason: Column,
+    detail: Column,
+    received_at: Column | None = None,
+    source: Column | None = None,
 ) -> DataFrame:
     """Rows with ``topic``/``partition``/``offset``/``value`` → ``telemetry.dlq`` key and value.
 
     The value is the dead-letter contract's JSON, its fields in :data:`dead_letter.FIELD_NAMES`
     order (a test decodes it with the contract's decoder). ``received_at`` (a timestamp) defaults to
-    when the micro-batch runs.
+    when the micro-batch runs; ``source`` defaults to the row's Kafka coordinate.
     """
-    source = kafka_source(frame)
+    source = kafka_source(frame) if source is None else source
     received = F.current_timestamp() if received_at is None else received_at
     fields = {
         "format": F.lit(DLQ_FORMAT_VERSION),

@@ -26,7 +26,7 @@ from forewarn.contracts.influx_schema import PIPELINE, RISK, telemetry_point
 from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION, UNSPECIFIED_FAILURE_MODE
 from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings, KafkaSettings
-from streaming.parse import LATE_FOR_STATE, NOT_CANONICAL, UNSCORABLE, dead_letters
+from streaming.parse import LATE_FOR_STATE, NOT_CANONICAL, UNSCORABLE, dead_letters, reading_source
 from streaming.settings import StreamSettings
 
 if TYPE_CHECKING:
@@ -107,17 +107,15 @@ def risk_records(scored: DataFrame) -> DataFrame:
 def state_dead_letters(scored: DataFrame, telemetry_topic: str) -> DataFrame:
     """``late`` and ``unscorable`` rows → ``telemetry.dlq`` records (the reading as the payload)."""
     frame = scored.select(
-        F.lit(telemetry_topic).alias("topic"),
-        F.lit(-1).alias("partition"),
-        F.col("seq").alias("offset"),
         F.encode("payload", "UTF-8").alias("value"),
         F.when(F.col("kind") == "late", F.lit(LATE_FOR_STATE)).otherwise(F.lit(UNSCORABLE)).alias("reason"),
         "detail",
         "asset_id",
+        "seq",
     )
-    dead = dead_letters(frame, reason=F.col("reason"), detail=F.col("detail"))
-    # Source names the asset and seq: the Kafka offset of one reading inside a run is not kept.
-    return dead.withColumn("key", F.concat(F.lit(f"kafka:{telemetry_topic}/asset/"), F.col("key")))
+    # the Kafka offset of one reading inside a run is not kept: the source names its asset and seq
+    source = reading_source(telemetry_topic, F.col("asset_id"), F.col("seq"))
+    return dead_letters(frame, reason=F.col("reason"), detail=F.col("detail"), source=source)
 
 
 def all_dead_letters(batch: DataFrame, telemetry_topic: str) -> DataFrame:

@@ -12,9 +12,12 @@ letter must pass to be revived::
                "index": null, "payload_b64": "<the original bytes, base64>"}
     headers = reason, format (and who produced it: ``gateway_id`` or ``producer``)
 
-``source`` is the MQTT topic (gateway), ``kafka:<topic>/<partition>@<offset>`` or, for one reading
-of a run, ``kafka:<topic>/-1@<seq>`` (scoring job), ``kafka:<topic>/<partition>/<offset>`` (alert
-engine). ``index`` is the position of the rejected element of a JSON array (gateway batches), null
+``source`` is the MQTT topic (gateway), or a Kafka coordinate in one of two forms, written once
+here (:data:`KAFKA_SOURCE`, :data:`READING_SOURCE`) for Python and Spark alike:
+``kafka:<topic>/<partition>/<offset>`` (a whole record: the scoring job's ``not_canonical``, the
+alert engine's ``risk`` records) and ``kafka:<topic>/asset/<asset_id>/seq/<seq>`` (one reading of a
+run: the scoring job's ``late_for_state`` and ``unscorable``; the record's offset is not kept per
+reading). ``index`` is the position of the rejected element of a JSON array (gateway batches), null
 for the whole payload. Format 1 letters (before ``stage``) still decode: their stage is inferred
 (:func:`infer_stage`).
 """
@@ -45,6 +48,10 @@ FIELD_NAMES: tuple[str, ...] = (
     "payload_b64",
 )
 """The value's fields, in the order every encoder writes them (the Spark job's builder iterates these)."""
+KAFKA_SOURCE = "kafka:%s/%d/%d"
+"""``kafka:<topic>/<partition>/<offset>`` (``%`` style: Python's ``%`` and Spark's ``format_string``)."""
+READING_SOURCE = "kafka:%s/asset/%s/seq/%d"
+"""``kafka:<topic>/asset/<asset_id>/seq/<seq>``: one reading of a ``telemetry`` run."""
 RECEIVED_AT_SPARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
 """``received_at`` as Spark's ``date_format`` writes it: what :func:`encode` writes (RFC 3339, ms)."""
 Headers = list[tuple[str, bytes]]
@@ -142,6 +149,16 @@ class DeadLetter:
     payload: bytes
     received_at: datetime
     index: int | None = None
+
+
+def kafka_source(topic: str, partition: int, offset: int) -> str:
+    """Where a whole Kafka record came from (:data:`KAFKA_SOURCE`)."""
+    return KAFKA_SOURCE % (topic, partition, offset)
+
+
+def reading_source(topic: str, asset_id: str, seq: int) -> str:
+    """Where one reading of a ``telemetry`` run came from (:data:`READING_SOURCE`)."""
+    return READING_SOURCE % (topic, asset_id, seq)
 
 
 def encode(letter: DeadLetter) -> bytes:

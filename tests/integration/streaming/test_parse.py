@@ -53,7 +53,7 @@ def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any)
     decoded = [orjson.loads(row["value"]) for row in letters]
     assert {d["payload_b64"] for d in decoded} == {__import__("base64").b64encode(b).decode() for b in bad}
     assert {d["reason"] for d in decoded} == {NOT_CANONICAL}
-    assert all(d["source"].startswith("kafka:telemetry/2@") for d in decoded)
+    assert all(d["source"].startswith("kafka:telemetry/2/") for d in decoded)
     assert all(list(d) == list(FIELD_NAMES) for d in decoded), "the contract's fields, in its order"
     letter = decode_dead_letter(letters[0]["value"].encode())
     assert (letter.stage, letter.reason) == (Stage.SCORING, ScoringReason.NOT_CANONICAL)
@@ -79,4 +79,7 @@ def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(spar
         (Stage.SCORING, ScoringReason.LATE_FOR_STATE),
     ]
     assert all(decode_run(d.payload) == [reading] for d in letters)
-    assert letters[0].source == "kafka:telemetry/-1@7"
+    assert [d.source for d in letters] == ["kafka:telemetry/asset/pump-7/seq/7"] * 2
+    assert [row["key"] for row in state_dead_letters(rows, "telemetry").collect()] == [
+        d.source for d in letters
+    ]

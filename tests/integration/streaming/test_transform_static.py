@@ -123,7 +123,7 @@ def test_static_rows_give_scores_points_and_dead_letters(
     assert len(dead) == 1
     letter = decode_dead_letter(dead["dlq_value"].iloc[0].encode())
     assert letter.payload == b"not telemetry"
-    assert dead["dlq_key"].iloc[0] == f"kafka:telemetry/{(len(values) - 1) % 3}@{100 + len(values) - 1}"
+    assert dead["dlq_key"].iloc[0] == f"kafka:telemetry/{(len(values) - 1) % 3}/{100 + len(values) - 1}"
 
 
 def test_points_follow_the_telemetry_setting(

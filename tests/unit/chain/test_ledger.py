@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import base64
+from datetime import UTC, datetime
 
 import orjson
 
 from chain.ledger import Ledger, Published, account
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import REASONS, DeadLetter
 
 
 def _run(asset: str, seqs: list[int]) -> bytes:
@@ -14,10 +16,11 @@ def _run(asset: str, seqs: list[int]) -> bytes:
 
 
 def _letter(reason: str, source: str, payload: object, index: int | None = None) -> bytes:
+    """A dead letter as its stage writes it (the contract's encoder; the stage follows the reason)."""
     raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    return orjson.dumps(
-        {"reason": reason, "source": source, "payload_b64": base64.b64encode(raw).decode(), "index": index}
-    )
+    stage = dead_letter.infer_stage(reason, source)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return dead_letter.encode(DeadLetter(stage, REASONS[stage](reason), "why", source, raw, at, index))
 
 
 def _risk(asset: str, seq: int) -> bytes:
@@ -69,7 +72,7 @@ def test_a_reading_neither_scored_nor_dead_lettered_fails() -> None:
     ledger.add_telemetry([_run("a", [0, 1, 2]), _run("b", [0, 1])])
     ledger.add_risk([_risk("a", 0), _risk("a", 1), _risk("b", 0)])
     # the scoring job dead-lettered b#1 (late), with its Kafka coordinates as the source
-    ledger.add_dead_letters([_letter("late_for_state", "kafka:t/0/9", [{"asset_id": "b", "seq": 1}], 0)])
+    ledger.add_dead_letters([_letter("late_for_state", "kafka:t/asset/b/seq/1", [{"asset_id": "b", "seq": 1}], 0)])
     verdict = account(Published(KEYS, readings=5, malformed_messages=0), ledger, exact=True)
     assert verdict.numbers["stream_dead_letters"] == 1
     assert verdict.numbers["unscored_readings"] == 1
@@ -80,8 +83,9 @@ def test_undecodable_records_are_counted_not_raised() -> None:
     ledger = _full_ledger()
     ledger.add_telemetry([b"not json"])
     ledger.add_risk([b"{}"])
+    ledger.add_dead_letters([orjson.dumps({"reason": "malformed_json"})])  # not the contract's format
     verdict = account(Published(KEYS, readings=5, malformed_messages=1), ledger, exact=False)
-    assert dict(ledger.unreadable) == {"telemetry": 1, "risk": 1}
+    assert dict(ledger.unreadable) == {"telemetry": 1, "risk": 1, "dlq": 1}
     assert not verdict.ok
 
 

@@ -99,3 +99,10 @@ def test_a_format_1_letter_decodes_with_its_stage_inferred(
 def test_what_is_not_a_dead_letter_is_refused(value: bytes) -> None:
     with pytest.raises(ValueError, match="not a dead-letter record"):
         decode(value)
+
+
+def test_sources_name_a_record_or_one_reading_of_a_run() -> None:
+    from forewarn.contracts.dead_letter import kafka_source, reading_source
+
+    assert kafka_source("risk", 2, 17) == "kafka:risk/2/17"
+    assert reading_source("telemetry", "pump-7", 42) == "kafka:telemetry/asset/pump-7/seq/42"
