@@ -72,7 +72,9 @@ def test_a_reading_neither_scored_nor_dead_lettered_fails() -> None:
     ledger.add_telemetry([_run("a", [0, 1, 2]), _run("b", [0, 1])])
     ledger.add_risk([_risk("a", 0), _risk("a", 1), _risk("b", 0)])
     # the scoring job dead-lettered b#1 (late), with its Kafka coordinates as the source
-    ledger.add_dead_letters([_letter("late_for_state", "kafka:t/asset/b/seq/1", [{"asset_id": "b", "seq": 1}], 0)])
+    ledger.add_dead_letters(
+        [_letter("late_for_state", "kafka:t/asset/b/seq/1", [{"asset_id": "b", "seq": 1}], 0)]
+    )
     verdict = account(Published(KEYS, readings=5, malformed_messages=0), ledger, exact=True)
     assert verdict.numbers["stream_dead_letters"] == 1
     assert verdict.numbers["unscored_readings"] == 1
