@@ -15,7 +15,7 @@ from pathlib import Path
 from chain.settings import DemoSettings
 from forewarn.settings import InfluxSettings, KafkaSettings, load
 
-RULES_FILE = Path(__file__).resolve().parents[2] / "alerts" / "rules.demo.toml"
+RULES_FILE = Path(__file__).resolve().parents[1] / "alerts" / "rules.demo.toml"
 
 
 @dataclass(frozen=True)
