@@ -22,8 +22,8 @@ up: setup ## Start the local stack (Mosquitto, Kafka, InfluxDB, MLflow) on loopb
 down: ## Stop the pipeline processes of demo runs and the local stack; leave no process behind
 	@if [ -x $(FOREWARN) ]; then $(FOREWARN) demo stop && $(FOREWARN) stack down; fi
 
-status: ## Every service of the stack with its address and health
-	@$(FOREWARN) stack status
+status: ## The stack's services and the running pipeline processes, with health and lag (exit 1 if unhealthy)
+	@$(FOREWARN) status
 
 logs: ## Last lines of every service's log (FOLLOW=1 to keep following)
 	@$(FOREWARN) stack logs $(if $(FOLLOW),--follow,)

@@ -1,7 +1,7 @@
 """Storing alert changes and their effects in one transaction: alert rows, work orders, outbox, audit.
 
-Both the engine (rule changes) and the API (acknowledge, snooze) go through here, so every alert
-change is audited and published the same way.
+Both the engine (rule changes) and the operators (acknowledge, snooze: the API and ``forewarn alerts
+ack|snooze``) go through here, so every alert change is audited and published the same way.
 """
 
 from __future__ import annotations
@@ -97,9 +97,17 @@ def _open_alert(session: Session, alert_id: str) -> AlertRow:
     return row
 
 
+class AlertActionError(WorkOrderError):
+    """An operator action the alert's state refuses (the API answers 409); ``reason`` says which rule."""
+
+    def __init__(self, alert_id: str, reason: ActionError) -> None:
+        super().__init__(ErrorCode.ILLEGAL_TRANSITION, f"alert {alert_id}: {reason.value}")
+        self.reason = reason
+
+
 def _refused(result: AlertChange | ActionError, alert_id: str) -> AlertChange:
     if isinstance(result, ActionError):
-        raise WorkOrderError(ErrorCode.ILLEGAL_TRANSITION, f"alert {alert_id}: {result.value}")
+        raise AlertActionError(alert_id, result)
     return result
 
 
@@ -111,9 +119,11 @@ def acknowledge_alert(session: Session, alert_id: str, *, by: str, comment: str,
     return _open_alert(session, alert_id)
 
 
-def snooze_alert(session: Session, alert_id: str, *, by: str, until: datetime, now: datetime) -> AlertRow:
-    """Snooze a stored alert until ``until``; published and audited."""
+def snooze_alert(
+    session: Session, alert_id: str, *, by: str, until: datetime, now: datetime, reason: str = ""
+) -> AlertRow:
+    """Snooze a stored alert until ``until`` (the reason goes with the change); published and audited."""
     alert = alert_repo.row_to_alert(_open_alert(session, alert_id))
-    change = _refused(snooze(alert, until, now), alert_id)
+    change = _refused(snooze(alert, until, now, reason), alert_id)
     store_changes(session, [change], actor=by, now=now, work_order_min_severity=None)
     return _open_alert(session, alert_id)

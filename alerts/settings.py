@@ -24,10 +24,18 @@ def _check_url(value: str) -> str:
     return value
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for another database or an in-memory one."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
 def ensure_sqlite_dir(url: str) -> None:
     """Create the folder of a SQLite database file (the state folder may be fresh)."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 class ApiSettings(ForewarnSettings):
@@ -50,8 +58,14 @@ class ApiSettings(ForewarnSettings):
     @field_validator("token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be set to a bearer token of at least 16 characters")
+        # The rule, never the value: a mistyped token is still somebody's secret (``load`` hides it too).
+        given = len(value.get_secret_value())
+        if given < 16:
+            what = "is not set" if not given else f"has {given} characters"
+            raise ValueError(
+                f"{what}; it must be a bearer token of at least 16 characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
         return value
 
 

@@ -109,11 +109,16 @@ def acknowledge(alert: Alert, by: str, comment: str, now: datetime) -> AlertChan
     return AlertChange(ChangeKind.ACKNOWLEDGED, after, now, detail=comment)
 
 
-def snooze(alert: Alert, until: datetime, now: datetime) -> AlertChange | ActionError:
-    """Snooze an open alert until ``until``: no escalation meanwhile; it wakes up ACTIVE."""
+def snooze(alert: Alert, until: datetime, now: datetime, reason: str = "") -> AlertChange | ActionError:
+    """Snooze an open alert until ``until``: no escalation meanwhile; it wakes up ACTIVE.
+
+    The alert keeps no reason field; the reason travels in the change's ``detail`` (published on
+    ``alerts`` and kept in the outbox, the alert's history).
+    """
     if not alert.is_open:
         return ActionError.ALREADY_CLEARED
     if until <= now:
         return ActionError.SNOOZE_IN_PAST
     after = alert.model_copy(update={"state": AlertState.SNOOZED, "snoozed_until": until})
-    return AlertChange(ChangeKind.SNOOZED, after, now, detail=f"until {until.isoformat()}")
+    detail = f"until {until.isoformat()}" + (f": {reason}" if reason else "")
+    return AlertChange(ChangeKind.SNOOZED, after, now, detail=detail)

@@ -13,7 +13,7 @@ from chain.plan import plan
 from chain.processes import ComponentError
 from chain.settings import DemoSettings
 from chain.summary import render, summary
-from forewarn.settings import MlflowSettings, load
+from forewarn.settings import InfluxSettings, MlflowSettings, load
 
 
 def run_demo(state_dir: Path, settings: DemoSettings, run_id: str, say: Say) -> dict[str, Any] | None:
@@ -70,17 +70,24 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for name in ("gateway", "stream", "engine"):
         run.supervisor.daemon(run.supervisor.components[name]).stop(30)
-    mlflow = load(MlflowSettings, state_dir).tracking_uri
-    addresses = {
-        "MLflow": f"{mlflow}/#/models/{run.plan.model_name}",
-        "work-order API": f"{run.plan.api_url}/docs (token: FOREWARN_DEMO_API_TOKEN)",
-        "InfluxDB": f"{run.plan.influx.url} database {run.plan.influx.database}",
-        "Grafana": "not runnable on this machine; boards as code: forewarn dashboards build",
-        "explore the run": f". {run.plan.run_dir / 'run.env'}  # then any forewarn command",
-        "summary JSON": str(run.plan.run_dir / "summary.json"),
-    }
-    say(render(result, addresses))
+    say(render(result, addresses(state_dir, run.plan.run_dir, run.plan.env)))
     return result
+
+
+def addresses(state_dir: Path, run_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    """Where a run's services answer and its files are: the end of the summary, `forewarn demo show`."""
+    mlflow = load(MlflowSettings, state_dir).tracking_uri
+    influx = load(InfluxSettings, state_dir)
+    model = env.get("FOREWARN_MODELS_REGISTERED_MODEL", "")
+    return {
+        "MLflow": f"{mlflow}/#/models/{model}",
+        "work-order API": f"http://127.0.0.1:{env.get('FOREWARN_API_PORT', '8900')}/docs"
+        " (token: FOREWARN_DEMO_API_TOKEN)",
+        "InfluxDB": f"{influx.url} database {env.get('FOREWARN_INFLUX_DATABASE', influx.database)}",
+        "Grafana": "not runnable on this machine; boards as code: forewarn dashboards build",
+        "explore the run": f". {run_dir / 'run.env'}  # then any forewarn command",
+        "summary JSON": str(run_dir / "summary.json"),
+    }
 
 
 def stop_runs(state_dir: Path) -> list[str]:

@@ -23,6 +23,7 @@ the audit log, and a replay is reported, not erased.
 from __future__ import annotations
 
 import importlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -283,3 +284,41 @@ def read_dead_letters(consumer: Any, topic: str) -> Iterator[tuple[str, DeadLett
         for tp in list(remaining):
             if consumer.position(tp) >= ends[tp]:
                 remaining.discard(tp)
+
+
+def read_dead_letter(
+    consumer: Any, topic: str, partition: int, offset: int, timeout_s: float = 30.0
+) -> DeadLetter | None:
+    """The dead letter at one coordinate, or None when that record is not a dead letter.
+
+    Args:
+        consumer: a kafka-python KafkaConsumer with no subscription (this assigns the partition).
+        timeout_s: how long to wait for the record once it is known to exist.
+
+    Raises:
+        ValueError: no such topic, partition or offset (past the end, or removed by retention).
+        TimeoutError: the broker did not deliver the record in time.
+    """
+    from kafka import TopicPartition
+
+    where = kafka_source(topic, partition, offset)
+    if partition not in (consumer.partitions_for_topic(topic) or set()):
+        raise ValueError(f"{where}: topic {topic!r} has no partition {partition}")
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    first, end = consumer.beginning_offsets([tp])[tp], consumer.end_offsets([tp])[tp]
+    if not first <= offset < end:
+        held = f"offsets {first} to {end - 1}" if end > first else "none"
+        raise ValueError(f"{where} holds no record (the partition holds {held})")
+    consumer.seek(tp, offset)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for record in consumer.poll(timeout_ms=1000).get(tp, []):
+            if record.offset > offset:  # compacted or transactional markers: nothing at this offset
+                raise ValueError(f"{where} holds no record")
+            if record.offset == offset:
+                try:
+                    return decode(record.value)
+                except ValueError:
+                    return None
+    raise TimeoutError(f"{where} exists but did not arrive within {timeout_s:g} s")

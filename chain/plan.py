@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from chain.settings import DemoSettings
-from forewarn.settings import InfluxSettings, KafkaSettings, load
+from forewarn.settings import ForewarnSettings, InfluxSettings, KafkaSettings, load
+
+S = TypeVar("S", bound=ForewarnSettings)
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "alerts" / "rules.demo.toml"
 
@@ -51,6 +55,26 @@ class RunPlan:
     def env_file(self) -> str:
         """``export`` lines to explore the run with the ``forewarn`` CLI."""
         return "".join(f"export {k}={_quoted(v)}\n" for k, v in sorted(self.env.items()))
+
+
+def read_run_env(run_dir: Path) -> dict[str, str]:
+    """The ``FOREWARN_*`` environment a run's processes got (its ``run.env``); empty if it has none."""
+    path = run_dir / "run.env"
+    if not path.is_file():
+        return {}
+    env = {}
+    for line in path.read_text().splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, _, value = words[1].partition("=")
+            env[key] = value
+    return env
+
+
+def run_settings(cls: type[S], env: dict[str, str], state_dir: Path) -> S:
+    """``cls`` as the run's processes see it: the run's variables over this process's settings."""
+    overrides = {f: env[cls.env_name(f)] for f in cls.model_fields if cls.env_name(f) in env}
+    return load(cls, state_dir, **overrides)
 
 
 def _quoted(value: str) -> str:

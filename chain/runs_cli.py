@@ -1,4 +1,4 @@
-"""``forewarn demo`` (and ``forewarn demo stop``): the main job on the local stack.
+"""``forewarn demo`` (``stop``, ``show``) and ``forewarn drill``: the whole chain on the local stack.
 
 Settings are read here (``FOREWARN_DEMO_*``, options override them) and passed inward.
 """
@@ -13,9 +13,11 @@ from typing import Annotated
 import orjson
 import typer
 
+from forewarn.exits import ExitCode
 from forewarn.settings import SettingsError, StackSettings, load
 
-demo_app = typer.Typer(help="The whole chain on the local stack: train, stream a fleet, raise work orders.")
+# no help= here: `forewarn demo --help` shows the docstring of `demo` below, which says what a run does
+demo_app = typer.Typer(subcommand_metavar="[stop | show]")  # bare `forewarn demo` runs the demo
 
 
 def _say(text: str) -> None:
@@ -31,11 +33,13 @@ def demo(
     speed: Annotated[str | None, typer.Option(help="Simulated seconds per wall second, or 'max'.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Names the run's topics and folder.")] = None,
 ) -> None:
-    """Train and promote a model, start gateway, scoring job, alert engine and API, stream the fleet.
+    """The whole chain on the local stack: train, start the pipeline, stream a fleet, raise work orders.
 
-    Ends with a summary: readings ingested, dead letters, alerts, work orders with technician and
-    parts, and where MLflow, the API and the boards answer. The API keeps running for exploring;
-    ``forewarn demo stop`` (or ``make down``) stops it.
+    Trains and promotes a model, starts the API, the alert engine, the scoring job and the gateway,
+    streams a simulated fleet, and ends with a summary: readings ingested, dead letters, alerts,
+    work orders with technician and parts, and where MLflow, the API and InfluxDB answer. The API
+    keeps running for exploring; ``forewarn demo show`` prints the summary again, ``forewarn demo
+    stop`` (or ``make down``) stops what the run left running.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -48,10 +52,10 @@ def demo(
         settings = load(DemoSettings, state_dir, **overrides)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     rid = run_id or "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     result = run_demo(state_dir, settings, rid, _say)
-    raise typer.Exit(0 if result else 1)
+    raise typer.Exit(ExitCode.OK if result else ExitCode.FAILED)
 
 
 @demo_app.command("stop")
@@ -65,25 +69,39 @@ def stop() -> None:
 
 @demo_app.command("show")
 def show(
-    run_dir: Annotated[Path | None, typer.Argument(help="A run folder; default the latest demo.")] = None,
+    run: Annotated[
+        str | None,
+        typer.Argument(help="A run: its name under <state>/runs or its folder; default the latest demo."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON, with the addresses.")] = False,
 ) -> None:
-    """Print the summary JSON of a finished run."""
+    """Show the summary of a finished run and where its services answer (MLflow, API, InfluxDB)."""
+    from chain.demo import addresses
+    from chain.plan import read_run_env
+    from chain.summary import render
+
     state_dir = load(StackSettings).state_dir
-    runs = sorted((state_dir / "runs").glob("demo-*/summary.json"))
-    path = run_dir / "summary.json" if run_dir else (runs[-1] if runs else None)
-    if path is None or not path.exists():
-        typer.echo("error: no finished demo run yet (make demo)", err=True)
-        raise typer.Exit(1)
-    typer.echo(orjson.dumps(orjson.loads(path.read_bytes()), option=orjson.OPT_INDENT_2).decode())
+    if run is None:
+        finished = sorted((state_dir / "runs").glob("demo-*/summary.json"))
+        run_dir = finished[-1].parent if finished else None
+    else:
+        run_dir = next((d for d in (Path(run), state_dir / "runs" / run) if d.is_dir()), None)
+        if run_dir is None:
+            typer.echo(f"error: no run {run!r} (a folder, or a name under {state_dir / 'runs'})", err=True)
+            raise typer.Exit(ExitCode.USAGE)
+    if run_dir is None or not (run_dir / "summary.json").is_file():
+        which = "no finished demo run yet" if run_dir is None else f"{run_dir} has no summary (not finished)"
+        typer.echo(f"error: {which}: `make demo` runs one", err=True)
+        raise typer.Exit(ExitCode.FAILED)
+    result = orjson.loads((run_dir / "summary.json").read_bytes())
+    where = addresses(state_dir, run_dir, read_run_env(run_dir))
+    if as_json:
+        typer.echo(orjson.dumps({**result, "addresses": where}, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(render(result, where).lstrip("\n"))
 
 
-drill_app = typer.Typer(
-    help="Kill -9 each part of the chain in turn while a fleet streams; check nothing is lost."
-)
-
-
-@drill_app.callback(invoke_without_command=True)
-def drill(
+def drill_command(
     assets: Annotated[int, typer.Option(min=1, help="Pumps in the fleet.")] = 40,
     steps: Annotated[int, typer.Option(min=30, help="Readings per pump.")] = 300,
     speed: Annotated[str, typer.Option(help="Simulated seconds per wall second.")] = "60",
@@ -102,5 +120,5 @@ def drill(
         float(settings.speed)
     except (SettingsError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(0 if run_drill(state_dir, settings, _say) else 1)
+        raise typer.Exit(ExitCode.USAGE) from None
+    raise typer.Exit(ExitCode.OK if run_drill(state_dir, settings, _say) else ExitCode.FAILED)

@@ -13,14 +13,15 @@ from typing import Annotated
 import typer
 
 from forewarn import paths
+from forewarn.exits import ExitCode
 from forewarn.settings import InfluxSettings, StackSettings, load
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code: build, push, seed and verify.")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: ExitCode = ExitCode.FAILED) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 def _write(path: Path, text: str) -> bool:
@@ -39,16 +40,25 @@ def build(
         typer.Option(help="Folder for the board JSON files.", envvar="FOREWARN_GRAFANA_DASHBOARDS_DIR"),
     ] = None,
     provisioning_out: Annotated[
-        Path | None, typer.Option(help="Folder for the provisioning YAML (default dashboards/provisioning).")
+        Path | None,
+        typer.Option(
+            help="Folder for the provisioning YAML (default: <out>/provisioning with --out, "
+            "else dashboards/provisioning)."
+        ),
     ] = None,
 ) -> None:
-    """Write every board as sorted, deterministic JSON (``<uid>.json``) and the provisioning files."""
+    """Write every board as sorted, deterministic JSON (``<uid>.json``) and the provisioning files.
+
+    Without options both go into the checkout (``dashboards/json``, ``dashboards/provisioning``);
+    with ``--out DIR`` nothing is written outside DIR unless ``--provisioning-out`` says so.
+    """
     from dashboards import provisioning_files as provisioning
     from dashboards.render import build_all, dumps
 
     root = paths.project_root()
+    if provisioning_out is None:
+        provisioning_out = out / "provisioning" if out else root / "dashboards" / "provisioning"
     out = out or root / "dashboards" / "json"
-    provisioning_out = provisioning_out or root / "dashboards" / "provisioning"
     for uid, doc in build_all().items():
         path = out / f"{uid}.json"
         typer.echo(f"{'wrote' if _write(path, dumps(doc)) else 'unchanged'} {path}")
@@ -101,7 +111,7 @@ def push(
     except (PushError, GrafanaException) as exc:
         raise _fail(f"Grafana at {settings.url} refused the push: {exc}") from None
     except OSError as exc:
-        raise _fail(f"cannot reach Grafana at {settings.url}: {exc}") from None
+        raise _fail(f"cannot reach Grafana at {settings.url}: {exc}", ExitCode.UNREACHABLE) from None
     for name, outcome in report.outcomes.items():
         typer.echo(f"{outcome.value:9} {name}")
 
@@ -126,7 +136,8 @@ def seed(
         ).raise_for_status()
         summary = seed_database(influx, database, datetime.now(UTC), hours=hours)
     except (httpx.HTTPError, RuntimeError) as exc:
-        raise _fail(f"seeding {database} at {influx.url} failed: {exc}") from None
+        code = ExitCode.UNREACHABLE if isinstance(exc, httpx.TransportError) else ExitCode.FAILED
+        raise _fail(f"seeding {database} at {influx.url} failed: {exc}", code) from None
     typer.echo(f"seeded {summary.lines} points into {database}: {summary.measurements}")
 
 

@@ -1,4 +1,5 @@
-"""InfluxDB line protocol and a writer with retries: what every forewarn sink shares.
+"""InfluxDB line protocol and a writer with retries: what every forewarn sink shares; and a small
+InfluxQL reader (:func:`query`) for what reads the points back (``forewarn report asset``).
 
 Line protocol on ``/write`` with InfluxQL on ``/query`` is the one API InfluxDB 1.x, 2.x (v1
 compatibility) and 3.x all accept, so the sinks speak only that.
@@ -12,8 +13,11 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import orjson
 
 from forewarn.settings import InfluxSettings
 
@@ -146,3 +150,80 @@ class InfluxWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class InfluxQueryError(RuntimeError):
+    """InfluxDB refused a query (the message has its error) or did not answer."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a query's answer: ``name``, its ``tags`` (with ``GROUP BY``), ``columns`` and rows
+    of ``values`` (``time`` first, epoch milliseconds)."""
+
+    name: str
+    tags: dict[str, str]
+    columns: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each row as ``{column: value}``."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.values]
+
+
+def query(
+    settings: InfluxSettings,
+    statement: str,
+    *,
+    params: Mapping[str, str | int | float] | None = None,
+    database: str | None = None,
+) -> list[Series]:
+    """Run a read-only InfluxQL statement (``SELECT``, ``SHOW``) with ``GET /query``; every series of
+    its answer, times in epoch milliseconds.
+
+    Values reach InfluxDB as bound parameters (``WHERE "asset_id" = $asset`` with
+    ``params={"asset": "pump 1"}``), never pasted into the statement.
+
+    Raises:
+        InfluxQueryError: InfluxDB unreachable, refused the statement, or answered with an error.
+    """
+    request = {
+        "db": database or settings.database,
+        "q": statement,
+        "epoch": "ms",
+        **settings.auth_params(),
+    }
+    if params:
+        request["params"] = orjson.dumps(dict(params)).decode()
+    try:
+        response = httpx.get(
+            f"{settings.url}/query",
+            params=request,
+            headers=settings.auth_headers(),
+            timeout=settings.timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise InfluxQueryError(f"InfluxDB at {settings.url} did not answer ({problem})") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if response.status_code != 200 or error:
+        problem = error or response.text[:300]
+        raise InfluxQueryError(f"InfluxDB refused the query (HTTP {response.status_code}): {problem}")
+    out: list[Series] = []
+    for result in body.get("results", []):
+        if result.get("error"):
+            raise InfluxQueryError(f"InfluxDB refused the query: {result['error']}")
+        for series in result.get("series", []):
+            out.append(
+                Series(
+                    series.get("name", ""),
+                    dict(series.get("tags") or {}),
+                    tuple(series.get("columns", [])),
+                    tuple(tuple(row) for row in series.get("values", [])),
+                )
+            )
+    return out

@@ -12,11 +12,21 @@ Production points the same code at real clusters by setting, for example,
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forewarn import paths
@@ -49,6 +59,16 @@ class ForewarnSettings(BaseSettings):
         return {self.env_name(name): value for name, value in self.model_dump(mode="json").items()}
 
 
+def _is_secret(cls: type[ForewarnSettings], field: str) -> bool:
+    """Whether ``field`` holds a secret (``SecretStr``, alone or inside a container or union)."""
+    info = cls.model_fields.get(field)
+
+    def holds(annotation: Any) -> bool:
+        return annotation is SecretStr or any(holds(arg) for arg in get_args(annotation))
+
+    return info is not None and holds(info.annotation)
+
+
 def load(cls: type[T], state_dir: Path | None = None, **overrides: Any) -> T:
     """Build ``cls`` from the environment and the state folder's env file, or raise SettingsError.
 
@@ -66,7 +86,8 @@ def load(cls: type[T], state_dir: Path | None = None, **overrides: Any) -> T:
             field = str(err["loc"][0]) if err["loc"] else "?"
             name = cls.env_name(field) if field in cls.model_fields else field
             got = err.get("input")
-            shown = "" if isinstance(got, dict) or "password" in name.lower() else f" (got {got!r})"
+            hidden = isinstance(got, dict) or "password" in name.lower() or _is_secret(cls, field)
+            shown = "" if hidden else f" (got {got!r})"
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
@@ -165,6 +186,9 @@ class KafkaSettings(ForewarnSettings):
     # topics accept records up to this size, so the largest payload the broker lets through fits.
     dlq_max_message_bytes: PositiveInt = 16 * 1024 * 1024
     replication_factor: PositiveInt = 1
+    # How long a client waits for its first broker answer before giving up (kafka-python's default);
+    # a command that only reads says "cannot reach Kafka" after this long.
+    bootstrap_timeout_s: PositiveFloat = 30.0
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -197,6 +221,7 @@ class KafkaSettings(ForewarnSettings):
         config: dict[str, Any] = {
             "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
             "security_protocol": self.security_protocol,
+            "bootstrap_timeout_ms": int(self.bootstrap_timeout_s * 1000),
         }
         if self.sasl_mechanism:
             config["sasl_mechanism"] = self.sasl_mechanism
@@ -252,6 +277,17 @@ class MlflowSettings(ForewarnSettings):
     tracking_uri: str = "http://127.0.0.1:5000"
     registry_uri: str | None = None
     workers: PositiveInt = 1
+    # MLflow's client retries a failed request with a doubling back-off: its own default (7) rides out
+    # minutes of rate limiting but makes a command wait 4 minutes when the server is down; 2 is ~4 s.
+    http_max_retries: NonNegativeInt = 2
+    http_timeout_s: PositiveInt = 120
+
+    def client_env(self) -> dict[str, str]:
+        """The ``MLFLOW_HTTP_*`` variables MLflow's client reads its retry budget and timeout from."""
+        return {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.http_max_retries),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.http_timeout_s),
+        }
 
     @field_validator("tracking_uri")
     @classmethod
@@ -278,6 +314,38 @@ class SparkSettings(ForewarnSettings):
     jars_dir: Path | None = None
 
 
+class LogFormat(StrEnum):
+    """How every process writes its log lines (``FOREWARN_LOG_FORMAT``)."""
+
+    TEXT = "text"
+    """One line per event in plain words: ``2026-12-02T07:00:00.123Z INFO gateway: MQTT connected``."""
+    JSON = "json"
+    """One JSON object per line (``ts``, ``level``, ``component``, ``logger``, ``message``): for shippers."""
+
+
+class LogLevel(StrEnum):
+    """The lowest level forewarn's own loggers write; other libraries stay at WARNING whatever this is."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class LogSettings(ForewarnSettings):
+    """The logs of every forewarn process (``forewarn.logs.setup``, called by each command)."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_LOG_")
+
+    format: LogFormat = LogFormat.TEXT
+    level: LogLevel = LogLevel.INFO
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 ALL_SETTINGS: tuple[type[ForewarnSettings], ...] = (
     StackSettings,
     MqttSettings,
@@ -285,4 +353,5 @@ ALL_SETTINGS: tuple[type[ForewarnSettings], ...] = (
     InfluxSettings,
     MlflowSettings,
     SparkSettings,
+    LogSettings,
 )

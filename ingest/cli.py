@@ -1,5 +1,6 @@
 """``forewarn gateway``, ``forewarn simulate`` and ``forewarn replay``.
 
+``forewarn simulate`` is a single command (``simulate_command``), the others are groups.
 ``forewarn dlq`` (dead letters of every stage) sits above the components, in ``chain/dlq_cli.py``.
 
 Settings are read here and passed inward. Heavy imports (pandas) happen inside commands.
@@ -22,20 +23,17 @@ from typing import Annotated
 import orjson
 import typer
 
+from forewarn.exits import ExitCode
 from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings, SettingsError, StackSettings, load
 
 gateway_app = typer.Typer(help="MQTT → Kafka gateway with validation, dead letters and store-and-forward.")
-simulate_app = typer.Typer(help="Fleet simulator publishing over MQTT.")
 replay_app = typer.Typer(help="Replay recorded run-to-failure data (C-MAPSS) over MQTT.")
 
 
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+def _logging(component: str, verbose: bool = False) -> None:
+    from forewarn import logs
+
+    logs.setup(component, level="DEBUG" if verbose else None)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -74,9 +72,9 @@ def _exit_hard_after_stop(stop: threading.Event, grace_s: float) -> None:
     threading.Thread(target=watch, name="shutdown-watchdog", daemon=True).start()
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: ExitCode = ExitCode.FAILED) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 @gateway_app.command("run")
@@ -91,10 +89,11 @@ def gateway_run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT, then flush, acknowledge and exit cleanly."""
+    from forewarn import logs
     from ingest.gateway import Gateway, GatewayError
     from ingest.settings import GatewaySettings
 
-    _logging(verbose)
+    _logging("gateway", verbose)
     overrides = {k: v for k, v in {"gateway_id": gateway_id, "spool_dir": spool_dir}.items() if v is not None}
     state_dir = load(StackSettings).state_dir
     settings = load(GatewaySettings, state_dir, **overrides)
@@ -103,7 +102,7 @@ def gateway_run(
     influx = load(InfluxSettings, state_dir)
     log = logging.getLogger("forewarn.gateway")
     for cls_settings in (settings, kafka, mqtt_settings, influx):
-        log.info("%s %s", type(cls_settings).__name__, cls_settings.redacted())
+        log.info("settings %s: %s", type(cls_settings).__name__, logs.settings_line(cls_settings))
     stop = _stop_on_signals()
     _exit_hard_after_stop(stop, settings.shutdown_timeout_s + settings.request_timeout_s + 3.0)
     try:
@@ -119,9 +118,9 @@ def utc_option(value: str | None, option: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"{option} {value!r} is not an ISO 8601 date-time") from None
+        raise _fail(f"{option} {value!r} is not an ISO 8601 date-time", ExitCode.USAGE) from None
     if parsed.tzinfo is None:
-        raise _fail(f"{option} {value!r} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
+        raise _fail(f"{option} {value!r} needs a UTC offset, e.g. 2026-01-01T00:00:00Z", ExitCode.USAGE)
     return parsed
 
 
@@ -131,14 +130,13 @@ def _speed(value: str) -> float | None:
     try:
         speed = float(value)
     except ValueError:
-        raise _fail(f"--speed must be a positive number or 'max', got {value!r}") from None
+        raise _fail(f"--speed must be a positive number or 'max', got {value!r}", ExitCode.USAGE) from None
     if not speed > 0:
-        raise _fail(f"--speed must be a positive number or 'max', got {value!r}")
+        raise _fail(f"--speed must be a positive number or 'max', got {value!r}", ExitCode.USAGE)
     return speed
 
 
-@simulate_app.callback(invoke_without_command=True)
-def simulate(
+def simulate_command(
     assets: Annotated[int, typer.Option(min=1, help="Number of assets.")] = 20,
     sites: Annotated[
         list[str] | None, typer.Option("--site", help="Site (MQTT user) to deal assets to; repeatable.")
@@ -170,7 +168,7 @@ def simulate(
     from ingest.mqtt_out import PublishError, publish_all
     from ingest.simulate import SimulationRun, default_start, truth_path
 
-    _logging()
+    _logging("simulate")
     pace = _speed(speed)
     site_names = tuple(sites or ["site-1", "site-2"])
     first = utc_option(start, "--start") or default_start(utc_now(), steps, interval_s, pace)
@@ -223,9 +221,9 @@ def replay_cmapss(
     from ingest.replay import truth as replay_truth
     from ingest.simulate import default_start
 
-    _logging()
+    _logging("replay")
     if split not in SPLITS:
-        raise _fail(f"--split must be train or test, got {split!r}")
+        raise _fail(f"--split must be train or test, got {split!r}", ExitCode.USAGE)
     pace = _speed(speed)
     try:
         files = subset_files(data_dir, subset)

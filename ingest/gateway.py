@@ -45,11 +45,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from forewarn.contracts.dead_letter import DeadLetter
 from forewarn.contracts.telemetry import Reading
+from forewarn.logs import RateLimitedLog
 from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings
 from ingest import paho_tables
 from ingest.contract import Decoded, decode
 from ingest.kafka_out import Delivery, KafkaOut, wait
-from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines
+from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines, summary_line
 from ingest.records import OutRecord, message_records, telemetry_records
 from ingest.settings import GatewaySettings
 from ingest.spool import Spool
@@ -128,6 +129,10 @@ class Gateway:
         self._next_forward = 0.0
         self._fatal: str | None = None
         self._subscribed = threading.Event()
+        self._stopping = False
+        self._last_summary = ""
+        # a bad sender can send thousands a minute: the first few of each reason, then a count
+        self._letters_log = RateLimitedLog(log, noun="dead letters")
         self._client = self._mqtt_client()
 
     # -- MQTT -------------------------------------------------------------------------------
@@ -175,7 +180,10 @@ class Gateway:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, p: object
     ) -> None:
-        log.warning("MQTT disconnected: %s (paho reconnects)", reason)
+        if self._stopping:  # our own disconnect at shutdown: expected
+            log.info("MQTT disconnected: %s", reason)
+        else:
+            log.warning("MQTT disconnected: %s (paho reconnects)", reason)
 
     def _ack(self, mid: int, qos: int) -> None:
         if qos > 0:
@@ -222,6 +230,12 @@ class Gateway:
     def run(self, stop: threading.Event) -> None:
         """Move messages until ``stop`` is set, then flush and disconnect cleanly."""
         self.start()
+        log.info(
+            "gateway %s running: MQTT %s:%d → Kafka %r (dead letters → %r), counters every %.0f s",
+            self.settings.gateway_id, self.mqtt_settings.host, self.mqtt_settings.port,
+            self.kafka_settings.telemetry_topic, self.kafka_settings.dlq_topic,
+            self.settings.metrics_interval_s,
+        )  # fmt: skip
         next_metrics = time.monotonic() + self.settings.metrics_interval_s
         try:
             while not stop.is_set():
@@ -328,6 +342,9 @@ class Gateway:
         self.metrics.stripped_sensors += decoded.stripped_sensors
         for letter in decoded.dead_letters:
             self.metrics.dead_letters[letter.reason] += 1
+            where = letter.source if letter.index is None else f"{letter.source}[{letter.index}]"
+            reason = letter.reason.value
+            self._letters_log.log(reason, "dead letter %s from %s: %s", reason, where, letter.detail[:300])
 
     def _kafka_down(self) -> bool:
         return self._kafka is None and self._next_forward > time.monotonic()
@@ -423,10 +440,20 @@ class Gateway:
         ids = [row_id for row_id, _ in batch]
         self._in_flight.append(_InFlight([], records, deliveries, 0, time.monotonic(), spool_ids=ids))
 
-    def report(self) -> None:
-        """Log the counters and write them to InfluxDB as ``pipeline`` points."""
-        lines = pipeline_lines(self.metrics, self.settings.gateway_id, self.clock())
-        log.info("metrics %s", lines[0].split(" ")[1])  # the counters (gateway ids have no spaces)
+    def report(self, final: bool = False) -> None:
+        """Log the counters in words (when they moved, or ``final``) and write them to InfluxDB as
+        ``pipeline`` points (every interval: the boards want a point even when nothing happened)."""
+        fields = self.metrics.fields()
+        lines = pipeline_lines(self.metrics, self.settings.gateway_id, self.clock(), fields)
+        summary = summary_line(fields, self.metrics.dead_letters)
+        moved = summary.split(", produce p99")[0] != self._last_summary.split(", produce p99")[0]
+        if moved or final:
+            log.info("%s%s", "in all: " if final else "", summary)
+        self._last_summary = summary
+        if final:
+            self._letters_log.close()
+        else:
+            self._letters_log.flush()
         if self._influx is not None:
             self._influx.write(lines)
 
@@ -447,9 +474,10 @@ class Gateway:
             self._outage("stopping with records still in flight")
         self._stop_producer()
         unacked = self._inbox.qsize() + len(self._held)
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
-        self.report()
+        self.report(final=True)
         if self._influx is not None:
             self._influx.close()
         self.spool.close()

@@ -1,4 +1,4 @@
-"""Gateway counters, logged and written to InfluxDB as ``pipeline`` points.
+"""Gateway counters, logged as a line in words and written to InfluxDB as ``pipeline`` points.
 
 Counters are cumulative since start (dashboards take the derivative); spool depth is a gauge and
 produce latency is summarised per interval. Tags stay bounded: component, gateway id, reason.
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from forewarn.contracts.dead_letter import Reason
 from forewarn.contracts.influx_schema import PIPELINE
 from forewarn.influx import InfluxWriteError, InfluxWriter
+from forewarn.logs import counts_text
 from forewarn.settings import InfluxSettings
 
 log = logging.getLogger(__name__)
@@ -57,16 +59,56 @@ class GatewayMetrics:
         return out
 
 
-def pipeline_lines(metrics: GatewayMetrics, gateway_id: str, at: datetime) -> list[str]:
-    """``pipeline`` points (millisecond timestamps): one with every counter, one per dead-letter reason."""
+def pipeline_lines(
+    metrics: GatewayMetrics, gateway_id: str, at: datetime, fields: Mapping[str, float | int] | None = None
+) -> list[str]:
+    """``pipeline`` points (millisecond timestamps): one with every counter, one per dead-letter reason.
+
+    ``fields``: what :meth:`GatewayMetrics.fields` returned for this interval (it resets the latency
+    window, so a caller that also logs them passes them in); taken from ``metrics`` when None.
+    """
     ts_ms = int(at.timestamp() * 1000)
     tags = {"component": "gateway", "gateway_id": gateway_id}
-    lines = [PIPELINE.point(tags, metrics.fields(), ts_ms)]
+    lines = [PIPELINE.point(tags, metrics.fields() if fields is None else fields, ts_ms)]
     lines += [
         PIPELINE.point({**tags, "reason": reason.value}, {"dead_letters": count}, ts_ms)
         for reason, count in sorted(metrics.dead_letters.items())
     ]
     return [entry for entry in lines if entry is not None]
+
+
+def summary_line(fields: Mapping[str, float | int], dead_letters: Mapping[Reason, int]) -> str:
+    """The counters of :meth:`GatewayMetrics.fields` in words, for the log::
+
+        messages in 330, readings in 3,300 → out 3,280, dead letters 20 (malformed_json 12, too_old 8),
+        spool 0, produce p99 12 ms
+
+    Counters that are rarely non-zero (stripped sensors, spooled and forwarded records, produce
+    failures) are named only when they are.
+    """
+
+    def n(name: str) -> str:
+        return f"{int(fields.get(name, 0)):,}"
+
+    dead = int(fields.get("dead_letters", 0))
+    reasons = counts_text({reason.value: count for reason, count in dead_letters.items()})
+    parts = [
+        f"messages in {n('messages_in')}",
+        f"readings in {n('readings_in')} → out {n('readings_out')}",
+        f"dead letters {dead:,}" + (f" ({reasons})" if reasons else ""),
+    ]
+    for name, words in (
+        ("stripped_sensors", "stripped sensor values"),
+        ("spooled_records", "records spooled"),
+        ("forwarded_records", "forwarded from the spool"),
+        ("produce_failures", "produce failures"),
+    ):
+        if fields.get(name):
+            parts.append(f"{words} {n(name)}")
+    parts.append(f"spool {n('spool_depth')}")
+    if "produce_latency_ms_p99" in fields:
+        parts.append(f"produce p99 {fields['produce_latency_ms_p99']:.0f} ms")
+    return ", ".join(parts)
 
 
 class MetricsSink:

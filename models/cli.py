@@ -19,11 +19,11 @@ from typing import Annotated, Any
 
 import typer
 
+from forewarn.exits import ExitCode
 from forewarn.settings import MlflowSettings, load
 
 log = logging.getLogger("forewarn.models")
 
-train_app = typer.Typer(help="Train RUL and failure-risk models and register them in MLflow.")
 models_app = typer.Typer(help="Promote and roll back registered models.", no_args_is_help=True)
 benchmark_app = typer.Typer(help="Benchmarks on recorded datasets.", no_args_is_help=True)
 
@@ -53,7 +53,9 @@ MaxUnits = Annotated[
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    from forewarn import logs
+
+    logs.setup("models")
 
 
 def _settings(source: Any = None, **options: Any) -> Any:
@@ -84,15 +86,20 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _progress(total: int) -> Any:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, file=sys.stderr, unit="step", dynamic_ncols=True)
-    started = [False]
+    # a bar only on a terminal: in a log file (the demo's train.log) it was carriage returns; there
+    # each step is a log line instead
+    terminal = sys.stderr.isatty()
+    bar = tqdm(total=total, file=sys.stderr, unit="step", dynamic_ncols=True, disable=not terminal)
+    started = [0]
 
     def step(what: str) -> None:
         # called as a step starts: the previous one is done now
         if started[0]:
             bar.update(1)
-        started[0] = True
+        started[0] += 1
         bar.set_description(what)
+        if not terminal:
+            log.info("step %d of %d: %s", started[0], total, what)
 
     return bar, step
 
@@ -113,8 +120,7 @@ SourceOption = Annotated[
 ]
 
 
-@train_app.callback(invoke_without_command=True)
-def train(
+def train_command(
     source: SourceOption = "cmapss",
     data_dir: Annotated[
         Path | None,
@@ -170,7 +176,7 @@ def train(
     try:
         if chosen is sources.Source.CMAPSS:
             if data_dir is None or subset is None:
-                raise _fail("--source cmapss needs --data-dir and --subset")
+                raise _fail("--source cmapss needs --data-dir and --subset", ExitCode.USAGE)
             data = sources.cmapss(data_dir, subset, max_units, settings.setting_decimals)
         elif chosen is sources.Source.FLEET:
             data = sources.fleet(assets, steps, interval_s, seed, failing_share, settings.rul_cap_cycles)
@@ -206,9 +212,11 @@ def _source(source: str, labels: Path | None) -> Any:
     try:
         chosen = Source(source.lower())
     except ValueError:
-        raise _fail(f"unknown --source {source!r}; choose one of {[s.value for s in Source]}") from None
+        raise _fail(
+            f"unknown --source {source!r}; choose one of {[s.value for s in Source]}", ExitCode.USAGE
+        ) from None
     if chosen is Source.LABELS:
-        raise _fail("--source labels needs --labels FILE")
+        raise _fail("--source labels needs --labels FILE", ExitCode.USAGE)
     return chosen
 
 
@@ -370,16 +378,58 @@ def rollback(
 
 
 @models_app.command("list")
-def list_models(name: Name = None) -> None:
-    """Every version with aliases, family and recorded held-out scores (one JSON line each)."""
+def list_models(
+    name: Name = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list instead of the table.")] = False,
+) -> None:
+    """Every version of the registered model: aliases, family, source and held-out scores, newest first."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
+    from forewarn.table import table
     from models import registry, tracking
 
     settings = _settings(registered_model=name)
-    tracking.connect(load(MlflowSettings))
-    for row in registry.list_versions(MlflowClient(), settings.registered_model):
-        typer.echo(json.dumps(row))
+    mlflow_settings = load(MlflowSettings)
+    tracking.connect(mlflow_settings)
+    client = MlflowClient()
+    model = settings.registered_model
+    try:
+        rows = registry.list_versions(client, model)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        recent = client.search_registered_models(order_by=["last_updated_timestamp DESC"], max_results=10)
+        names = ", ".join(m.name for m in recent) + (" …" if recent.token else "")
+        raise _fail(
+            f"MLflow at {mlflow_settings.tracking_uri} has no registered model {model!r}; it has "
+            f"{names or 'none yet (forewarn train)'}: choose one with --name or "
+            "FOREWARN_MODELS_REGISTERED_MODEL",
+            ExitCode.USAGE,
+        ) from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"{model} has no versions yet (forewarn train)")
+        return
+    holdout = [r["metrics"].get("holdout", {}) for r in rows]
+    cells = [
+        [r["version"], ",".join(r["aliases"]) or "-", r["family"] or "-", r["source"] or "-",
+         _score(h.get("rmse")), _score(h.get("pr_auc")), r["created"][:19].replace("T", " ")]
+        for r, h in zip(rows, holdout, strict=True)
+    ]  # fmt: skip
+    typer.echo(f"{model} ({mlflow_settings.tracking_uri})")
+    typer.echo(
+        table(
+            ["version", "aliases", "family", "source", "holdout rmse", "holdout pr_auc", "created (UTC)"],
+            cells,
+        )
+    )
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 @benchmark_app.command("cmapss")

@@ -7,13 +7,23 @@ from pathlib import Path
 
 import numpy as np
 
+from models.units import Unit
+
 BANDS = (0, 25, 50, 75, 100, 125, 10_000)
 
 
 def save_plots(
-    folder: Path, true_rul: np.ndarray, predicted_rul: np.ndarray, risk: np.ndarray, horizon_cycles: int
+    folder: Path,
+    true_rul: np.ndarray,
+    predicted_rul: np.ndarray,
+    risk: np.ndarray,
+    horizon_cycles: int,
+    unit: Unit,
 ) -> list[Path]:
-    """Predicted vs true RUL, error by true-RUL band, and risk calibration; returns the files."""
+    """Predicted vs true RUL, error by true-RUL band, and risk calibration; returns the files.
+
+    ``unit``: what the model's RUL counts (cycles for C-MAPSS, reading steps for a fleet), for the axes.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +34,7 @@ def save_plots(
     ax.scatter(true_rul, predicted_rul, s=4, alpha=0.4)
     top = float(max(true_rul.max(), predicted_rul.max(), 1.0))
     ax.plot([0, top], [0, top], color="black", linewidth=1)
-    ax.set(xlabel="true RUL (cycles)", ylabel="predicted RUL (cycles)", title="Predicted vs true RUL")
+    ax.set(xlabel=unit.axis("true RUL"), ylabel=unit.axis("predicted RUL"), title="Predicted vs true RUL")
     paths.append(folder / "predicted_vs_true_rul.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -39,7 +49,7 @@ def save_plots(
             groups.append(error[rows])
     ax.boxplot(groups, tick_labels=labels, showfliers=False)
     ax.axhline(0, color="black", linewidth=1)
-    ax.set(xlabel="true RUL band (cycles)", ylabel="predicted - true (cycles)", title="Error by RUL band")
+    ax.set(xlabel=unit.axis("true RUL band"), ylabel=unit.axis("predicted - true"), title="Error by RUL band")
     paths.append(folder / "error_by_rul_band.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -54,7 +64,7 @@ def save_plots(
     ax.plot(mean_risk, observed, marker="o")
     ax.set(
         xlabel="predicted risk",
-        ylabel=f"observed failure within {horizon_cycles} cycles",
+        ylabel=f"observed failure within {horizon_cycles} {unit.label()}",
         title="Risk calibration",
     )
     paths.append(folder / "risk_calibration.png")

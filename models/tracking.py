@@ -7,6 +7,7 @@ The model is registered as a new version of the configured registered model and 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from models.features import feature_names, required_history
 from models.metrics import EvalMetrics
 from models.settings import ModelsSettings
 from models.training import TrainResult
+from models.units import unit_of_source
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -37,9 +39,10 @@ class Registered:
 
 
 def connect(mlflow_settings: MlflowSettings) -> None:
-    """Point the MLflow client at the configured tracking server and registry."""
+    """Point the MLflow client at the configured tracking server and registry, with its retry budget."""
     import mlflow
 
+    os.environ.update(mlflow_settings.client_env())  # MLflow reads these at every request
     mlflow.set_tracking_uri(mlflow_settings.tracking_uri)
     mlflow.set_registry_uri(mlflow_settings.registry_uri or mlflow_settings.tracking_uri)
 
@@ -75,6 +78,7 @@ def log_training(
     from models.plots import save_plots
 
     model = result.model
+    unit = unit_of_source(source, extra_params)
     mlflow.set_experiment(settings.experiment)
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -103,7 +107,7 @@ def log_training(
                 **(extra_params or {}),
             }
         )
-        mlflow.set_tags({"forewarn.data_hash": data_hash, "forewarn.source": source})
+        mlflow.set_tags({"forewarn.data_hash": data_hash, "forewarn.source": source, **unit.tags()})
         for family, cv_scores in result.cv.items():
             # cut_* are NaN when no asset had a truncation point: left out rather than logged as NaN
             mlflow.log_metrics({f"cv_{family}_{k}": v for k, v in cv_scores.items() if not np.isnan(v)})
@@ -121,7 +125,8 @@ def log_training(
         else:
             rul = training["rul_cycles"].to_numpy(dtype=np.float64)
             true_rul, predicted = rul[~np.isnan(rul)], result.oof_rul
-        for path in save_plots(folder, true_rul, predicted, model.risk(predicted), model.horizon_cycles):
+        risk = model.risk(predicted)
+        for path in save_plots(folder, true_rul, predicted, risk, model.horizon_cycles, unit):
             mlflow.log_artifact(str(path), "plots")
         example = pyfunc.example_input(training, model)
         output = model.predict(example.copy())
@@ -156,6 +161,7 @@ def log_training(
         "forewarn.source": source,
         "forewarn.input_columns": json.dumps(pyfunc.input_columns(model)),
         "forewarn.metrics": json.dumps({p: m.model_dump() for p, m in metrics.items()}),
+        **unit.tags(),
     }.items():
         client.set_model_version_tag(settings.registered_model, version, key, value)
     return Registered(run.info.run_id, settings.registered_model, version)

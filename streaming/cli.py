@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 
+log = logging.getLogger("streaming")
 stream_app = typer.Typer(help="The Spark Structured Streaming scoring job.", no_args_is_help=True)
 
 
@@ -22,6 +23,7 @@ def run(
     ] = None,
 ) -> None:
     """Score telemetry with the champion model: Kafka → per-asset features → risk (Kafka, InfluxDB)."""
+    from forewarn import logs
     from forewarn.settings import (
         InfluxSettings,
         KafkaSettings,
@@ -32,13 +34,11 @@ def run(
     )
     from streaming.job import JobConfig
     from streaming.job import run as run_job
+    from streaming.progress import mark_job, unmark_job
     from streaming.session import spark_session
     from streaming.settings import StreamSettings
 
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logs.setup("scoring")
     stack = load(StackSettings)
     spark_settings = load(SparkSettings, stack.state_dir, **({"master": master} if master else {}))
     stream = load(StreamSettings, stack.state_dir)
@@ -50,13 +50,14 @@ def run(
         checkpoint_dir=stream.checkpoint_dir or stack.state_dir / "checkpoints" / "stream",
     )
     for cls_settings in (stream, spark_settings):
-        for key, value in cls_settings.redacted().items():
-            typer.echo(f"{key}={value}", err=True)
+        log.info("settings %s: %s", type(cls_settings).__name__, logs.settings_line(cls_settings))
     spark = spark_session(spark_settings, stack.state_dir, "forewarn-stream")
+    mark_job(config.checkpoint_dir, os.getpid())
     try:
         run_job(spark, config, once=once)
     finally:
         spark.stop()
+        unmark_job(config.checkpoint_dir, os.getpid())
 
 
 @stream_app.command("lag")
@@ -64,25 +65,62 @@ def lag(
     query: Annotated[
         str, typer.Option("--query", help="Checkpoint subfolder of the query (scoring).")
     ] = "scoring",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of text.")] = False,
 ) -> None:
-    """Print, as JSON, how many telemetry records the job has not fully processed yet, per partition.
+    """How many telemetry records the scoring job has not fully processed yet, per partition.
 
-    Reads the query's checkpoint (offsets of the newest committed micro-batch) and the topic's end
-    offsets; ``lag_total`` 0 means caught up. Exit code 0 either way; 2 when the checkpoint is unreadable.
+    Reads the query's checkpoint (offsets of the newest committed micro-batch) against the topic's
+    end offsets, and whether a job is working on that checkpoint now. Exit 0 while a job runs
+    (lag 0 = caught up); 1 when no job runs (the lag shown is where the last one stopped) or the
+    checkpoint is unreadable.
     """
     import json
 
+    from forewarn.exits import ExitCode
     from forewarn.settings import KafkaSettings, StackSettings, load
-    from streaming.progress import CheckpointError
+    from streaming.progress import CheckpointError, running_job
     from streaming.progress import lag as query_lag
     from streaming.settings import StreamSettings
 
     stack = load(StackSettings)
     stream = load(StreamSettings, stack.state_dir)
-    checkpoint = (stream.checkpoint_dir or stack.state_dir / "checkpoints" / "stream") / query
+    checkpoint_dir = stream.checkpoint_dir or stack.state_dir / "checkpoints" / "stream"
+    checkpoint = checkpoint_dir / query
     try:
         result = query_lag(checkpoint, load(KafkaSettings, stack.state_dir))
     except CheckpointError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(json.dumps({"checkpoint": str(checkpoint), **result.as_dict()}))
+        typer.echo(
+            f"error: {exc} (the job rebuilds a checkpoint it cannot read only if you remove it)", err=True
+        )
+        raise typer.Exit(ExitCode.FAILED) from None
+    pid = running_job(checkpoint_dir)
+    report = {
+        "checkpoint": str(checkpoint),
+        "job": {"running": pid is not None, "pid": pid},
+        **result.as_dict(),
+    }
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(_lag_text(report))
+    if pid is None:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+def _lag_text(report: dict[str, Any]) -> str:
+    job = report["job"]
+    state = (
+        f"running (pid {job['pid']})"
+        if job["running"]
+        else "not running: the lag below is where the last job stopped (`forewarn stream run` starts one)"
+    )
+    batch = report["committed_batch"]
+    lines = [
+        f"job         {state}",
+        f"checkpoint  {report['checkpoint']}"
+        + (" (no batch committed yet)" if batch is None else f" (newest committed batch {batch})"),
+        f"lag         {report['lag_total']:,} records not yet fully processed"
+        + (" (caught up)" if report["lag_total"] == 0 and job["running"] else ""),
+        *(f"  {partition}  {n:,}" for partition, n in report["lag"].items()),
+    ]
+    return "\n".join(lines)

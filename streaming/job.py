@@ -19,10 +19,16 @@ topic holds now (``availableNow``) and returns: tests and backfills.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
@@ -154,10 +160,98 @@ def start(
     return [scoring]
 
 
+class _QuietAfterStop(logging.Filter):
+    """After a stop signal, py4j's and pyspark's tracebacks of calls into the stopping JVM (the
+    micro-batch the stop interrupted, the wait that ends) are expected, not errors: the batch is not
+    committed and the next start redoes it."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        super().__init__()
+        self.stopping = stopping
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.stopping.is_set():
+            return True
+        # py4j logs some of them on the root logger: tell them by where they come from
+        return not (record.name.startswith(("py4j", "pyspark")) or _SPARK_CODE.search(record.pathname))
+
+
+_SPARK_CODE = re.compile(r"[/\\](py4j|pyspark)[/\\]")
+
+
+def _stop_on_signals(spark: SparkSession) -> tuple[threading.Event, dict[int, Any]]:
+    """On SIGTERM/SIGINT, stop the queries from another thread, so the main thread's wait returns.
+
+    Not from the handler itself: the main thread is inside a py4j call (the wait), and a second
+    call on its connection would queue behind it. The micro-batch in hand is not committed; the
+    next start redoes it from the checkpoint (consumers deduplicate by ``(asset_id, seq)``).
+    Returns the stop flag and the handlers to restore (none outside the main thread).
+    """
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return stopping, {}
+
+    def stop_queries() -> None:
+        with contextlib.suppress(Exception):  # the JVM got the signal too (process group) and may be gone
+            for query in spark.streams.active:
+                query.stop()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("signal %s: stopping the query (an uncommitted micro-batch is redone at the next start)",
+                 signal.Signals(signum).name)  # fmt: skip
+        threading.Thread(target=stop_queries, name="stop-queries", daemon=True).start()
+
+    quiet = _QuietAfterStop(stopping)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(quiet)
+    # pyspark's accumulator server prints a traceback (not a log line) when the JVM closes its socket
+    server = getattr(spark.sparkContext, "_accumulatorServer", None)
+    if server is not None:
+        original = type(server).handle_error
+        server.handle_error = lambda *args: None if stopping.is_set() else original(server, *args)
+    return stopping, {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
 def run(spark: SparkSession, config: JobConfig, once: bool = False) -> None:
-    """Run the query; restart it from its checkpoint after a failure (see module docstring)."""
+    """Run the query; restart it from its checkpoint after a failure (see module docstring).
+
+    On SIGTERM/SIGINT it stops the query, stops Spark, logs that it stopped and ends the process
+    (``os._exit(0)``): when a supervisor signals the whole process group, Spark's JVM stops itself
+    at the same moment, and any py4j call after that (the caller's ``spark.stop()`` included) fails
+    with a traceback; which call still gets through is a race, so after a signal none is left to
+    the caller. Before this handler the signal's default action ended the process without a word.
+    """
+    stopping, previous = _stop_on_signals(spark)
+    try:
+        _run(spark, config, once, stopping)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stopping.is_set():
+        log.info("scoring job stopped")
+        return
+    from streaming.progress import unmark_job
+
+    with contextlib.suppress(Exception):  # the JVM may be gone already (it got the signal too)
+        spark.stop()
+    unmark_job(config.checkpoint_dir, os.getpid())
+    log.info("scoring job stopped on a signal")
+    logging.shutdown()
+    os._exit(0)
+
+
+def _run(spark: SparkSession, config: JobConfig, once: bool, stopping: threading.Event) -> None:
+    stream = config.stream
+    log.info(
+        "scoring job running: Kafka %r → %s@%s → Kafka %r, InfluxDB %r; dead letters → %r; checkpoint %s%s",
+        config.kafka.telemetry_topic, stream.model_name, stream.model_alias, config.kafka.risk_topic,
+        config.influx.database, config.kafka.dlq_topic, config.checkpoint_dir, " (once)" if once else "",
+    )  # fmt: skip
     restarts = 0
-    while True:
+    while not stopping.is_set():
         queries = start(spark, config, once)
         try:
             if once:
@@ -171,6 +265,8 @@ def run(spark: SparkSession, config: JobConfig, once: bool = False) -> None:
                     query.stop()
             return
         except Exception as exc:
+            if stopping.is_set():  # the JVM went first (it got the signal too): nothing to restart
+                return
             for query in queries:
                 if query.isActive:
                     query.stop()

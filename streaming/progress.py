@@ -16,6 +16,7 @@ Offset log file format (Spark 3.x/4.x, ``OffsetSeqLog``)::
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from forewarn.settings import KafkaSettings
 
 TopicPartition = tuple[str, int]
+
+# ``forewarn stream run`` writes its pid here while it runs, so a lag of 0 can be told apart from
+# "no job is running" (the offsets in a checkpoint look the same either way).
+JOB_PID_FILE = "job.pid"
 
 
 class CheckpointError(ValueError):
@@ -148,3 +153,41 @@ def lag(query_checkpoint: Path, kafka: KafkaSettings, topic: str | None = None) 
     batch, committed = committed_offsets(query_checkpoint)
     beginning, end = topic_offsets(kafka, name)
     return Lag(query_checkpoint.name, batch, lag_from(committed, end, beginning))
+
+
+def mark_job(checkpoint_dir: Path, pid: int) -> None:
+    """Record that the job ``pid`` works on ``checkpoint_dir`` (until :func:`unmark_job`)."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    (checkpoint_dir / JOB_PID_FILE).write_text(f"{pid}\n")
+
+
+def unmark_job(checkpoint_dir: Path, pid: int) -> None:
+    """Remove the job's pid file if it is still ``pid``'s (a newer job may have taken over)."""
+    path = checkpoint_dir / JOB_PID_FILE
+    if _pid_in(path) == pid:
+        path.unlink(missing_ok=True)
+
+
+def running_job(checkpoint_dir: Path) -> int | None:
+    """The pid of the live job working on ``checkpoint_dir``, or None (none started, or it died)."""
+    pid = _pid_in(checkpoint_dir / JOB_PID_FILE)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    try:  # a dead child of another process stays a zombie until reaped: not running
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return None if state == "Z" else pid
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

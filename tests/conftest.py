@@ -28,6 +28,16 @@ CMAPSS_DIR = Path(
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_commands_logging() -> Iterator[None]:
+    """A command run in-process (typer's CliRunner) sets up logging for its component; the next test's
+    command must not write through it."""
+    yield
+    from forewarn import logs
+
+    logs.reset()
+
+
 def unique(prefix: str) -> str:
     """A name no other test uses: ``<prefix>-<8 hex>``."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,11 +1,13 @@
 """The FastAPI application: migrations at start, bearer-token auth, errors as reason codes.
 
 ``create_app`` takes settings and a clock (tests inject a manual one); ``forewarn api serve`` runs it
-under uvicorn. OpenAPI docs at ``/docs``; ``/health`` answers without a token.
+under uvicorn. OpenAPI docs at ``/docs``; ``/health`` answers without a token. With InfluxDB (and
+MLflow) settings, each work order's report is served at ``/work-orders/{id}/report``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,11 +21,14 @@ from alerts.api import routes_alerts, routes_crew_parts, routes_work_orders
 from alerts.api.deps import Store, StoreDep, require_token
 from alerts.clock import Clock, SystemClock
 from alerts.influx_outbox import Flusher
+from alerts.report import ReportSources, mlflow_unit_of
 from alerts.settings import ApiSettings, ensure_sqlite_dir
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.workorders.errors import ErrorCode, WorkOrderError
 from forewarn.influx import InfluxWriter
-from forewarn.settings import InfluxSettings
+from forewarn.settings import InfluxSettings, MlflowSettings
+
+log = logging.getLogger(__name__)
 
 _STATUS = {
     ErrorCode.NOT_FOUND: 404,
@@ -42,12 +47,16 @@ def _flush_loop(flusher: Flusher, stop: threading.Event) -> None:
 
 
 def create_app(
-    settings: ApiSettings, clock: Clock | None = None, influx: InfluxSettings | None = None
+    settings: ApiSettings,
+    clock: Clock | None = None,
+    influx: InfluxSettings | None = None,
+    mlflow: MlflowSettings | None = None,
 ) -> FastAPI:
     """Build the app on ``settings.database_url``, upgrading its schema first.
 
     With ``settings.write_influx`` and ``influx``, a background thread writes the InfluxDB outbox
     (work-order and alert change points) while the app runs; requests never wait on InfluxDB.
+    With ``influx``, work orders' reports read it (and ``mlflow``'s registry for the RUL unit).
     """
     ensure_sqlite_dir(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -66,12 +75,17 @@ def create_app(
         if flusher is not None:
             worker = threading.Thread(target=_flush_loop, args=(flusher, stop), name="influx-outbox")
             worker.start()
+        log.info(
+            "work-order API started: store %s, InfluxDB outbox %s",
+            engine.url.render_as_string(hide_password=True), "on" if flusher else "off",
+        )  # fmt: skip
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 worker.join(timeout=30)
+            log.info("work-order API stopped")
 
     app = FastAPI(
         title="forewarn work orders",
@@ -82,6 +96,9 @@ def create_app(
     app.state.store = Store(sessions, the_clock, settings)
     app.state.flusher = flusher
     app.state.engine = engine
+    app.state.report_sources = (
+        ReportSources(influx, mlflow_unit_of(mlflow) if mlflow else None) if influx is not None else None
+    )
 
     @app.exception_handler(WorkOrderError)
     async def _refused(_request: Request, exc: WorkOrderError) -> JSONResponse:

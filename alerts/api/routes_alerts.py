@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from alerts.api.deps import PagingDep, StoreDep
 from alerts.api.schemas import AckIn, AlertOut, Page, SnoozeIn
 from alerts.effects import acknowledge_alert, snooze_alert
+from alerts.store.alert_repo import select_alerts
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow
 from alerts.workorders.errors import ErrorCode, WorkOrderError
@@ -30,17 +31,7 @@ def list_alerts(
     open_only: bool = False,
 ) -> Page[AlertOut]:
     """Alerts, newest first, filtered by asset, site, state, severity or open only."""
-    q = select(AlertRow)
-    if asset_id is not None:
-        q = q.where(AlertRow.asset_id == asset_id)
-    if site is not None:
-        q = q.where(AlertRow.site == site)
-    if state is not None:
-        q = q.where(AlertRow.state == state.value)
-    if severity is not None:
-        q = q.where(AlertRow.severity == severity.value)
-    if open_only:
-        q = q.where(AlertRow.state != AlertState.CLEARED.value)
+    q = select_alerts(asset_id=asset_id, site=site, state=state, severity=severity, open_only=open_only)
     with transaction(store.sessions) as session:
         total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = session.scalars(
@@ -79,7 +70,9 @@ def ack(store: StoreDep, alert_id: AlertId, body: AckIn) -> AlertOut:
     responses={404: {"description": "No such alert"}, 409: {"description": "Cleared/past"}},
 )
 def snooze(store: StoreDep, alert_id: AlertId, body: SnoozeIn) -> AlertOut:
-    """Snooze until a time: no escalation until then."""
+    """Snooze until a time, with a reason: no escalation until then."""
     with transaction(store.sessions) as session:
-        row = snooze_alert(session, alert_id, by=body.by, until=body.until, now=store.clock.now())
+        row = snooze_alert(
+            session, alert_id, by=body.by, until=body.until, reason=body.reason, now=store.clock.now()
+        )
         return AlertOut.model_validate(row)

@@ -1,11 +1,13 @@
-"""``/work-orders``: open (idempotent), list and filter, lifecycle actions, suggestions, audit."""
+"""``/work-orders``: open (idempotent), list and filter, lifecycle actions, suggestions, audit, and
+the report of the work order's asset (sensors, risk and RUL around its time)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,8 @@ from alerts.api.schemas import (
     WorkOrderIn,
     WorkOrderOut,
 )
+from alerts.report import ReportError, ReportSources, build, work_order_window
+from alerts.report_render import ReportFormat, render
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow, AuditRow, WorkOrderRow
 from alerts.workorders import service
@@ -212,3 +216,33 @@ def audit_trail(store: StoreDep, work_order_id: WorkOrderId) -> list[AuditOut]:
             .order_by(AuditRow.id)
         ).all()
         return [AuditOut.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/{work_order_id}/report",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/html": {}, "image/png": {}}, "description": "The report page or figure"},
+        503: {"description": "InfluxDB not configured or not answering"},
+        **_ERRORS,
+    },
+)
+def report(
+    store: StoreDep, request: Request, work_order_id: WorkOrderId, format: ReportFormat = ReportFormat.HTML
+) -> Response:
+    """The work order's asset on one page: sensors, risk and RUL from a week before its alert to its
+    close (or now), its alerts and work orders marked (HTML; ``format=png`` for the figure alone)."""
+    sources: ReportSources | None = request.app.state.report_sources
+    if sources is None:
+        detail = "this API has no InfluxDB settings (FOREWARN_INFLUX_*) to draw reports from"
+        return JSONResponse({"code": "report_unavailable", "detail": detail}, status_code=503)
+    try:
+        with transaction(store.sessions) as session:
+            order = service.get(session, work_order_id)
+            alert = session.get(AlertRow, order.source_alert_id) if order.source_alert_id else None
+            window = work_order_window(order, alert, store.clock.now())
+            data = build(order.asset_id, window, sources.influx, session, sources.unit_of)
+    except ReportError as exc:
+        return JSONResponse({"code": "report_unavailable", "detail": str(exc)}, status_code=503)
+    media = "image/png" if format is ReportFormat.PNG else "text/html; charset=utf-8"
+    return Response(render(data, format), media_type=media)

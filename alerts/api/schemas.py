@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from forewarn.contracts.alert import AlertRecord, Severity
 from forewarn.contracts.work_order import Priority, WorkOrderStatus
@@ -56,10 +56,11 @@ class AckIn(_In):
 
 
 class SnoozeIn(_In):
-    """Snooze an alert until a time."""
+    """Snooze an alert until a time; the reason goes with the published change."""
 
     by: Name
     until: AwareDatetime
+    reason: Text = ""
 
 
 class WorkOrderIn(_In):
@@ -117,6 +118,12 @@ class WorkOrderOut(_Out):
     notes: str | None
     time_on_site_min: float | None
     parts: list[PartLineOut] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def report_url(self) -> str:
+        """The page of the asset's sensors, risk and RUL around this work order (HTML; ``?format=png``)."""
+        return f"/work-orders/{self.id}/report"
 
 
 class ActorIn(_In):

@@ -13,13 +13,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import Select, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from alerts.rules import EngineState, Key
 from alerts.state import Alert, AlertChange, Track, event_from_change
-from alerts.store.tables import AlertRow, OutboxRow, TrackRow
-from forewarn.contracts.alert import AlertState
+from alerts.store.tables import AlertRow, AuditRow, OutboxRow, TrackRow
+from forewarn.contracts.alert import AlertState, ChangeKind, Severity, decode_alert_event
 
 
 def row_to_alert(row: AlertRow) -> Alert:
@@ -113,3 +114,80 @@ def mark_published(session: Session, ids: Sequence[int], now: datetime) -> None:
     """Record that these outbox rows reached Kafka."""
     if ids:
         session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=now))
+
+
+def select_alerts(
+    *,
+    asset_id: str | None = None,
+    site: str | None = None,
+    state: AlertState | None = None,
+    severity: Severity | None = None,
+    open_only: bool = False,
+) -> Select[AlertRow]:
+    """The alerts matching every filter given (the API's ``GET /alerts`` and ``forewarn alerts list``)."""
+    q = select(AlertRow)
+    if asset_id is not None:
+        q = q.where(AlertRow.asset_id == asset_id)
+    if site is not None:
+        q = q.where(AlertRow.site == site)
+    if state is not None:
+        q = q.where(AlertRow.state == state.value)
+    if severity is not None:
+        q = q.where(AlertRow.severity == severity.value)
+    if open_only:
+        q = q.where(AlertRow.state != AlertState.CLEARED.value)
+    return q
+
+
+def most_severe_first(q: Select[AlertRow]) -> Select[AlertRow]:
+    """``q`` ordered most severe first, then newest first (what a person triages by)."""
+    rank = case({s.value: s.rank for s in Severity}, value=AlertRow.severity, else_=len(Severity))
+    return q.order_by(rank, AlertRow.raised_at.desc(), AlertRow.alert_id)
+
+
+class HistoryEntry(BaseModel):
+    """One change of an alert as the outbox holds it (what was published on ``alerts``), and who made it.
+
+    ``by`` is the actor the audit log recorded with the change (the engine, or the operator who
+    acknowledged or snoozed); ``published_at`` is None while the change waits for Kafka.
+    """
+
+    at: AwareDatetime
+    change: ChangeKind
+    state: AlertState
+    severity: Severity
+    escalation_tier: int
+    tier: str | None
+    detail: str
+    by: str | None
+    published_at: AwareDatetime | None
+
+
+def alert_history(session: Session, alert_id: str) -> list[HistoryEntry]:
+    """Every change of the alert, oldest first, from the outbox (never pruned) and the audit log.
+
+    Both are written in the same loop of ``alerts.effects.store_changes``, one row each per change, so
+    the n-th outbox row of an alert and its n-th audit entry are the same change (checked by action).
+    """
+    outbox = session.scalars(select(OutboxRow).where(OutboxRow.alert_id == alert_id).order_by(OutboxRow.id))
+    of_alert = (AuditRow.entity == "alert", AuditRow.entity_id == alert_id)
+    audits = session.scalars(select(AuditRow).where(*of_alert).order_by(AuditRow.id)).all()
+    entries = []
+    for i, row in enumerate(outbox):
+        event = decode_alert_event(row.payload)
+        audit = audits[i] if i < len(audits) else None
+        by = audit.actor if audit is not None and audit.action == event.change.value else None
+        entries.append(
+            HistoryEntry(
+                at=event.change_ts,
+                change=event.change,
+                state=event.state,
+                severity=event.severity,
+                escalation_tier=event.escalation_tier,
+                tier=event.tier,
+                detail=event.detail,
+                by=by,
+                published_at=row.published_at,
+            )
+        )
+    return entries

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -154,6 +155,20 @@ class DeadLetter:
 def kafka_source(topic: str, partition: int, offset: int) -> str:
     """Where a whole Kafka record came from (:data:`KAFKA_SOURCE`)."""
     return KAFKA_SOURCE % (topic, partition, offset)
+
+
+def parse_kafka_source(source: str) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a :data:`KAFKA_SOURCE`, the inverse of :func:`kafka_source`.
+
+    ``forewarn dlq list`` names each letter by where it sits this way; ``forewarn dlq show`` reads it back.
+
+    Raises:
+        ValueError: ``source`` is not ``kafka:<topic>/<partition>/<offset>``.
+    """
+    match = re.fullmatch(r"kafka:([A-Za-z0-9._-]+)/(\d+)/(\d+)", source)
+    if match is None:
+        raise ValueError(f"{source!r} is not kafka:<topic>/<partition>/<offset>")
+    return match[1], int(match[2]), int(match[3])
 
 
 def reading_source(topic: str, asset_id: str, seq: int) -> str:

@@ -195,9 +195,13 @@ def _checked(spec: ReadingField, value: object) -> Any:
                 raise ValueError(f"{spec.name} must be an object of numbers")
             out: dict[str, float] = {}
             for name, number in value.items():
-                if type(number) not in (int, float) or not math.isfinite(number):
+                try:  # float() of a huge JSON integer overflows: not a finite double either
+                    as_float = float(number) if type(number) in (int, float) else math.nan
+                except OverflowError:
+                    as_float = math.nan
+                if not math.isfinite(as_float):
                     raise ValueError(f"{spec.name}.{name} must be a finite number, got {number!r:.40}")
-                out[name] = float(number)
+                out[name] = as_float
             return out
     raise AssertionError(spec.kind)  # pragma: no cover - every kind is matched above
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from forewarn.exits import ExitCode
+from forewarn.table import table
 from infra.stack import stack as stack_ops
 from infra.stack.influxdb import InfluxDB
 from infra.stack.kafka import Kafka
@@ -25,12 +29,27 @@ def _say(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _print_status(rows: list[stack_ops.Status]) -> bool:
-    typer.echo(f"{'service':<12}{'state':<10}{'pid':<9}{'address':<42}detail")
-    for row in rows:
-        state = "healthy" if row.health.ok else "down"
-        pid = str(row.pid) if row.pid else "-"
-        typer.echo(f"{row.name:<12}{state:<10}{pid:<9}{row.address:<42}{row.health.detail}")
+def status_dict(row: stack_ops.Status) -> dict[str, Any]:
+    """One service's status as JSON-able data (``--json`` of `stack status` and `forewarn status`)."""
+    return {"service": row.name, "healthy": row.health.ok, "pid": row.pid, "address": row.address,
+            "detail": row.health.detail}  # fmt: skip
+
+
+def _print_status(rows: list[stack_ops.Status], as_json: bool = False) -> bool:
+    if as_json:
+        typer.echo(json.dumps([status_dict(row) for row in rows], indent=2))
+    else:
+        cells = [
+            [
+                row.name,
+                "healthy" if row.health.ok else "down",
+                str(row.pid or "-"),
+                row.address,
+                row.health.detail,
+            ]
+            for row in rows
+        ]
+        typer.echo(table(["service", "state", "pid", "address", "detail"], cells))
     return all(row.health.ok for row in rows)
 
 
@@ -42,7 +61,7 @@ def up() -> None:
         rows = stack_ops.up(ctx, _say)
     except stack_ops.StackError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.FAILED) from None
     _print_status(rows)
 
 
@@ -53,33 +72,77 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Every service with its address and health; exits 1 if any is not healthy."""
-    if not _print_status(stack_ops.status(StackContext.from_env())):
-        raise typer.Exit(1)
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list instead of the table.")] = False,
+) -> None:
+    """Every service with its address and health; exits 1 if any is not healthy.
+
+    `forewarn status` shows the pipeline processes of running runs as well.
+    """
+    if not _print_status(stack_ops.status(StackContext.from_env()), as_json):
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @app.command()
 def logs(
-    service: Annotated[
-        str | None, typer.Argument(help="mosquitto, kafka, influxdb or mlflow; all if omitted")
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A service (mosquitto, kafka, influxdb, mlflow) or a process of a run (gateway, stream, "
+            "engine, api, train, …); every service if omitted."
+        ),
     ] = None,
-    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end of each log.")] = 40,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="The run (folder under <state>/runs) whose processes to show; default the latest."
+        ),
+    ] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines from the end of each log.")] = 40,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as the logs grow.")] = False,
 ) -> None:
-    """Show the services' logs (kept in <state>/logs)."""
+    """Show the logs of the stack's services (<state>/logs) or of a run's processes (<state>/runs/<run>/logs).
+
+    Without a name: every service's log, or with `--run` every log of that run.
+    """
     ctx = StackContext.from_env()
-    names = [s.name for s in stack_ops.services(ctx)]
-    if service is not None and service not in names:
-        typer.echo(f"error: unknown service {service!r}; one of {', '.join(names)}", err=True)
-        raise typer.Exit(2)
-    files = [str(ctx.logs / f"{name}.log") for name in ([service] if service else names)]
-    present = [f for f in files if (ctx.logs / f.rsplit("/", 1)[1]).is_file()]
+    services = {s.name: ctx.logs / f"{s.name}.log" for s in stack_ops.services(ctx)}
+    run_dir = _run_dir(ctx.state / "runs", run)
+    processes = {p.stem: p for p in sorted(run_dir.glob("logs/*.log"))} if run_dir else {}
+    if name is None:
+        files = list(processes.values()) if run else list(services.values())
+    elif name in services and not run:
+        files = [services[name]]
+    elif name in processes:
+        files = [processes[name]]
+    else:
+        where = f"; processes of run {run_dir.name}: {', '.join(processes) or 'none'}" if run_dir else ""
+        typer.echo(f"error: no log named {name!r}; services: {', '.join(services)}{where}", err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    present = [str(f) for f in files if f.is_file()]
     if not present:
-        typer.echo(f"no logs yet in {ctx.logs}", err=True)
+        typer.echo(f"no logs yet in {files[0].parent if files else ctx.logs}", err=True)
         return
+    if run_dir is not None and len(present) == 1 and Path(present[0]).is_relative_to(run_dir):
+        typer.echo(f"==> run {run_dir.name}: {present[0]} <==", err=True)
     cmd = ["tail", "-n", str(lines), *(["-F"] if follow else []), *present]
     sys.exit(subprocess.call(cmd))
+
+
+def _run_dir(runs: Path, run: str | None) -> Path | None:
+    """The run folder named ``run``, or the one whose logs moved last; None when there is no run."""
+    if run is not None:
+        if not (runs / run).is_dir():
+            known = sorted((p.name for p in runs.glob("*") if p.is_dir()), reverse=True)[:8]
+            typer.echo(f"error: no run {run!r} in {runs}; recent: {', '.join(known) or 'none'}", err=True)
+            raise typer.Exit(ExitCode.USAGE)
+        return runs / run
+    logged = [
+        (max(f.stat().st_mtime for f in logs), p)
+        for p in runs.glob("*")
+        if (logs := list(p.glob("logs/*.log")))
+    ]
+    return max(logged)[1] if logged else None
 
 
 @app.command()

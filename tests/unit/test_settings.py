@@ -71,3 +71,32 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     kafka = load(KafkaSettings, tmp_path)
     with pytest.raises(ValueError, match="frozen"):
         kafka.bootstrap_servers = "elsewhere:9092"  # type: ignore[misc]
+
+
+def test_a_bad_secret_is_named_never_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pydantic import SecretStr, field_validator
+    from pydantic_settings import SettingsConfigDict
+
+    from forewarn.settings import ForewarnSettings
+
+    class Service(ForewarnSettings):
+        model_config = SettingsConfigDict(env_prefix="FOREWARN_TESTSVC_")
+        token: SecretStr | None = None
+        name: str = "x"
+
+        @field_validator("token", "name")
+        @classmethod
+        def _long(cls, value: SecretStr | str | None) -> SecretStr | str | None:
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if text is not None and len(text) < 5:
+                raise ValueError("must have at least 5 characters")
+            return value
+
+    monkeypatch.setenv("FOREWARN_TESTSVC_TOKEN", "abc")
+    monkeypatch.setenv("FOREWARN_TESTSVC_NAME", "xyz")
+    with pytest.raises(SettingsError) as caught:
+        load(Service, tmp_path)
+    message = str(caught.value)
+    assert "FOREWARN_TESTSVC_TOKEN: Value error, must have at least 5 characters;" in message
+    assert "'abc'" not in message
+    assert "FOREWARN_TESTSVC_NAME: Value error, must have at least 5 characters (got 'xyz')" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +72,28 @@ def test_missing_dlq_topic_fails_at_start(
     )
     with pytest.raises(EngineStartError, match=f"{missing}.*FOREWARN_ALERTS_DLQ_TOPIC"):
         AlertEngine(settings, stack.kafka, RULES, ManualClock(T0))
+
+
+def test_dead_letters_are_logged_by_reason_and_source_rate_limited(
+    stack: StackContext, new_topic: Callable[..., str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    risk, alerts, dlq = new_topic("risk", partitions=3), new_topic("alerts"), new_topic("risk-dlq")
+    settings = engine_settings(tmp_path / "wo.db", risk, alerts, unique("alerts-dlq"), dlq)
+    produce(stack.kafka, risk, [b"[1, 2, 3]"] * 8 + [b"\x00\xffbinary"], key="pump-1")
+    produce(stack.kafka, risk, series([0.97], asset="pump-1"))
+    with caplog.at_level(logging.INFO, logger="alerts"):
+        engine = AlertEngine(settings, stack.kafka, RULES, ManualClock(T0))
+        try:
+            step_until(engine, lambda: caught_up(engine))
+        finally:
+            engine.close()
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    shapes = [line.split(" from ")[0] for line in lines]
+    assert shapes.count("dead letter not_an_object") == 5  # the first five of the minute...
+    assert any(
+        line.startswith(f"dead letter not_json from kafka:{risk}/") and f"/8 → {dlq}: " in line
+        for line in lines
+    )
+    assert any(line.startswith("… and 3 more not_an_object risk dead letters in the last") for line in lines)
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any(m.startswith("alert raised: pump-1 (site-1) ") for m in infos), infos

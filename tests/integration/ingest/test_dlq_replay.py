@@ -85,11 +85,11 @@ def test_dlq_replay_revives_what_passes_now_and_reports_the_rest(
 
 def test_dlq_replay_rejects_bad_options_with_a_clear_message(ingest_env: IngestEnv) -> None:
     code, _, err = replay_cli(ingest_env, "--reason", "bogus")
-    assert code == 1
+    assert code == 2
     assert "--reason must be among" in err
     code, _, err = replay_cli(ingest_env, "--since", "2026-01-01T00:00:00")
-    assert code == 1
+    assert code == 2
     assert "UTC offset" in err
     code, _, err = replay_cli(ingest_env, "--stage", "mqtt")
-    assert code == 1
+    assert code == 2
     assert "--stage must be among: gateway, scoring, alerts" in err

@@ -75,6 +75,17 @@ def test_valid_readings_are_keyed_in_order_and_malformed_ones_dead_lettered(
     assert [x["index"] for x in letters if x["source"].endswith(f"/{a}/telemetry")] == [1]
     assert all(dict(r.headers)["reason"].decode() == orjson.loads(r.value)["reason"] for r in dead)
 
+    # the log tells the story in words: each dead letter with its reason and source, the counters,
+    # and a clean stop (our own MQTT disconnect is no warning)
+    log = gateway.text()
+    for reason in malformed.values():
+        assert f"WARNING gateway: dead letter {reason} from forewarn/{ingest_env.site}/{b}/telemetry" in log
+    assert f"dead letter missing_field from forewarn/{ingest_env.site}/{a}/telemetry[1]" in log
+    assert "INFO gateway: in all: messages in " in log
+    assert "messages_in=" not in log  # no line protocol
+    assert not [line for line in log.splitlines() if "WARNING" in line and "MQTT disconnected" in line]
+    assert "INFO gateway: gateway stopped" in log
+
 
 def test_shared_wildcard_subscription_passes_the_acl_and_foreign_publishes_are_refused(
     stack: StackContext, ingest_env: IngestEnv, publisher: Publisher

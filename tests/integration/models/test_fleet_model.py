@@ -41,6 +41,11 @@ def test_a_fleet_model_replaces_a_cmapss_champion_and_names_failure_modes(forewa
     assert run.data.params["age_feature"] == "False"
     assert run.data.params["horizon_cycles"] == "50"  # the fleet's default, in steps
     assert "holdout_lead_steps_median" in run.data.metrics
+    # the RUL unit is recorded for whatever draws the scores later (forewarn report asset)
+    fleet_tags = client.get_model_version(name, "2").tags
+    assert (fleet_tags["forewarn.rul_unit"], fleet_tags["forewarn.step_s"]) == ("reading steps", "1")
+    assert run.data.tags["forewarn.rul_unit"] == "reading steps"
+    assert client.get_model_version(name, "1").tags["forewarn.rul_unit"] == "cycles"
 
     # the C-MAPSS champion reads other columns: not comparable, so the absolute ceilings decide
     # 24 small pumps hold out 5: a loose ceiling, this test is about comparability, not quality

@@ -96,11 +96,14 @@ def test_promotion_then_rollback_are_recorded(forewarn: Forewarn) -> None:
     again = forewarn("models", "rollback", "--name", name)
     assert again.exit_code == 1
     assert "no previous champion" in again.stderr
-    listed = [json.loads(line) for line in forewarn("models", "list", "--name", name).stdout.splitlines()]
+    listed = json.loads(forewarn("models", "list", "--name", name, "--json").stdout)
     assert [(row["version"], row["aliases"]) for row in listed] == [
         ("2", ["challenger"]),
         ("1", ["champion"]),
     ]
+    table = forewarn("models", "list", "--name", name).stdout.splitlines()
+    assert table[1].split()[:3] == ["version", "aliases", "family"]
+    assert [row.split()[:2] for row in table[2:]] == [["2", "challenger"], ["1", "champion"]]
     client.delete_registered_model(name)
 
 

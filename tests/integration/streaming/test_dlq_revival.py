@@ -10,6 +10,7 @@ from its checkpoint, scores every one of them.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ def test_an_unscorable_reading_fixed_is_revived_and_scored(
     new_topic: Callable[..., str],
     influx_database: str,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     telemetry, risk, dlq = new_topic("telemetry", 1), new_topic("risk", 1), new_topic("dlq", 1)
     engine = [r for r in fd001_test_readings() if r.asset_id.endswith(ENGINE)][:READINGS]
@@ -74,11 +76,23 @@ def test_an_unscorable_reading_fixed_is_revived_and_scored(
         mlflow=stack.mlflow,
         checkpoint_dir=tmp_path / "checkpoints",
     )
-    run_job_once(spark, config)
+    with caplog.at_level(logging.INFO, logger="streaming"):
+        run_job_once(spark, config)
     assert consume_all(stack, risk) == []
     letters = [decode_dead_letter(r.value) for r in consume_all(stack, dlq)]
     assert {(d.stage, d.reason) for d in letters} == {(Stage.SCORING, ScoringReason.UNSCORABLE)}
     assert len(letters) == READINGS
+    # the log names the reason and source of the first few, and counts them per batch
+    logged = [
+        r.getMessage() for r in caplog.records if r.name == "streaming.sinks" and r.levelno == logging.WARNING
+    ]
+    sources = {d.source for d in letters}
+    assert 1 <= len(logged) <= 3
+    assert all(
+        m.split(" from ")[0] == "dead letter unscorable" and m.split(" from ")[1] in sources for m in logged
+    )
+    batches = [r.getMessage() for r in caplog.records if r.getMessage().startswith("batch ")]
+    assert any(f"dead letters {READINGS} (unscorable {READINGS})" in b for b in batches), batches
 
     def replay(*args: str) -> dict[str, Any]:
         result = CliRunner().invoke(

@@ -43,7 +43,9 @@ def test_no_operation_answers_500(tmp_path: Path) -> None:
                 json=kwargs.get("json"),
                 content=kwargs.get("data"),
             )
-            assert response.status_code < 500, (case.as_curl_command(), response.text)
+            # the one documented 5xx: a report needs InfluxDB, which this app was not given
+            unavailable = response.status_code == 503 and response.json().get("code") == "report_unavailable"
+            assert response.status_code < 500 or unavailable, (case.as_curl_command(), response.text)
 
         no_500()
         tested.append(operation.label)

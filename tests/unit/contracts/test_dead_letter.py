@@ -106,3 +106,12 @@ def test_sources_name_a_record_or_one_reading_of_a_run() -> None:
 
     assert kafka_source("risk", 2, 17) == "kafka:risk/2/17"
     assert reading_source("telemetry", "pump-7", 42) == "kafka:telemetry/asset/pump-7/seq/42"
+
+
+def test_a_kafka_source_reads_back() -> None:
+    from forewarn.contracts.dead_letter import kafka_source, parse_kafka_source
+
+    assert parse_kafka_source(kafka_source("run-1.telemetry.dlq", 2, 17)) == ("run-1.telemetry.dlq", 2, 17)
+    for bad in ("kafka:telemetry/asset/pump-7/seq/42", "kafka:risk/2", "risk/2/17", "kafka:risk/-1/3", ""):
+        with pytest.raises(ValueError, match="is not kafka:<topic>/<partition>/<offset>"):
+            parse_kafka_source(bad)

@@ -114,3 +114,25 @@ def test_the_spark_schema_derives_from_the_fields() -> None:
     # settings and sensors stay JSON text: the job's state parses them once
     assert isinstance(struct["sensors"].dataType, StringType)
     assert isinstance(struct["settings"].dataType, StringType)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(FIELD_NAMES), value=json_values)
+def test_any_json_in_any_field_is_a_reading_or_a_value_error(field: str, value: object) -> None:
+    try:
+        raw = orjson.dumps([{**canonical(READING), field: value}])
+    except TypeError:  # integers beyond 64 bits: no producer can write them either
+        return
+    try:
+        (reading,) = decode_run(raw)
+    except ValueError:
+        return
+    assert reading.asset_id  # what passes is a scorable, canonical reading
+    assert reading.sensors

@@ -94,5 +94,5 @@ def test_cli_push_then_push_again(grafana: tuple[str, GrafanaState], monkeypatch
 
 def test_cli_push_to_nothing_fails_with_a_message() -> None:
     result = CliRunner().invoke(app, ["dashboards", "push", "--url", "http://127.0.0.1:9", "--token", "x"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # unreachable
     assert "cannot reach Grafana at http://127.0.0.1:9" in result.output

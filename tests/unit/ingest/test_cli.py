@@ -26,10 +26,10 @@ def test_simulate_dry_run_writes_the_truth_and_is_deterministic(tmp_path: Path) 
 
 def test_bad_speed_and_start_are_refused_with_a_message() -> None:
     result = runner.invoke(app, ["simulate", "--dry-run", "--speed", "fast"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "--speed must be a positive number or 'max'" in result.stderr
     result = runner.invoke(app, ["simulate", "--dry-run", "--start", "2026-01-01T00:00:00"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "UTC offset" in result.stderr
 
 
@@ -40,5 +40,5 @@ def test_replay_names_the_missing_file_and_the_bad_split(tmp_path: Path) -> None
     result = runner.invoke(
         app, ["replay", "cmapss", "--data-dir", str(tmp_path), "--subset", "FD001", "--split", "dev"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--split must be train or test" in result.stderr
