@@ -174,3 +174,52 @@ def check_board(
             continue
         results.append(QueryResult(query, sent, rows_with_values(series), series=tuple(series)))
     return results
+
+
+class _Rotate:
+    """A chooser that picks the ``k``-th option of every single-value variable (all options of a
+    multi-value one, whatever their order)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, _name: str, values: Sequence[str]) -> Sequence[str]:
+        k = self.k % len(values)
+        return [*values[k:], *values[:k]]
+
+
+def check_board_any_choice(
+    doc: Mapping[str, Any], client: InfluxQL, time_range: TimeRange, tries: int = 25
+) -> tuple[list[QueryResult], dict[str, Variable]]:
+    """Each query's best result over the options of the board's single-value variables.
+
+    A board with a single-value variable (the asset board's ``$asset``) shows one asset at a time;
+    whether a panel works is whether it answers for *some* asset an operator could pick, not for the
+    first in sort order (a healthy pump has no alerts to mark). Tries the first ``tries`` options in
+    turn, stops once every query has rows, and keeps for each query the result with the most rows.
+
+    Returns:
+        One result per query (in :func:`board_queries` order) and the variables of the last try.
+
+    Raises:
+        ValueError: a variable resolved to no values.
+    """
+    best: list[QueryResult] = []
+    variables: dict[str, Variable] = {}
+    for k in range(tries):
+        variables, options = resolve(doc, client, time_range, _Rotate(k))
+        results = check_board(doc, client, time_range, variables)
+        best = results if not best else [max(b, r, key=_rank) for b, r in zip(best, results, strict=True)]
+        single = [len(values) for spec in variable_specs(doc) if not _is_multi(spec)
+                  for values in [options.get(spec["name"], [])]]  # fmt: skip
+        if all(r.ok for r in best) or k + 1 >= max(single, default=1):
+            break
+    return best, variables
+
+
+def _rank(result: QueryResult) -> tuple[bool, int]:
+    return (result.error is None, result.rows)
+
+
+def _is_multi(spec: Mapping[str, Any]) -> bool:
+    return bool(spec.get("multi")) or bool(spec.get("includeAll"))
