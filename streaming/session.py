@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+_QUIET_SERIALIZER = "ignore::FutureWarning:pyspark.sql.pandas.serializers"
+
+
 def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> SparkSession:
     """A session for ``settings.master`` with the pre-resolved spark-sql-kafka jars.
 
@@ -25,6 +28,12 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # The Python workers inherit this process's environment (through the JVM it starts). pyspark's own
+    # pandas serializer concatenates the stateful step's frames, and pandas 2.2 warns there about all-NA
+    # columns on every micro-batch: a line per batch in the job's log that says nothing to an operator.
+    warnings_env = os.environ.get("PYTHONWARNINGS", "")
+    if _QUIET_SERIALIZER not in warnings_env:
+        os.environ["PYTHONWARNINGS"] = ",".join(w for w in (warnings_env, _QUIET_SERIALIZER) if w)
     jars = ",".join(str(j) for j in connector_jars(state_dir, settings.jars_dir))
     builder = (
         SparkSession.builder.appName(app_name)
