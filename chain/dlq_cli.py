@@ -17,6 +17,7 @@ import orjson
 import typer
 
 from forewarn.contracts.dead_letter import REASONS, Stage
+from forewarn.exits import ExitCode
 from forewarn.settings import KafkaSettings, SettingsError, StackSettings, load
 from ingest.cli import utc_option
 
@@ -78,7 +79,8 @@ def _consumer(kafka: KafkaSettings) -> Iterator[Any]:
         raise _fail(
             f"Kafka at {kafka.bootstrap_servers} does not answer ({type(exc).__name__} after "
             f"{kafka.bootstrap_timeout_s:g} s); start it with `forewarn stack up` or set "
-            "FOREWARN_KAFKA_BOOTSTRAP_SERVERS"
+            "FOREWARN_KAFKA_BOOTSTRAP_SERVERS",
+            ExitCode.UNREACHABLE,
         ) from None
     finally:
         library.setLevel(level)

@@ -116,13 +116,13 @@ def test_help_and_usage() -> None:
     assert runner.invoke(dlq_app, ["show"]).exit_code == 2
 
 
-def test_no_broker_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_broker_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:  # a loopback port where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("FOREWARN_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{port}")
     monkeypatch.setenv("FOREWARN_KAFKA_BOOTSTRAP_TIMEOUT_S", "1")
     result = CliRunner().invoke(dlq_app, ["list", "--json"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output  # ExitCode.UNREACHABLE
     assert f"Kafka at 127.0.0.1:{port} does not answer" in one_error_line(result)
     assert result.stdout == ""
