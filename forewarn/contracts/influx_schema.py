@@ -132,8 +132,13 @@ class Measurement:
             problems = self.undeclared(tags, fields)
             if problems:
                 raise ValueError(f"measurement {self.name!r} does not declare {', '.join(problems)}")
-            self._accepted.update(fields)
+            if len(self._accepted) < _MAX_REMEMBERED_NAMES:  # names come from sites: keep memory bounded
+                self._accepted.update(fields)
         return line(self.name, tags, fields, ts_ms)
+
+
+_MAX_REMEMBERED_NAMES = 65_536
+"""How many field names a producer process remembers as checked (beyond, they are checked each time)."""
 
 
 def _f(name: str, unit: str, meaning: str, kind: Kind = Kind.FLOAT) -> FieldSpec:
@@ -196,7 +201,9 @@ class _Prefixed(dict[str, str]):
         self.kind = kind
 
     def __missing__(self, name: str) -> str:
-        key = self[name] = value_field(self.kind, name)
+        key = value_field(self.kind, name)
+        if len(self) < _MAX_REMEMBERED_NAMES:  # a site may publish any names: keep memory bounded
+            self[name] = key
         return key
 
 

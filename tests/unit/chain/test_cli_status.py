@@ -46,7 +46,7 @@ def health_server() -> Iterator[int]:
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Silent: the test's output stays readable."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -81,3 +81,16 @@ def test_pipeline_declares_what_the_gateway_and_the_scoring_job_count() -> None:
     for name in ("stripped_sensors", "spooled_records", "forwarded_records", "duplicates", "dead_letters"):
         assert PIPELINE.declares_field(name)
     assert not PIPELINE.declares_field("unscorable")  # a dead-letter reason: a `reason` point
+
+
+def test_names_a_site_invents_do_not_grow_memory_without_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forewarn.contracts import influx_schema
+
+    bound = max(len(influx_schema._SENSOR_FIELDS), len(influx_schema.TELEMETRY._accepted)) + 10
+    monkeypatch.setattr(influx_schema, "_MAX_REMEMBERED_NAMES", bound)
+    for i in range(200):
+        point = influx_schema.telemetry_point("s", "a", 1, i, {}, {f"invented_{i}": 1.0})
+        assert point is not None
+        assert f"sensor.invented_{i}=1.0" in point  # still written, and still checked
+    assert len(influx_schema._SENSOR_FIELDS) <= bound
+    assert len(influx_schema.TELEMETRY._accepted) <= bound + 2  # the last update passes by one point's names
