@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream clean
+.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,14 +51,17 @@ demo: up ## The main job: train, start gateway/Spark job/alert engine/API, strea
 drill: up ## Kill -9 gateway, Kafka, Spark job, alert engine and InfluxDB in turn while a fleet streams; check nothing is lost
 	@$(FOREWARN) drill $(DRILL_ARGS)
 
-bench: up ## Every benchmark (ingest, stream, alerts, InfluxDB sink, end to end) into .state/bench/forewarn.json
+bench: up ## Every benchmark (ingest, stream + knob sweep, alerts, InfluxDB sink, end to end) into .state/bench/forewarn.json
 	@$(VENV)/bin/python -m bench --out .state/bench/forewarn.json > /dev/null
 
 bench-ingest: ## Ingest benchmark: MQTT→gateway→Kafka vs a direct producer (JSON in .state/bench/ingest.json)
 	@$(VENV)/bin/python -m bench.ingest --out .state/bench/ingest.json
 
-bench-stream: up ## Scoring-job benchmark: readings/s, reading→risk latency, ratio to offline (JSON in .state/bench/stream.json)
-	@$(VENV)/bin/python -m bench.stream --out .state/bench/stream.json
+bench-stream: up ## Spark scoring job, C-MAPSS and pump shapes: capacity, latency, fixed cost, memory, state, ratio to offline; knob sweep (.state/bench/stream.json; BENCH_ARGS=...)
+	@$(VENV)/bin/python -m bench.stream --sweep $(BENCH_ARGS) --out .state/bench/stream.json > /dev/null
+
+bench-chain: up ## End to end MQTT → risk at a sustained rate (10,000 readings/s, 2,000 assets, 60 s): rate, latency, accounting (.state/bench/chain.json; BENCH_ARGS=...)
+	@$(VENV)/bin/python -m bench.chain $(BENCH_ARGS) --out .state/bench/chain.json > /dev/null
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

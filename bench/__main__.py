@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from bench.chain import run_bench
+from bench.suite import run_bench
 from forewarn.settings import StackSettings, load
 
 
@@ -23,7 +23,7 @@ def bench(
     out: Annotated[Path, typer.Option(help="The combined JSON.")] = Path(".state/bench/forewarn.json"),
     quick: Annotated[bool, typer.Option(help="Smaller sizes (a few minutes).")] = False,
 ) -> None:
-    """Ingest, stream, alerts and InfluxDB-sink hops, then the whole pipeline end to end."""
+    """Ingest, stream (both shapes and the knob sweep), alerts and InfluxDB-sink hops, then end to end."""
     result = run_bench(load(StackSettings).state_dir, out, _progress, quick)
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     typer.echo(f"written to {out}", err=True)

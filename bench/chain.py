@@ -1,22 +1,31 @@
-"""``make bench``: every hop's benchmark and the end-to-end one, in one run, into one JSON.
+"""End-to-end benchmark (``make bench-chain``): MQTT publish → gateway → Kafka → Spark → ``risk``.
 
-Hops (each its own program, run here one after the other so they do not share the 2 cores):
-ingest (gateway vs the same producer writing straight to Kafka), stream (Spark scoring vs the
-same model offline), alerts (engine records/s, alert → work order latency) and the InfluxDB sink
-(the sink's line building and batched writer vs posting prepared line protocol).
+The whole running pipeline of a demo run (gateway, scoring job, alert engine, work-order API, each
+its own process, :class:`chain.fleetrun.FleetRun`) on its own topics, with a pump model trained as
+``make demo`` trains it. The simulator then publishes a pump fleet in real time for ``--seconds``
+at ``--rate`` readings/s from ``--assets`` assets (event time = publish time; ``--batch``
+readings of one asset per MQTT message, the simulator's default 10), and the bench waits until
+every published reading is on ``telemetry`` (or dead-lettered) and scored (or dead-lettered).
 
-End to end, on the whole running pipeline (gateway, scoring job, engine, API as processes):
-``throughput`` publishes a fleet as fast as the simulator can and times MQTT → `risk` from the
-first publish to the Kafka timestamp of the last risk record; ``latency`` offers a steady rate in
-real time (event time = publish time) and measures reading → risk as the risk record's Kafka
-timestamp minus the reading's event time. CPU seconds and peak memory (VmHWM) per process.
+Reported: offered and achieved readings/s (from the first publish to the last ``telemetry`` and
+``risk`` record, Kafka timestamps; and how long after the last publish the last risk record came),
+reading → risk latency p50/p99/max (the risk record's Kafka timestamp minus the reading's event
+time), the exact accounting per stage (published = telemetry + gateway dead letters; telemetry =
+scored + scoring-job dead letters; nothing missing, nothing unscored), and CPU seconds and peak
+memory per process. ``--gateways N`` runs N gateway processes in one MQTT shared-subscription
+group (``$share/<run>/…``), which split the messages between them.
+
+Usage: ``python -m bench.chain [--rate R] [--assets N] [--seconds S] [--gateways G] [--out FILE]``.
+Loopback only; the run's folder stays in ``<state>/runs/bench-…`` (logs), its processes are stopped.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -27,92 +36,23 @@ import numpy as np
 import orjson
 
 from chain.fleetrun import FleetRun, Say
+from chain.ledger import account
 from chain.plan import plan
-from chain.processes import group_usage
+from chain.processes import Component, Supervisor, group_usage
 from chain.settings import DemoSettings
 from forewarn.paths import project_root
-from forewarn.settings import InfluxSettings, load
+from forewarn.settings import StackSettings, load
 
 STACK_SERVICES = ("mosquitto", "kafka", "influxdb", "mlflow")
 
 
-def _program(args: list[str], out: Path, timeout_s: float, say: Say) -> dict[str, Any]:
-    """Run one hop benchmark that writes JSON to ``out``; its JSON, or what went wrong."""
-    say(f"-- {' '.join(args)}")
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, *args, "--out", str(out)],
-            cwd=project_root(),
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"did not finish in {timeout_s:.0f} s"}
-    if done.returncode != 0 or not out.exists():
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        return {"error": f"exit {done.returncode}", "stderr_tail": tail}
-    result: dict[str, Any] = orjson.loads(out.read_bytes())
-    result["wall_s"] = round(time.monotonic() - started, 1)
-    return result
-
-
-def influx_sink_vs_raw(influx: InfluxSettings, readings: int = 50_000) -> dict[str, Any]:
-    """The scoring job's InfluxDB telemetry sink against posting prepared line protocol, same points."""
-    import httpx
-
-    from forewarn.influx import InfluxWriter
-    from streaming.sinks import telemetry_lines
-
-    database = f"bench_{int(time.time())}"
-    httpx.post(
-        f"{influx.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10
-    ).raise_for_status()
-    target = influx.model_copy(update={"database": database})
-    rng = np.random.default_rng(0)
-    now_ms = int(time.time() * 1000) - readings
-    rows = [
-        {
-            "site": "bench",
-            "asset_id": f"pump-{i % 200:04d}",
-            "ts": now_ms + i,
-            "seq": i // 200,
-            "settings": orjson.dumps({"load_frac": float(rng.random())}).decode(),
-            "sensors": orjson.dumps({f"s{k}": float(v) for k, v in enumerate(rng.random(6))}).decode(),
-        }
-        for i in range(readings)
-    ]
-    try:
-        started = time.perf_counter()
-        with InfluxWriter(target, batch_lines=5000) as writer:
-            writer.write(telemetry_lines(rows, None))  # type: ignore[arg-type]
-        sink_s = time.perf_counter() - started
-        body = [line for line in telemetry_lines(rows, None) if line]  # type: ignore[arg-type]
-        started = time.perf_counter()
-        with httpx.Client(timeout=30) as client:
-            for i in range(0, len(body), 5000):
-                client.post(
-                    f"{influx.url}/write",
-                    params={"db": database, "precision": "ms"},
-                    content="\n".join(body[i : i + 5000]).encode(),
-                ).raise_for_status()
-        raw_s = time.perf_counter() - started
-    finally:
-        httpx.post(f"{influx.url}/query", params={"q": f'DROP DATABASE "{database}"'}, timeout=10)
-    return {
-        "points": readings,
-        "sink_points_per_s": round(readings / sink_s, 1),
-        "raw_points_per_s": round(readings / raw_s, 1),
-        "ratio_sink_to_raw": round(raw_s / sink_s, 3),
-    }
-
-
-def _usage(run: FleetRun, state_dir: Path) -> dict[str, dict[str, float | None]]:
+def _usage(run: FleetRun, extra: list[Supervisor], state_dir: Path) -> dict[str, dict[str, float | None]]:
+    """CPU seconds so far and peak RSS (VmHWM) per pipeline process and per stack service."""
     usage: dict[str, dict[str, float | None]] = {}
-    for name in run.supervisor.components:
-        cpu, peak = run.supervisor.cpu_s(name), run.supervisor.peak_rss_mb(name)
-        usage[name] = {"cpu_s": None if cpu is None else round(cpu, 1), "peak_rss_mb": _r(peak)}
+    for supervisor in [run.supervisor, *extra]:
+        for name in supervisor.components:
+            cpu, peak = supervisor.cpu_s(name), supervisor.peak_rss_mb(name)
+            usage[name] = {"cpu_s": None if cpu is None else round(cpu, 1), "peak_rss_mb": _r(peak)}
     for service in STACK_SERVICES:
         try:
             pid = int((state_dir / "run" / f"{service}.pid").read_text().strip())
@@ -138,13 +78,62 @@ def _delta(
     return out
 
 
+def _extra_gateways(run: FleetRun, count: int) -> list[Supervisor]:
+    """Gateways 2..count: the run's settings, each its own gateway id (client id, spool), one share group."""
+    base = run.plan.env["FOREWARN_GATEWAY_GATEWAY_ID"]
+    extra = []
+    for k in range(2, count + 1):
+        env = {**run.plan.env, "FOREWARN_GATEWAY_GATEWAY_ID": f"{base}-{k}"}
+        supervisor = Supervisor(run.plan.run_dir, env, project_root())
+        supervisor.start(Component(f"gateway-{k}", ["gateway", "run"], ready_log="subscribed to"))
+        extra.append(supervisor)
+    return extra
+
+
+def _warm_up(run: FleetRun, fleet: DemoSettings, timeout_s: float = 600) -> float:
+    """A few readings of up to 200 other assets through the whole chain, scored before the measured
+    phase: the job's Python workers have loaded the model and Spark has run its first batches (a
+    running pipeline has). The seconds that took."""
+    started = time.monotonic()
+    warm = fleet.model_copy(update={"assets": min(fleet.assets, 200), "steps": 3, "speed": "max"})
+    sim = run.simulate(warm, prefix="warm")
+    run.finish(sim)
+    run.settle(run.published(sim), timeout_s=timeout_s, every_s=1.0)
+    return round(time.monotonic() - started, 1)
+
+
+def stages(numbers: dict[str, int]) -> dict[str, Any]:
+    """The accounting hop by hop: what went into each stage and where each reading went."""
+    published = numbers["published_readings"] + numbers["published_malformed_messages"]
+    on_telemetry = numbers["telemetry_readings"]
+    return {
+        "mqtt_to_telemetry": {
+            "published_readings_and_malformed_messages": published,
+            "telemetry_readings": on_telemetry,
+            "gateway_dead_letters": numbers["gateway_dead_letters"],
+            "balanced": published == on_telemetry + numbers["gateway_dead_letters"],
+        },
+        "telemetry_to_risk": {
+            "telemetry_distinct_readings": numbers["telemetry_distinct_readings"],
+            "scored_distinct_readings": numbers["scored_distinct_readings"],
+            "scoring_dead_letters": numbers["stream_dead_letters"],
+            "unscored_readings": numbers["unscored_readings"],
+            "balanced": numbers["unscored_readings"] == 0,
+        },
+    }
+
+
 def end_to_end(
-    state_dir: Path, say: Say, assets: int, steps: int, rate: float, seconds: float
+    state_dir: Path, say: Say, rate: float, assets: int, seconds: float, gateways: int = 1, batch: int = 10
 ) -> dict[str, Any]:
-    """Throughput then latency through the whole running pipeline (its own run: topics, store, model)."""
-    settings = load(
-        DemoSettings, state_dir, assets=assets, steps=steps, speed="max", batch=10, malformed=0.0,
-        duplicates=0.0, train_assets=60, api_port=8911, progress_s=5.0,
+    """The sustained phase through the whole running pipeline (its own run: topics, store, model)."""
+    # the run (and its model, trained as the demo trains it) on the demo's settings; the fleet it
+    # publishes: real time (event time = publish time), ``rate`` readings/s, no injected faults
+    settings = load(DemoSettings, state_dir, api_port=8911, progress_s=5.0)
+    steps = max(1, round(rate * seconds / assets))
+    fleet = settings.model_copy(
+        update={"assets": assets, "steps": steps, "interval_s": assets / rate, "speed": "1", "batch": batch,
+                "malformed": 0.0, "duplicates": 0.0, "out_of_order": 0.0}
     )  # fmt: skip
     run_id = "bench-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     latencies: list[float] = []
@@ -152,115 +141,123 @@ def end_to_end(
     def timed(records: list[tuple[bytes, int]]) -> None:
         for value, kafka_ts in records:
             record = orjson.loads(value)
-            if str(record.get("asset_id", "")).startswith("lat-"):
-                event = datetime.fromisoformat(record["event_ts"]).timestamp() * 1000
-                latencies.append(kafka_ts - event)
+            if not str(record.get("asset_id", "")).startswith("bench-"):
+                continue  # the warm-up fleet's
+            event = datetime.fromisoformat(record["event_ts"]).timestamp() * 1000
+            latencies.append(kafka_ts - event)
 
     run = FleetRun(plan(state_dir, settings, run_id, None, f"bench-model-{run_id}"), say)
     run.risk_timed = timed
+    extra: list[Supervisor] = []
     try:
         run.prepare()
-        say("-- end to end: training a small model")
-        run.train()
+        say(f"-- end to end: training the demo's pump model ({run_id})")
+        trained = run.train()
         run.seed_catalogue()
         run.start_pipeline()
-        result: dict[str, Any] = {"run": run_id}
-        # throughput: as fast as the simulator publishes
-        before = _usage(run, state_dir)
-        sim = run.simulate()
+        extra = _extra_gateways(run, gateways)
+        warm_s = _warm_up(run, fleet)
+        before = _usage(run, extra, state_dir)
+        say(f"-- end to end: {rate:g} readings/s, {assets} assets, {seconds:g} s, {gateways} gateway(s)")
+        sim = run.simulate(fleet, prefix="bench")
         run.watch(sim, every_s=5.0)
-        run.finish(sim)
+        summary = run.finish(sim)
+        published_s = float(summary.get("elapsed_s") or time.monotonic() - sim.started)
         published = run.published(sim)
-        verdict = run.settle(published, timeout_s=900, every_s=1.0)
-        risk_tail, telemetry_tail = run.tails[2], run.tails[0]
-        if risk_tail.last_ts_ms is None or telemetry_tail.last_ts_ms is None:
-            raise RuntimeError("no telemetry or risk record arrived")
-        start_s = sim.started_wall
-        ingest_s = telemetry_tail.last_ts_ms / 1000 - start_s
-        scored_s = risk_tail.last_ts_ms / 1000 - start_s
-        result["throughput"] = {
-            "readings": len(published.keys),
-            "readings_per_message": settings.batch,
-            "accounted": verdict.ok,
-            "mqtt_to_telemetry_readings_per_s": round(len(published.keys) / ingest_s, 1),
-            "mqtt_to_risk_readings_per_s": round(len(published.keys) / scored_s, 1),
-            "simulator_publish_s": round((sim.summary or {}).get("elapsed_s", 0.0), 1),
-            "processes": _delta(_usage(run, state_dir), before),
-        }  # fmt: skip
-        # latency: a steady real-time rate, event time = publish time
-        steady = settings.model_copy(
-            update={"assets": assets, "steps": max(30, int(seconds * rate / assets)),
-                    "interval_s": assets / rate, "speed": "1", "batch": 1}
-        )  # fmt: skip
-        before = _usage(run, state_dir)
-        sim = run.simulate(steady, prefix="lat")
-        run.watch(sim, every_s=5.0)
-        run.finish(sim)
-        run.settle(run.published(sim), timeout_s=600, every_s=1.0)
+        settled = run.settle(published, timeout_s=max(600.0, 5 * seconds), every_s=1.0)
+        verdict = account(published, run.ledger, exact=True)
+        telemetry_tail, risk_tail = run.tails[0], run.tails[2]
         values = np.asarray(latencies)
-        result["latency"] = {
-            "offered_readings_per_s": rate,
-            "seconds": seconds,
-            "risk_records": int(values.size),
-            "reading_to_risk_ms_p50": _r(float(np.percentile(values, 50))) if values.size else None,
-            "reading_to_risk_ms_p99": _r(float(np.percentile(values, 99))) if values.size else None,
-            "reading_to_risk_ms_max": _r(float(values.max())) if values.size else None,
-            "processes": _delta(_usage(run, state_dir), before),
-        }
-        return result
+        start_s = sim.started_wall
+        readings = len(published.keys)
+
+        def per_s(last_ms: int | None) -> float | None:
+            return None if last_ms is None else round(readings / (last_ms / 1000 - start_s), 1)
+
+        return {
+            "run": run_id,
+            "model": trained,
+            "warm_up_s": warm_s,
+            "offered": {"readings_per_s": rate, "assets": assets, "seconds": seconds, "steps": steps,
+                        "readings_per_message": batch, "gateways": gateways,
+                        # a message goes out at its last reading's event time: its first reading
+                        # waited this long at the publisher, and its latency includes that wait
+                        "publisher_batching_wait_s_max": round((batch - 1) * assets / rate, 2)},
+            "published": {"readings": summary.get("readings"), "messages": summary.get("messages"),
+                          "publish_s": round(published_s, 1),
+                          "readings_per_s": round(readings / max(1e-9, published_s), 1)},
+            "achieved": {
+                "mqtt_to_telemetry_readings_per_s": per_s(telemetry_tail.last_ts_ms),
+                "mqtt_to_risk_readings_per_s": per_s(risk_tail.last_ts_ms),
+                "last_risk_after_last_publish_s": (
+                    None if risk_tail.last_ts_ms is None
+                    else round(risk_tail.last_ts_ms / 1000 - (start_s + published_s), 1)
+                ),
+            },
+            "latency": {
+                "risk_records": int(values.size),
+                "reading_to_risk_ms_p50": _r(float(np.percentile(values, 50))) if values.size else None,
+                "reading_to_risk_ms_p99": _r(float(np.percentile(values, 99))) if values.size else None,
+                "reading_to_risk_ms_max": _r(float(values.max())) if values.size else None,
+            },
+            "accounting": {"ok": verdict.ok and settled.ok, "failures": list(verdict.failures),
+                           "numbers": verdict.numbers, "stages": stages(verdict.numbers)},
+            "processes": _delta(_usage(run, extra, state_dir), before),
+        }  # fmt: skip
     finally:
+        for supervisor in extra:
+            supervisor.stop_all()
         run.supervisor.stop_all()
         run.close()
+        _drop_topics(run)
 
 
-def run_bench(state_dir: Path, out: Path, say: Say, quick: bool = False) -> dict[str, Any]:
-    """Every benchmark, one after the other; the combined JSON is written to ``out``."""
-    work = state_dir / "bench" / "parts"
-    work.mkdir(parents=True, exist_ok=True)
-    n = 20_000 if quick else 50_000
-    result: dict[str, Any] = {
-        "benchmark": "forewarn",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
-        "targets": {"mqtt_to_risk_readings_per_s": 100_000, "reading_to_risk_ms_p99_at_50k_per_s": 1000},
-        "hops": {},
-    }
-    hops = result["hops"]
-    hops["ingest"] = _program(
-        ["-m", "bench.ingest", "--readings", str(n), "--batches", "1,10,50"], work / "ingest.json", 900, say
+def _drop_topics(run: FleetRun) -> None:
+    """The run's topics (a sustained run leaves hundreds of MB on them); its folder and logs stay."""
+    from kafka import KafkaAdminClient
+
+    kafka = run.plan.kafka
+    names = [kafka.telemetry_topic, kafka.dlq_topic, kafka.risk_topic, kafka.alerts_topic, kafka.risk_dlq()]
+    with contextlib.suppress(Exception):  # best effort: the numbers are already taken
+        admin = KafkaAdminClient(**kafka.client_config())
+        admin.delete_topics([n for n in names if n in admin.list_topics()])
+        admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=10_000.0, help="readings/s offered")
+    parser.add_argument("--assets", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the fleet publishes")
+    parser.add_argument("--gateways", type=int, default=1, help="gateway processes (one share group)")
+    parser.add_argument("--batch", type=int, default=10, help="readings of one asset per MQTT message")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.rate <= 0 or args.assets < 1 or args.seconds <= 0 or args.gateways < 1:
+        parser.error("--rate, --assets, --seconds and --gateways must be positive")
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "load_avg_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+    measured = end_to_end(
+        load(StackSettings).state_dir, say, args.rate, args.assets, args.seconds, args.gateways, args.batch
     )
-    hops["stream"] = _program(["-m", "bench.stream"], work / "stream.json", 1200, say)
-    hops["alerts"] = _program(
-        ["-m", "bench.alerts", "--records", str(n // 2)], work / "alerts.json", 600, say
-    )
-    say("-- InfluxDB sink vs raw line protocol")
-    hops["influx"] = influx_sink_vs_raw(load(InfluxSettings, state_dir), n)
-    say("-- end to end")
-    try:
-        result["end_to_end"] = end_to_end(
-            state_dir, say, assets=200, steps=100 if quick else 250, rate=1000.0, seconds=30 if quick else 60
-        )
-    except Exception as exc:
-        result["end_to_end"] = {"error": f"{type(exc).__name__}: {exc}"}
-    result["ratios"] = _ratios(result)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    return result
+    machine["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    result = {
+        "benchmark": "chain",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.chain " + " ".join(sys.argv[1:]),
+        "machine": machine,
+        **measured,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
 
 
-def _ratios(result: dict[str, Any]) -> dict[str, Any]:
-    hops = result["hops"]
-    ingest = {
-        f"{r['readings_per_message']}_per_message": r.get("ratio_gateway_to_direct")
-        for r in hops["ingest"].get("results", [])
-    }
-    drain = {
-        f"{r['readings_per_message']}_per_message": r.get("drain_ratio_gateway_to_direct")
-        for r in hops["ingest"].get("results", [])
-    }
-    return {
-        "gateway_to_raw_producer": ingest or None,
-        "gateway_draining_to_raw_producer": drain or None,
-        "spark_to_offline_sklearn": hops["stream"].get("ratio_stream_to_offline"),
-        "influx_sink_to_raw_writes": hops["influx"].get("ratio_sink_to_raw"),
-    }
+if __name__ == "__main__":
+    main()

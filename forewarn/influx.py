@@ -13,7 +13,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -82,12 +82,46 @@ class InfluxWriteError(RuntimeError):
     """InfluxDB refused a batch or stayed unreachable for longer than the retry budget."""
 
 
+REFUSING_STATUSES = frozenset({400, 413, 422})
+"""HTTP statuses by which InfluxDB refuses points rather than the request: 400 (1.x and 3.x: "unable
+to parse", "partial write: field type conflict ... dropped=N", "time outside range"), 413 (a body, so
+possibly one line, too large) and 422 (2.x: unprocessable points). Other 4xx (401, 403, 404: no
+such database) are about the writer, not its lines: :meth:`InfluxWriter.write_checked` raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One line InfluxDB refused on its own.
+
+    Attributes:
+        index: its position among the lines given to :meth:`InfluxWriter.write_checked` (``None``
+            entries counted), so the caller finds the record it came from without a lookup.
+        line: the line as sent.
+        error: InfluxDB's answer to that line alone (status and body).
+    """
+
+    index: int
+    line: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What :meth:`InfluxWriter.write_checked` did: lines written, and every line refused."""
+
+    written: int
+    refused: list[Refusal] = field(default_factory=list)
+
+
 class InfluxWriter:
     """Batched line-protocol writes with exponential back-off.
 
-    A refused batch (HTTP 4xx other than 429) is a bug in the points and raises at once; an
-    unreachable or overloaded server is retried until ``retry_budget_s`` is spent, then raises so
-    the caller can fail its unit of work and retry it from its own checkpoint (nothing is lost).
+    :meth:`write`: a refused batch (HTTP 4xx other than 429) is a bug in the points and raises at
+    once. :meth:`write_checked`: a batch refused for its points is split until every refused line
+    stands alone, and those are returned (the caller dead-letters their records); the rest is
+    written. Either way an unreachable or overloaded server (connection error, 5xx, 429) is retried
+    until ``retry_budget_s`` is spent, then raises so the caller can fail its unit of work and retry
+    it from its own checkpoint (nothing is lost).
     """
 
     def __init__(
@@ -98,13 +132,16 @@ class InfluxWriter:
         batch_lines: int = 5000,
         retry_budget_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.database = database or settings.database
         self.batch_lines = batch_lines
         self.retry_budget_s = retry_budget_s
         self._sleep = sleep
-        self._client = httpx.Client(timeout=settings.timeout_s, headers=settings.auth_headers())
+        self._client = httpx.Client(
+            timeout=settings.timeout_s, headers=settings.auth_headers(), transport=transport
+        )
 
     def write(self, lines: Iterable[str | None]) -> int:
         """Write every line (``None`` entries are skipped); return how many were written."""
@@ -121,7 +158,57 @@ class InfluxWriter:
             written += self._post(batch)
         return written
 
+    def write_checked(self, lines: Iterable[str | None]) -> WriteOutcome:
+        """Write every line (``None`` entries are skipped); return how many were written and the lines
+        InfluxDB refused, each with its error, instead of raising for them.
+
+        A batch refused for its points (:data:`REFUSING_STATUSES`) is halved, and each half written
+        or halved again, down to the single lines refused: k bad lines among n cost about
+        2·k·log2(n/k) more requests, and none when all are good. InfluxDB 1.x may have written a
+        refused batch's good lines already; writing them again overwrites the same points.
+
+        Raises:
+            InfluxWriteError: InfluxDB stayed unreachable or overloaded for ``retry_budget_s``, or
+                refused the request itself (401, 403, 404...): the caller's unit of work fails whole.
+        """
+        refused: list[Refusal] = []
+        written = 0
+        batch: list[tuple[int, str]] = []
+        for index, entry in enumerate(lines):
+            if entry is None:
+                continue
+            batch.append((index, entry))
+            if len(batch) >= self.batch_lines:
+                written += self._bisect(batch, refused)
+                batch = []
+        if batch:
+            written += self._bisect(batch, refused)
+        refused.sort(key=lambda refusal: refusal.index)
+        return WriteOutcome(written, refused)
+
+    def _bisect(self, batch: list[tuple[int, str]], refused: list[Refusal]) -> int:
+        answer = self._send([entry for _, entry in batch])
+        if answer is None:
+            return len(batch)
+        status, text = answer
+        if status not in REFUSING_STATUSES:
+            raise InfluxWriteError(f"InfluxDB refused the write (HTTP {status}): {text[:300]}")
+        if len(batch) == 1:
+            index, entry = batch[0]
+            refused.append(Refusal(index, entry, f"HTTP {status}: {text[:1000]}"))
+            return 0
+        half = len(batch) // 2
+        return self._bisect(batch[:half], refused) + self._bisect(batch[half:], refused)
+
     def _post(self, batch: list[str]) -> int:
+        answer = self._send(batch)
+        if answer is not None:
+            raise InfluxWriteError(f"InfluxDB refused {len(batch)} points: {answer[1][:300]}")
+        return len(batch)
+
+    def _send(self, batch: list[str]) -> tuple[int, str] | None:
+        """POST one batch: None when written, (status, body) when refused (4xx but 429); an outage is
+        retried with back-off until the budget is spent, then raises :class:`InfluxWriteError`."""
         params = {"db": self.database, "precision": "ms", **self.settings.auth_params()}
         body = "\n".join(batch).encode()
         deadline = time.monotonic() + self.retry_budget_s
@@ -130,9 +217,9 @@ class InfluxWriter:
             try:
                 response = self._client.post(f"{self.settings.url}/write", params=params, content=body)
                 if response.status_code == 204:
-                    return len(batch)
+                    return None
                 if 400 <= response.status_code < 500 and response.status_code != 429:
-                    raise InfluxWriteError(f"InfluxDB refused {len(batch)} points: {response.text[:300]}")
+                    return response.status_code, response.text
                 problem = f"HTTP {response.status_code}: {response.text[:200]}"
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -310,6 +310,12 @@ class SparkSettings(ForewarnSettings):
     master: str = "local[*]"
     driver_memory: str = "2g"
     shuffle_partitions: PositiveInt = 4
+    # Where streaming state lives between micro-batches: "hdfs" is Spark's default provider (every
+    # asset's state in JVM memory, a delta file per partition and batch); "rocksdb" keeps it in
+    # RocksDB off the JVM heap with changelog checkpointing (only the changed rows are written per
+    # batch). Fixed at a checkpoint's first run: Spark keeps the provider a checkpoint was started
+    # with (recorded in its offset log), whatever this says later.
+    state_store: Literal["hdfs", "rocksdb"] = "hdfs"
     # Where `make setup` resolved spark-sql-kafka-0-10 and its jars; None = <state>/jars/spark.
     jars_dir: Path | None = None
 

@@ -12,6 +12,24 @@ never raises: every input gives readings, dead letters, or both (one dead letter
 element of an array, naming its index, so the good elements of a batch are not held back by a bad
 one).
 
+What the gateway refuses and why (each rule is one :class:`GatewayReason`): what breaks the
+schema (``malformed_json``, ``not_a_reading``, ``missing_field``, ``wrong_type``: booleans, strings,
+null, arrays or objects where a number belongs; ``unknown_field``, ``unknown_schema``), what can
+never be scored or stored, and what the site's policy refuses (``too_old``, ``too_far_in_future``,
+``unknown_sensor``, ``oversize``). Never scored or stored, by the rules of
+``forewarn.contracts.telemetry`` that the scoring job applies too, so nothing this module forwards
+can be refused downstream for it:
+
+- ``bad_name``: a setting or sensor name, or the topic's site or asset id, that is empty, longer than
+  ``MAX_NAME_CHARS``, holds a control character (U+0000-U+001F, U+007F-U+009F), U+2028/U+2029, a
+  surrogate or a noncharacter, or ends with a backslash (InfluxDB's line protocol cannot carry a
+  newline nor a trailing backslash; the rest no sensor is named, and Mosquitto refuses in topics);
+- ``non_finite``: NaN, infinities, and numbers beyond a double (``1e400``, a 400-digit integer:
+  orjson refuses the whole payload as "infinity");
+- ``bad_timestamp``: ``ts`` before 1970 or after 2262-04-11 (InfluxDB's time range; epoch ms
+  or RFC 3339 alike), or not a time at all;
+- ``wrong_type``: ``seq`` outside [0, 2^63).
+
 These are the gateway's input rules. What it writes to Kafka (the canonical :class:`Reading`) and the
 dead letters it writes (:class:`DeadLetter`, stage ``gateway``, reasons :class:`GatewayReason`) are
 contracts of the ground: ``forewarn.contracts.telemetry`` and ``forewarn.contracts.dead_letter``.
@@ -28,13 +46,22 @@ from typing import Any
 import orjson
 
 from forewarn.contracts.dead_letter import DeadLetter, GatewayReason, Stage
-from forewarn.contracts.telemetry import MAX_INT64, SCHEMA_VERSION, Reading
+from forewarn.contracts.telemetry import (
+    MAX_INT64,
+    MAX_NAME_CHARS,
+    MAX_TS_MS,
+    SCHEMA_VERSION,
+    Reading,
+    bad_name,
+    name_problem,
+)
 
+__all__ = [
+    "MAX_NAME_CHARS"
+]  # the names' rules are the ground contract's; re-exported for this module's readers
 SUPPORTED_SCHEMAS = frozenset({SCHEMA_VERSION})
 TOPIC_PREFIX = "forewarn"
 TOPIC_SUFFIX = "telemetry"
-MAX_NAME_CHARS = 128
-_MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _isfinite = math.isfinite
 _FIELDS = frozenset({"schema", "asset_id", "ts", "seq", "settings", "sensors"})
 
@@ -112,9 +139,8 @@ def parse_topic(topic: str) -> TopicParts | None:
 
 
 def _is_topic_level(name: str) -> bool:
-    return (
-        len(name) <= MAX_NAME_CHARS and not any(ch in name for ch in "/+#\x00") and not name.startswith("$")
-    )
+    # the shape of a topic level; whether it is a name a store can hold is name_problem's (bad_name)
+    return not any(ch in name for ch in "/+#\x00") and not name.startswith("$")
 
 
 def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPolicy) -> Decoded:
@@ -140,6 +166,11 @@ def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPo
     if parts is None:
         detail = f"topic {topic!r} is not {TOPIC_PREFIX}/<site>/<asset_id>/{TOPIC_SUFFIX}"
         return Decoded(dead_letters=[dead(GatewayReason.BAD_TOPIC, detail)])
+    for level, name in (("site", parts.site), ("asset_id", parts.asset_id)):
+        problem = name_problem(name)
+        if problem is not None:
+            detail = f"the topic's {level} {_shown(name)} {problem}"
+            return Decoded(dead_letters=[dead(GatewayReason.BAD_NAME, detail)])
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -200,7 +231,8 @@ def _reading(element: Any, parts: TopicParts, now_ms: int, policy: ContractPolic
         )
     if asset_id != parts.asset_id:
         raise _RejectedError(
-            GatewayReason.ASSET_MISMATCH, f"asset_id {asset_id!r} but the topic names {parts.asset_id!r}"
+            GatewayReason.ASSET_MISMATCH,
+            f"asset_id {_shown(asset_id)} but the topic names {parts.asset_id!r}",
         )
     ts_ms = _timestamp_ms(_required(element, "ts"))
     age_ms = now_ms - ts_ms
@@ -249,6 +281,9 @@ def _numbers(value: Any, name: str) -> dict[str, float]:
         raise _RejectedError(
             GatewayReason.WRONG_TYPE, f"{name} must be an object of numbers, got a JSON {_json_type(value)}"
         )
+    bad = bad_name(value.keys())  # the scoring job's rule too: a name it refuses never passes here
+    if bad is not None:
+        raise _RejectedError(GatewayReason.BAD_NAME, f"{name} name {_shown(bad[0])} {bad[1]}")
     # Runs for every reading: exact type checks (orjson never makes subclasses; bool is excluded).
     out: dict[str, float] = {}
     for key, number in value.items():
@@ -256,10 +291,6 @@ def _numbers(value: Any, name: str) -> dict[str, float]:
         if kind is not float and kind is not int:
             raise _RejectedError(
                 GatewayReason.WRONG_TYPE, f"{name}.{key} must be a number, got {_shown(number)}"
-            )
-        if not 0 < len(key) <= MAX_NAME_CHARS:
-            raise _RejectedError(
-                GatewayReason.WRONG_TYPE, f"{name} name {key!r} must have 1..{MAX_NAME_CHARS} characters"
             )
         as_float = float(number)
         if not _isfinite(as_float):
@@ -270,8 +301,10 @@ def _numbers(value: Any, name: str) -> dict[str, float]:
 
 def _timestamp_ms(value: Any) -> int:
     if _is_int(value):
-        if not 0 <= value <= _MAX_TS_MS:
-            raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"epoch milliseconds {value} out of range")
+        if not 0 <= value <= MAX_TS_MS:
+            raise _RejectedError(
+                GatewayReason.BAD_TIMESTAMP, f"epoch milliseconds {value} not in [0, {MAX_TS_MS}]"
+            )
         return int(value)
     if not isinstance(value, str):
         raise _RejectedError(
@@ -288,9 +321,12 @@ def _timestamp_ms(value: Any) -> int:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} has no UTC offset")
     try:
-        return _epoch_ms(parsed)
+        ts_ms = _epoch_ms(parsed)
     except (OverflowError, ValueError):
-        raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} out of range") from None
+        ts_ms = -1
+    if not 0 <= ts_ms <= MAX_TS_MS:  # the same range as epoch ms: 1970 to 2262 (InfluxDB's time range)
+        raise _RejectedError(GatewayReason.BAD_TIMESTAMP, f"ts {value[:40]!r} out of range (1970 to 2262)")
+    return ts_ms
 
 
 def _epoch_ms(moment: datetime) -> int:

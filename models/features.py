@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models.regimes import RegimeNormaliser
@@ -104,7 +103,7 @@ def feature_sensor(name: str) -> str:
     return name.split("__", 1)[0]
 
 
-def _check(readings: pd.DataFrame, columns: list[str]) -> None:
+def _check(readings: pd.DataFrame, columns: list[str], ordered: bool = True) -> None:
     if readings.empty:
         raise FeatureInputError(FeatureErrorReason.EMPTY, "no readings")
     missing = [c for c in columns if c not in readings.columns]
@@ -115,43 +114,114 @@ def _check(readings: pd.DataFrame, columns: list[str]) -> None:
         bad = [c for c, ok in zip(columns, np.isfinite(values).all(axis=0), strict=True) if not ok]
         raise FeatureInputError(FeatureErrorReason.NOT_FINITE, f"NaN or infinite values in {bad}")
     cycles = readings["cycle"].to_numpy(dtype=np.float64)
-    if (np.diff(cycles) <= 0).any():
+    if ordered and (np.diff(cycles) <= 0).any():
         raise FeatureInputError(FeatureErrorReason.NOT_ORDERED, "cycle must rise strictly within an asset")
 
 
-def _window_stats(
-    values: np.ndarray, window: int, stats: tuple[Stat, ...], first_row: int = 0
-) -> dict[Stat, np.ndarray]:
-    """Statistics over the trailing ``window`` readings of every row from ``first_row`` on: each
-    (rows - first_row, sensors)."""
-    _rows, sensors = values.shape
-    padded = np.vstack([np.full((window - 1, sensors), np.nan), values])
-    # (rows, sensors, window), NaN before life starts
-    view = sliding_window_view(padded, window, axis=0)[first_row:]
-    valid = ~np.isnan(view)
-    count = valid.sum(axis=2)
-    filled = np.where(valid, view, 0.0)
-    mean = filled.sum(axis=2) / count
-    out: dict[Stat, np.ndarray] = {}
-    for stat in stats:
-        if stat is Stat.MEAN:
-            out[stat] = mean
-        elif stat is Stat.STD:
-            deviation = np.where(valid, view - mean[:, :, None], 0.0)
-            out[stat] = np.sqrt((deviation**2).sum(axis=2) / count)
-        elif stat is Stat.MIN:
-            out[stat] = np.where(valid, view, np.inf).min(axis=2)
-        elif stat is Stat.MAX:
-            out[stat] = np.where(valid, view, -np.inf).max(axis=2)
-        elif stat is Stat.SLOPE:
-            position = np.arange(window, dtype=np.float64)[None, None, :]
-            centre = np.where(valid, position, 0.0).sum(axis=2) / count
-            dx = np.where(valid, position - centre[:, :, None], 0.0)
-            dy = np.where(valid, view - mean[:, :, None], 0.0)
-            denominator = (dx**2).sum(axis=2)
-            out[stat] = np.divide(
-                (dx * dy).sum(axis=2), denominator, out=np.zeros_like(mean), where=denominator > 0
-            )
+_CHUNK_ROWS = 4096
+"""Feature rows computed per pass (bounds the temporaries: a few (rows, sensors) arrays each)."""
+
+
+def window_features(
+    normalised: np.ndarray, ends: np.ndarray, starts: np.ndarray, cycles: np.ndarray, spec: FeatureSpec
+) -> np.ndarray:
+    """The one feature computation: feature rows (:func:`feature_names` order) for many rows of many
+    assets at once. Training (:func:`asset_features`, :func:`fleet_features`) and the streaming job
+    (``streaming.step``) both call it.
+
+    Args:
+        normalised: (rows, spec sensors) z-scores; each asset's rows contiguous, oldest first.
+        ends: the rows to compute features for (positions in ``normalised``).
+        starts: for each of ``ends``, the position of its asset's first row there: no window
+            reaches before it (partial windows at the start of life use the readings there are).
+        cycles: (rows,) each row's age in cycles (``age_cycles``).
+        spec: which windows and statistics.
+
+    Every number of a feature row is computed from the values of that row's own window only, in a
+    fixed order and memory layout (see ``_feature_block``), never by a reduction whose order numpy
+    may choose by the caller's layout or row count. So a row's features are bit for bit the same
+    whether it is computed with an asset's whole history, with the last :func:`required_history`
+    readings, alone or beside thousands of other assets' rows.
+    """
+    ends = np.asarray(ends, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    width = len(feature_names(spec))
+    out = np.empty((len(ends), width), dtype=np.float64)
+    for first in range(0, len(ends), _CHUNK_ROWS):
+        chunk = slice(first, first + _CHUNK_ROWS)
+        out[chunk] = _feature_block(normalised, ends[chunk], starts[chunk], cycles, spec)
+    return out
+
+
+def _feature_block(
+    normalised: np.ndarray, ends: np.ndarray, starts: np.ndarray, cycles: np.ndarray, spec: FeatureSpec
+) -> np.ndarray:
+    history = max(spec.windows)
+    have = ends - starts + 1  # readings in the row's life so far, up to and including it
+    steps = np.arange(history)
+    # back[row, sensor, k]: the row's reading k steps back (k = 0: the row itself), one contiguous
+    # block in this layout whoever calls. Where life had not begun it holds the row's own reading
+    # (which leaves min and max alone); ``masked`` holds 0 there.
+    valid = steps[None, :] < have[:, None]  # (rows, history)
+    gather = np.where(valid, ends[:, None] - steps[None, :], ends[:, None])
+    back = np.ascontiguousarray(normalised[gather].transpose(0, 2, 1))  # (rows, sensors, history)
+    partial = not bool(valid.all())
+    masked = back * valid[:, None, :] if partial else back
+    wants = set(spec.stats)
+    squared = masked * masked if Stat.STD in wants else None
+    weighted = masked * steps if Stat.SLOPE in wants else None
+    rows, sensors = back.shape[0], back.shape[1]
+    total = np.zeros((rows, sensors))
+    squares = np.zeros((rows, sensors))
+    positions = np.zeros((rows, sensors))
+    low = np.full((rows, sensors), np.inf)
+    high = np.full((rows, sensors), -np.inf)
+    per_sensor: list[np.ndarray] = [back[:, :, 0]]  # ``__last``
+    done = 0
+    for w in spec.windows:
+        # The windows are nested: add the block of readings this window adds to the last one's
+        # sums. Each block is summed along the contiguous last axis, and the blocks are added in
+        # window order: the same numbers in the same order for one row or thousands.
+        block = slice(done, w)
+        done = w
+        total = total + masked[:, :, block].sum(axis=2)
+        if squared is not None:
+            squares = squares + squared[:, :, block].sum(axis=2)
+        if weighted is not None:
+            positions = positions + weighted[:, :, block].sum(axis=2)
+        if Stat.MIN in wants:
+            low = np.minimum(low, back[:, :, block].min(axis=2))
+        if Stat.MAX in wants:
+            high = np.maximum(high, back[:, :, block].max(axis=2))
+        count = np.minimum(have, w).astype(np.float64)[:, None]
+        mean = total / count
+        for stat in spec.stats:
+            if stat is Stat.MEAN:
+                per_sensor.append(mean)
+            elif stat is Stat.MIN:
+                per_sensor.append(low)
+            elif stat is Stat.MAX:
+                per_sensor.append(high)
+            elif stat is Stat.STD:
+                # E[x^2] - mean^2: the values are regime z-scores (order 1), far from cancelling
+                per_sensor.append(np.sqrt(np.maximum(squares / count - mean * mean, 0.0)))
+            elif stat is Stat.SLOPE:
+                # least squares on the reading position: the reading k steps back sits ``centre - k``
+                # from the centre of the valid positions, so sum(dx * (x - mean)) = centre * sum(x)
+                # - sum(k * x), and sum(dx^2) = c (c^2 - 1) / 12; 0 with a single reading
+                centre = (count - 1.0) / 2.0
+                spread = count * (count * count - 1.0) / 12.0
+                products = centre * total - positions
+                slope = np.divide(
+                    products,
+                    spread,
+                    out=np.zeros_like(products),
+                    where=np.broadcast_to(spread > 0, products.shape),
+                )
+                per_sensor.append(slope)
+    out = np.stack(per_sensor, axis=2).reshape(rows, sensors * len(per_sensor))
+    if spec.age:
+        out = np.hstack([np.asarray(cycles, dtype=np.float64)[ends, None], out])
     return out
 
 
@@ -162,11 +232,10 @@ def asset_features(
 
     Args:
         readings: one asset's readings ordered by ``cycle`` (the whole history, or the last
-            :func:`required_history` readings in streaming: the last row is the same either way).
+            :func:`required_history` readings: the last row is the same either way).
         spec: which sensors, windows and statistics.
         normaliser: the regime normaliser learned at training time.
-        first_row: rows before it are history only: no feature rows for them (the streaming
-            state holds readings it scored in earlier micro-batches; their rows would be thrown away).
+        first_row: rows before it are history only: no feature rows for them.
 
     Raises:
         FeatureInputError: empty input, a missing column, a NaN/infinite value, or cycles that
@@ -174,35 +243,34 @@ def asset_features(
     """
     _check(readings, ["cycle", *normaliser.settings, *spec.sensors])
     normalised = normaliser.transform(readings).loc[:, list(spec.sensors)].to_numpy(dtype=np.float64)
-    rows = len(readings) - first_row
-    # One float64 block in feature_names order (per sensor: the last value, then each window's
-    # statistics), built with one reshape: a frame from a dict of hundreds of columns, or a copy
-    # per column, cost most of each call, and the streaming job calls this per asset and micro-batch.
-    per_sensor = [normalised[first_row:, :, None]]
-    for w in spec.windows:
-        window = _window_stats(normalised, w, spec.stats, first_row)
-        per_sensor.extend(window[stat][:, :, None] for stat in spec.stats)
-    block = np.concatenate(per_sensor, axis=2).reshape(rows, len(spec.sensors) * len(per_sensor))
-    if spec.age:
-        cycles = readings["cycle"].to_numpy(dtype=np.float64)[first_row:, None]
-        block = np.hstack([cycles, block])
+    ends = np.arange(first_row, len(readings), dtype=np.int64)
+    cycles = readings["cycle"].to_numpy(dtype=np.float64)
+    block = window_features(normalised, ends, np.zeros_like(ends), cycles, spec)
     return pd.DataFrame(block, index=readings.index[first_row:], columns=feature_names(spec), copy=False)
 
 
 def fleet_features(
     readings: pd.DataFrame, spec: FeatureSpec, normaliser: RegimeNormaliser, asset_column: str
 ) -> pd.DataFrame:
-    """:func:`asset_features` for every asset of a frame (batch training and scoring).
+    """:func:`asset_features` for every asset of a frame (batch training and scoring), in one pass.
 
     Rows are ordered by cycle within each asset here, so input order does not matter; the result
     keeps the input's index, so it aligns with labels computed on the same frame.
     """
     if asset_column not in readings.columns:
         raise FeatureInputError(FeatureErrorReason.MISSING_COLUMN, f"readings lack {asset_column!r}")
-    if readings.empty:
-        raise FeatureInputError(FeatureErrorReason.EMPTY, "no readings")
-    parts = [
-        asset_features(group.sort_values("cycle", kind="stable"), spec, normaliser)
-        for _, group in readings.groupby(asset_column, sort=False)
-    ]
-    return pd.concat(parts).loc[readings.index]
+    _check(readings, ["cycle", *normaliser.settings, *spec.sensors], ordered=False)
+    codes = pd.factorize(readings[asset_column], sort=False)[0]
+    cycles = readings["cycle"].to_numpy(dtype=np.float64)
+    order = np.lexsort((cycles, codes))  # by asset, then cycle (stable)
+    ordered = readings.iloc[order]
+    sorted_codes, sorted_cycles = codes[order], cycles[order]
+    same_asset = sorted_codes[1:] == sorted_codes[:-1]
+    if (same_asset & (np.diff(sorted_cycles) <= 0)).any():
+        raise FeatureInputError(FeatureErrorReason.NOT_ORDERED, "cycle must rise strictly within an asset")
+    first_of_asset = np.concatenate([[True], ~same_asset])
+    starts = np.maximum.accumulate(np.where(first_of_asset, np.arange(len(order)), 0))
+    normalised = normaliser.transform(ordered).loc[:, list(spec.sensors)].to_numpy(dtype=np.float64)
+    block = window_features(normalised, np.arange(len(order)), starts, sorted_cycles, spec)
+    features = pd.DataFrame(block, index=ordered.index, columns=feature_names(spec), copy=False)
+    return features.loc[readings.index]

@@ -83,24 +83,44 @@ class RulRiskModel:
         best = proba.argmax(axis=1)
         return np.asarray(classes, dtype=object)[best], proba[np.arange(len(best)), best]
 
+    def sensor_groups(self) -> dict[str, list[int]]:
+        """Feature positions per sensor (``age_cycles`` counts as one), in feature order."""
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(feature_names(self.spec)):
+            groups.setdefault(feature_sensor(name), []).append(i)
+        return groups
+
+    def occluded(self, values: np.ndarray) -> np.ndarray:
+        """Feature rows with one sensor at a time made healthy: (sensors x rows, features), sensor-major.
+
+        What :meth:`contributions` predicts; the streaming job stacks it under the rows it scores
+        so one ``predict`` call does both (a boosted model's call costs milliseconds whatever its rows).
+        """
+        reference = np.asarray(self.reference)
+        groups = self.sensor_groups()
+        healthy = np.repeat(values[None, :, :], len(groups), axis=0)
+        for g, columns in enumerate(groups.values()):
+            healthy[g][:, columns] = reference[columns]
+        return healthy.reshape(-1, values.shape[1])
+
+    def effects(self, as_healthy: np.ndarray, rul: np.ndarray) -> np.ndarray:
+        """(rows, sensors) cycles of RUL each sensor takes away: the regressor's raw predictions of
+        :meth:`occluded` rows, clipped as :meth:`predict_rul` clips, minus the rows' RUL."""
+        groups = len(self.sensor_groups())
+        clipped = np.clip(np.asarray(as_healthy, dtype=np.float64), 0.0, float(self.rul_cap_cycles))
+        return np.asarray(clipped.reshape(groups, len(rul)).T - np.asarray(rul)[:, None], dtype=np.float64)
+
     def contributions(self, features: pd.DataFrame, rul: np.ndarray) -> pd.DataFrame:
         """Cycles of RUL each sensor takes away (positive) or adds (negative), per row."""
-        names = feature_names(self.spec)
-        values = features.loc[:, names].to_numpy(dtype=np.float64)
-        reference = np.asarray(self.reference)
-        groups: dict[str, list[int]] = {}
-        for i, name in enumerate(names):
-            groups.setdefault(feature_sensor(name), []).append(i)
+        values = features.loc[:, feature_names(self.spec)].to_numpy(dtype=np.float64)
+        groups = self.sensor_groups()
         effect = np.empty((len(values), len(groups)))
         for start in range(0, len(values), _CHUNK_ROWS):
             chunk = values[start : start + _CHUNK_ROWS]
-            # one predict call per chunk: (groups, rows, features), each block with one sensor made healthy
-            healthy = np.repeat(chunk[None, :, :], len(groups), axis=0)
-            for g, columns in enumerate(groups.values()):
-                healthy[g][:, columns] = reference[columns]
-            as_healthy = self.regressor.predict(healthy.reshape(-1, len(names)))
-            as_healthy = np.clip(as_healthy, 0.0, float(self.rul_cap_cycles)).reshape(len(groups), len(chunk))
-            effect[start : start + len(chunk)] = as_healthy.T - rul[start : start + len(chunk), None]
+            part = rul[start : start + len(chunk)]
+            effect[start : start + len(chunk)] = self.effects(
+                self.regressor.predict(self.occluded(chunk)), part
+            )
         return pd.DataFrame(effect, index=features.index, columns=list(groups))
 
     def predict(self, readings: pd.DataFrame, top_k: int = 3, latest_only: bool = False) -> pd.DataFrame:

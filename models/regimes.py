@@ -54,7 +54,12 @@ class RegimeNormaliser:
 
     def assign(self, readings: pd.DataFrame) -> np.ndarray:
         """Index of the nearest learned regime for each reading (int64 array)."""
-        values = readings.loc[:, list(self.settings)].to_numpy(dtype=np.float64)
+        return self.assign_values(readings.loc[:, list(self.settings)].to_numpy(dtype=np.float64))
+
+    def assign_values(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`assign` on a (readings, settings) array in ``self.settings`` order."""
+        if not self.settings:  # one regime (a source without operating settings)
+            return np.zeros(len(values), dtype=np.int64)
         steps = np.asarray(self.steps)
         centroids = np.asarray(self.centroids) / steps
         # (n, 1, settings) - (1, regimes, settings) -> squared distances (n, regimes)
@@ -67,6 +72,24 @@ class RegimeNormaliser:
         values = readings.loc[:, list(self.sensors)].to_numpy(dtype=np.float64)
         normalised = (values - np.asarray(self.means)[regime]) / np.asarray(self.stds)[regime]
         return pd.DataFrame(normalised, index=readings.index, columns=list(self.sensors))
+
+    def normalise(self, settings: np.ndarray, sensors: np.ndarray, which: tuple[str, ...]) -> np.ndarray:
+        """:meth:`transform` on arrays, for the sensors ``which`` only (a subset of ``self.sensors``).
+
+        Args:
+            settings: (readings, settings) in ``self.settings`` order.
+            sensors: (readings, len(which)) in ``which`` order.
+
+        Element by element the same arithmetic as :meth:`transform` (a z-score of one value
+        against its regime), so the streaming job, which calls this on many assets' readings at
+        once, gets the numbers training got.
+        """
+        position = {name: i for i, name in enumerate(self.sensors)}
+        columns = [position[name] for name in which]
+        regime = self.assign_values(settings)
+        means = np.asarray(self.means)[:, columns]
+        stds = np.asarray(self.stds)[:, columns]
+        return np.asarray((sensors - means[regime]) / stds[regime], dtype=np.float64)
 
     def informative_sensors(self) -> tuple[str, ...]:
         """Sensors that vary within at least one regime (constant ones carry no signal)."""

@@ -15,6 +15,24 @@ if TYPE_CHECKING:
 
 
 _QUIET_SERIALIZER = "ignore::FutureWarning:pyspark.sql.pandas.serializers"
+ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+"""Spark's RocksDB state store (pyspark 4.2: the class ships in spark-sql, rocksdbjni beside it)."""
+
+
+def state_store_conf(settings: SparkSettings) -> dict[str, str]:
+    """The Spark SQL settings that select ``settings.state_store``.
+
+    ``hdfs`` sets nothing: Spark's default provider (HDFSBackedStateStoreProvider) is what a plain
+    session uses. ``rocksdb`` selects the RocksDB provider with changelog checkpointing (each
+    micro-batch writes the changed rows, not a new snapshot). SQL settings, so a running session
+    can also take them (``spark.conf.set``) before it starts a query on a new checkpoint.
+    """
+    if settings.state_store == "rocksdb":
+        return {
+            "spark.sql.streaming.stateStore.providerClass": ROCKSDB_PROVIDER,
+            "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+        }
+    return {}
 
 
 def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> SparkSession:
@@ -34,11 +52,16 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
     warnings_env = os.environ.get("PYTHONWARNINGS", "")
     if _QUIET_SERIALIZER not in warnings_env:
         os.environ["PYTHONWARNINGS"] = ",".join(w for w in (warnings_env, _QUIET_SERIALIZER) if w)
-    jars = ",".join(str(j) for j in connector_jars(state_dir, settings.jars_dir))
+    builder = SparkSession.builder.appName(app_name)
+    # Under spark-submit the driver's JVM is already running, started with the submit's --master and
+    # --jars: setting them here would override the master and never reach the driver's class path.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        jars = ",".join(str(j) for j in connector_jars(state_dir, settings.jars_dir))
+        builder = builder.master(settings.master).config("spark.jars", jars)
     builder = (
-        SparkSession.builder.appName(app_name)
-        .master(settings.master)
-        .config("spark.jars", jars)
+        # OpenMP one thread per executor's Python worker (streaming.scoring.one_thread_per_worker
+        # says why; in local mode the workers set it themselves when they load a model)
+        builder.config("spark.executorEnv.OMP_NUM_THREADS", "1")
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
@@ -46,4 +69,6 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
     )
+    for key, value in state_store_conf(settings).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
@@ -23,6 +23,12 @@ class StreamSettings(ForewarnSettings):
     # Readings kept per asset; 0 = what the champion's features need (models.features.required_history).
     history_readings: int = 0
     top_features: PositiveInt = 3
+    # Top contributing sensors for risk at or above this (the lowest alert threshold: what an alert
+    # shows) and for each asset's latest reading of a micro-batch; other records carry none.
+    explain_at: float = Field(0.5, ge=0.0, le=1.0)
+    # Assets are hashed into this many state keys; each is one call of the Python step per
+    # micro-batch. Fixed at a checkpoint's first run (the job refuses another value on it).
+    state_buckets: PositiveInt = 16
     checkpoint_dir: Path | None = None  # None = <state>/checkpoints/stream
     query_name: str = "forewarn-scoring"
     # How often a micro-batch starts; 0 = as soon as the previous one finished (lowest latency).

@@ -14,31 +14,25 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
-from forewarn.contracts.dead_letter import ScoringReason
-from forewarn.contracts.influx_schema import PIPELINE, RISK, telemetry_point
-from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION, UNSPECIFIED_FAILURE_MODE
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
+from forewarn.contracts.influx_schema import PIPELINE, telemetry_lines_fast, telemetry_point
 from forewarn.influx import InfluxWriter
 from forewarn.logs import RateLimitedLog, counts_text
 from forewarn.settings import InfluxSettings, KafkaSettings
-from streaming.parse import LATE_FOR_STATE, NOT_CANONICAL, UNSCORABLE, dead_letters, reading_source
 from streaming.settings import StreamSettings
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, Row
+    from pyspark.sql import DataFrame, Row
 
 log = logging.getLogger(__name__)
-
-TOP_FEATURES = ArrayType(
-    StructType([StructField("name", StringType()), StructField("contribution", DoubleType())])
-)
-RFC3339_MS = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
 
 
 def kafka_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:
@@ -81,89 +75,6 @@ def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, 
     }
 
 
-RISK_EXPRESSIONS: Mapping[str, Callable[[], Column]] = {
-    "schema": lambda: F.lit(RISK_SCHEMA_VERSION),
-    "event_ts": lambda: F.date_format(F.timestamp_millis("event_ts_ms"), RFC3339_MS),
-    "failure_mode": lambda: F.coalesce(F.col("failure_mode"), F.lit(UNSPECIFIED_FAILURE_MODE)),
-    "top_features": lambda: F.from_json("top_features", TOP_FEATURES),
-}
-"""The risk contract's fields that are not a plain column of the scored rows, and how each is built.
-
-Every other field of :data:`forewarn.contracts.risk.RISK_FIELDS` is the scored column of its name: a
-field added to the contract and not produced fails the micro-batch (an unresolved column) rather than
-going missing from ``risk``.
-"""
-
-
-def risk_records(scored: DataFrame) -> DataFrame:
-    """``risk`` rows → Kafka ``key``/``value`` in the risk contract (:mod:`forewarn.contracts.risk`).
-
-    The JSON object's fields are the contract's, in its order; null fields are left out (the
-    contract's defaults stand for them).
-    """
-    fields = [RISK_EXPRESSIONS.get(name, partial(F.col, name))().alias(name) for name in RISK_FIELDS]
-    return scored.select(F.col("asset_id").alias("key"), F.to_json(F.struct(*fields)).alias("value"))
-
-
-def state_dead_letters(scored: DataFrame, telemetry_topic: str) -> DataFrame:
-    """``late`` and ``unscorable`` rows → ``telemetry.dlq`` records (the reading as the payload)."""
-    frame = scored.select(
-        F.encode("payload", "UTF-8").alias("value"),
-        F.when(F.col("kind") == "late", F.lit(LATE_FOR_STATE)).otherwise(F.lit(UNSCORABLE)).alias("reason"),
-        "detail",
-        "asset_id",
-        "seq",
-    )
-    # the Kafka offset of one reading inside a run is not kept: the source names its asset and seq
-    source = reading_source(telemetry_topic, F.col("asset_id"), F.col("seq"))
-    return dead_letters(frame, reason=F.col("reason"), detail=F.col("detail"), source=source)
-
-
-def all_dead_letters(batch: DataFrame, telemetry_topic: str) -> DataFrame:
-    """The micro-batch's ``telemetry.dlq`` records: ``late`` and ``unscorable`` readings, and the
-    ``not_canonical`` Kafka records whose dead letter the job built from the source row."""
-    state = state_dead_letters(batch.where(F.col("kind").isin("late", "unscorable")), telemetry_topic)
-    records = batch.where(F.col("kind") == "not_canonical").select(
-        F.col("dlq_key").alias("key"), F.col("dlq_value").alias("value"), F.lit(NOT_CANONICAL).alias("reason")
-    )
-    return state.unionByName(records)
-
-
-def write_kafka(frame: DataFrame, topic: str, options: dict[str, str]) -> None:
-    """Write ``key``/``value`` (and ``reason`` as a header when present) to ``topic``; raises on failure."""
-    columns = [F.col("key").cast("string"), F.col("value").cast("string")]
-    if "reason" in frame.columns:
-        header = F.struct(F.lit("reason").alias("key"), F.encode("reason", "UTF-8").alias("value"))
-        columns.append(F.array(header).alias("headers"))
-    writer = frame.select(*columns).write.format("kafka").option("topic", topic)
-    for key, value in options.items():
-        writer = writer.option(key, value)
-    writer.save()
-
-
-def risk_lines(rows: Iterable[Row]) -> Iterator[str | None]:
-    """InfluxDB ``risk`` points (tags bounded: site, asset, model, failure mode, whose values come
-    from the model's own list; the time is the reading's)."""
-    for r in rows:
-        yield RISK.point(
-            {
-                "site": r["site"],
-                "asset_id": r["asset_id"],
-                "model_name": r["model_name"],
-                "model_version": r["model_version"],
-                "model_alias": r["model_alias"] or "",
-                "failure_mode": r["failure_mode"] or UNSPECIFIED_FAILURE_MODE,
-            },
-            {
-                "risk": r["risk"],
-                "rul_cycles": r["rul_cycles"],
-                "horizon_cycles": r["horizon_cycles"],
-                "seq": r["seq"],
-            },
-            r["event_ts_ms"],
-        )
-
-
 @dataclass(frozen=True)
 class TelemetryPoints:
     """Which readings become InfluxDB ``telemetry`` points, and stamped when.
@@ -189,9 +100,17 @@ class TelemetryPoints:
         settings: Mapping[str, Any],
         sensors: Mapping[str, Any],
     ) -> str | None:
-        """One reading's point (:func:`telemetry_point`: settings and sensors kept apart by prefix)."""
+        """One reading's point (:func:`telemetry_point`: settings and sensors kept apart by prefix).
+
+        A canonical reading (every value a float, finite: JSON has no NaN) takes the bulk builder,
+        which writes the same line at a fraction of the cost; anything else the general one.
+        """
         if self.bucket_ms:
             ts_ms -= ts_ms % self.bucket_ms
+        if all(type(v) is float for v in sensors.values()) and all(
+            type(v) is float for v in settings.values()
+        ):
+            return telemetry_lines_fast(site, asset_id, ts_ms, int(seq), settings, sensors)
         return telemetry_point(site, asset_id, ts_ms, int(seq), settings, sensors)
 
 
@@ -228,27 +147,11 @@ def _writer(settings: InfluxSettings, batch_lines: int, retry_budget_s: float) -
     return writer
 
 
-def _influx_partition(settings: InfluxSettings, stream: StreamSettings) -> Callable[[Iterator[Row]], None]:
-    """The ``foreachPartition`` function writing one partition's ``risk`` rows and ``telemetry``
-    rows (points already in line protocol) to InfluxDB, on the executor."""
-
-    def lines(rows: Iterator[Row]) -> Iterator[str | None]:
-        for r in rows:
-            if r["kind"] == "telemetry":
-                yield from r["payload"].split("\n")
-            else:
-                yield from risk_lines([r])
-
-    def write(rows: Iterator[Row]) -> None:
-        _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write(lines(rows))
-
-    return write
-
-
 DEAD_LETTER_COUNTERS: dict[str, ScoringReason] = {
     "late": ScoringReason.LATE_FOR_STATE,
     "unscorable": ScoringReason.UNSCORABLE,
     "not_canonical": ScoringReason.NOT_CANONICAL,
+    "sink_refused": ScoringReason.SINK_REFUSED,
 }
 """The counters of :class:`ScoredSink` that count dead letters, and the reason each is written under."""
 
@@ -299,14 +202,96 @@ def batch_line(batch_id: int, counts: Mapping[str, int], seconds: float) -> str:
     return f"{text} in {seconds:.1f} s"
 
 
+COUNTERS = (
+    "records",
+    "readings_in",
+    "duplicates",
+    "scored",
+    "explained",
+    "late",
+    "unscorable",
+    "not_canonical",
+    "assets",
+)
+"""The step's counters, one ``stats`` row per bucket and micro-batch (``streaming.step``)."""
+
+REFUSED = StructType([StructField("line", StringType()), StructField("error", StringType())])
+"""What the InfluxDB sink hands back: the points InfluxDB refused (each one, with its error)."""
+
+MAX_LETTER_PAYLOAD = 700_000
+"""Bytes of payload a dead letter carries at most: base64 makes it 4/3 larger, and a Kafka record
+over the broker's ``max.message.bytes`` (1 MiB by default) would fail the whole write."""
+
+
+def _influx_partition(
+    settings: InfluxSettings, stream: StreamSettings
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The ``mapInPandas`` function writing one partition's ``points`` rows to InfluxDB, on the
+    executor; it yields the points InfluxDB refused (an outage raises after the retry budget)."""
+    import pandas as pd
+
+    def lines(frames: Iterator[Any]) -> Iterator[str]:
+        for frame in frames:
+            for text in frame["lines"]:
+                if text:
+                    yield from text.split("\n")
+
+    def write(frames: Iterator[Any]) -> Iterator[Any]:
+        outcome = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write_checked(
+            lines(frames)
+        )
+        # object columns even when empty: pandas makes an empty list float64, which pyspark 4.2
+        # cannot hand Arrow as a string column
+        yield pd.DataFrame(
+            {
+                "line": pd.Series([r.line for r in outcome.refused], dtype=object),
+                "error": pd.Series([r.error for r in outcome.refused], dtype=object),
+            }
+        )
+
+    return write
+
+
+def refused_letters(refused: Iterable[Any], now: datetime) -> list[tuple[str, bytes, str]]:
+    """Points InfluxDB refused → ``telemetry.dlq`` records (key, value, reason): stage ``scoring``,
+    reason ``sink_refused``; the payload is the refused line, its source the measurement."""
+    out = []
+    for r in refused:
+        line = str(r["line"])
+        measurement = line.split(",", 1)[0].split(" ", 1)[0]
+        source = f"influxdb:{measurement}"
+        payload = line.encode()[:MAX_LETTER_PAYLOAD]
+        detail = f"InfluxDB refused the point: {r['error']}"[:1000]
+        letter = DeadLetter(Stage.SCORING, ScoringReason.SINK_REFUSED, detail, source, payload, now)
+        out.append((source, dead_letter.encode(letter), ScoringReason.SINK_REFUSED.value))
+    return out
+
+
+def write_kafka(frame: DataFrame, options: dict[str, str]) -> None:
+    """Write rows with ``topic``, ``key``, ``value`` (and ``reason``, as a header where set); raises
+    on failure."""
+    header = F.struct(F.lit("reason").alias("key"), F.encode("reason", "UTF-8").alias("value"))
+    writer = frame.select(
+        "topic",
+        F.col("key").cast("string"),
+        F.col("value"),
+        F.when(F.col("reason").isNotNull(), F.array(header)).alias("headers"),
+    ).write.format("kafka")
+    for key, value in options.items():
+        writer = writer.option(key, value)
+    writer.save()
+
+
 @dataclass
 class ScoredSink:
-    """``foreachBatch`` of the scoring query.
+    """``foreachBatch`` of the scoring query: the step's rows are finished records, so the sink only
+    moves them. Two Spark jobs per micro-batch: InfluxDB (which also computes and caches the batch
+    and collects the refused points), then Kafka (``risk`` and ``telemetry.dlq`` in one write, each
+    row naming its topic). The counters come from the ``stats`` rows of the cached batch.
 
     ``timings_ms`` accumulates where the time goes, per stage, over the job's life (the benchmark
-    reads it): ``compute`` is the first action, which runs the Kafka read, the stateful step and
-    the scoring step (and caches the result); ``state_cpu``/``score_cpu`` are the Python workers'
-    own time in those two steps (summed over parallel tasks, model loading included).
+    reads it): ``compute_influx`` is the first job (Kafka read, the step, InfluxDB), ``kafka`` the
+    second, ``step_ms``/``score_ms`` the Python step's own time (summed over tasks).
     """
 
     kafka: KafkaSettings
@@ -323,53 +308,55 @@ class ScoredSink:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = mark = time.monotonic()
-        samples: list[Row] = []
         batch.persist()
         try:
-            # The counts come first: they compute (and cache) the batch, and say which writes are needed
-            # (an empty Kafka write still costs a Spark job per micro-batch).
-            totals = (
-                batch.groupBy("kind")
-                .agg(
-                    F.count("*").alias("rows"),
-                    F.sum("readings_in").alias("readings_in"),
-                    F.sum("duplicates").alias("dups"),
-                    F.sum("state_ms").alias("state_ms"),
-                    F.sum("score_ms").alias("score_ms"),
-                )
+            refused = (
+                batch.where(F.col("kind") == "points")
+                .select("lines")
+                .mapInPandas(_influx_partition(self.influx, self.stream), schema=REFUSED)
                 .collect()
             )
-            mark = self._timed("compute", mark)
-            by_kind = {r["kind"]: r for r in totals}
+            mark = self._timed("compute_influx", mark)
+            stats = batch.where(F.col("kind") == "stats").select(*COUNTERS, "call_ms", "score_ms").collect()
+            mark = self._timed("stats", mark)
+            totals = {name: sum(int(r[name] or 0) for r in stats) for name in COUNTERS}
             options = producer_options(self.kafka, self.stream)
-            if "risk" in by_kind:
-                risk = risk_records(batch.where(F.col("kind") == "risk"))
-                write_kafka(risk, self.kafka.risk_topic, options)
-                mark = self._timed("kafka_risk", mark)
-            if by_kind.keys() & {"late", "unscorable", "not_canonical"}:
-                dead = all_dead_letters(batch, self.kafka.telemetry_topic)
-                write_kafka(dead, self.kafka.dlq_topic, options)
-                samples = dead.select("reason", "key").limit(DEAD_LETTER_SAMPLES).collect()
-                mark = self._timed("kafka_dlq", mark)
-            if by_kind.keys() & {"risk", "telemetry"}:  # one Spark job for both measurements
-                points = batch.where(F.col("kind").isin("risk", "telemetry"))
-                points.foreachPartition(_influx_partition(self.influx, self.stream))
-                mark = self._timed("influx", mark)
+            if totals["scored"] or totals["late"] or totals["unscorable"] or totals["not_canonical"]:
+                write_kafka(batch.where(F.col("kind").isin("risk", "dead")), options)
+                mark = self._timed("kafka", mark)
+            samples = (
+                batch.where(F.col("kind") == "dead")
+                .select("reason", "key")
+                .limit(DEAD_LETTER_SAMPLES)
+                .collect()
+                if totals["late"] or totals["unscorable"] or totals["not_canonical"]
+                else []
+            )
+            if refused:
+                letters = refused_letters(refused, datetime.now(UTC))
+                frame = batch.sparkSession.createDataFrame(
+                    [(self.kafka.dlq_topic, k, v, r) for k, v, r in letters],
+                    "topic string, key string, value binary, reason string",
+                )
+                write_kafka(frame, options)
+                mark = self._timed("kafka_refused", mark)
         finally:
             batch.unpersist()
-        stats = by_kind.get("stats")
         counts = {
-            "readings_in": int(stats["readings_in"] or 0) if stats else 0,
-            "duplicates": int(stats["dups"] or 0) if stats else 0,
-            "readings_out": by_kind["risk"]["rows"] if "risk" in by_kind else 0,
-            "late": by_kind["late"]["rows"] if "late" in by_kind else 0,
-            "unscorable": by_kind["unscorable"]["rows"] if "unscorable" in by_kind else 0,
-            "not_canonical": by_kind["not_canonical"]["rows"] if "not_canonical" in by_kind else 0,
+            "readings_in": totals["readings_in"],
+            "duplicates": totals["duplicates"],
+            "readings_out": totals["scored"],
+            "explained": totals["explained"],
+            "late": totals["late"],
+            "unscorable": totals["unscorable"],
+            "not_canonical": totals["not_canonical"],
+            "sink_refused": len(refused),
         }
         self.counters.add(**counts)
-        for stage, column in (("state_cpu", "state_ms"), ("score_cpu", "score_ms")):
-            spent = sum(float(r[column] or 0.0) for r in totals)
-            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + spent
+        for stage, column in (("step_ms", "call_ms"), ("score_ms", "score_ms")):
+            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + sum(
+                float(r[column] or 0.0) for r in stats
+            )
         with InfluxWriter(self.influx, retry_budget_s=self.stream.sink_retry_s) as w:
             w.write(self.counters.lines(int(time.time() * 1000)))
         self._timed("influx_pipeline", mark)
@@ -377,4 +364,6 @@ class ScoredSink:
             log.info("%s", batch_line(batch_id, counts, time.monotonic() - started))
         for letter in samples:
             self.letters_log.log(letter["reason"], "dead letter %s from %s", letter["reason"], letter["key"])
+        for r in refused[:DEAD_LETTER_SAMPLES]:
+            self.letters_log.log("sink_refused", "InfluxDB refused a point: %s", str(r["error"])[:200])
         self.letters_log.flush()

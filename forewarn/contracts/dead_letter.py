@@ -105,6 +105,10 @@ class GatewayReason(StrEnum):
     """``ts`` is further ahead of the receive time than the configured clock skew."""
     UNKNOWN_SENSOR = "unknown_sensor"
     """A sensor outside the configured set, under the ``reject`` policy."""
+    BAD_NAME = "bad_name"
+    """A name no store can hold: a setting or sensor name, or the site or asset id of the topic, that is
+    empty, too long, holds a control character, a line separator or a noncharacter, or ends with a
+    backslash (``forewarn.contracts.telemetry.name_problem``: the scoring job refuses it too)."""
 
 
 class ScoringReason(StrEnum):
@@ -116,7 +120,12 @@ class ScoringReason(StrEnum):
     """A reading older than every reading the job keeps for its asset: it can no longer be scored
     with the readings before it."""
     UNSCORABLE = "unscorable"
-    """A reading the champion model cannot score (a sensor it needs is missing)."""
+    """A reading the champion model cannot score: a value it needs is missing, not finite, or
+    beyond any value the model can score; or the model refused its features."""
+    SINK_REFUSED = "sink_refused"
+    """A point InfluxDB refused (the payload is the line): the reading was scored; the point is what
+    could not be stored. Its source is ``influxdb:<measurement>``; ``forewarn dlq replay`` cannot
+    revive it."""
 
 
 Reason = GatewayReason | ScoringReason | RiskRejectReason

@@ -1,7 +1,7 @@
 """The ``risk`` contract (Kafka topic ``risk``): one scored reading of one asset, versioned.
 
-Produced by the streaming scoring job (``streaming.sinks.risk_records`` derives its Spark struct from
-:class:`RiskRecord`'s fields), read by the alert engine. Decoding returns a record or a
+Produced by the streaming scoring job (``streaming.step`` writes each record's JSON with
+:data:`RISK_FIELDS`, in order), read by the alert engine. Decoding returns a record or a
 :class:`RiskRejection` that keeps the original bytes and the reason (errors are data).
 """
 
@@ -56,6 +56,11 @@ class RiskRecord(BaseModel):
     failure_mode: str = Field(
         default=UNSPECIFIED_FAILURE_MODE, min_length=1, max_length=FAILURE_MODE_MAX_CHARS, pattern=_NO_NUL
     )
+    # The sensors that took the most remaining life away, largest first. Explaining costs one predict
+    # per sensor, so the scoring job explains only the records an operator will look at: risk at or
+    # above ``FOREWARN_STREAM_EXPLAIN_AT`` (set it to the lowest alert threshold: every alert carries
+    # its reasons) and each asset's latest reading of a micro-batch (its page is current). Every
+    # other record carries an empty list.
     top_features: tuple[FeatureContribution, ...] = ()
 
     @field_validator("event_ts")

@@ -17,12 +17,34 @@ record per reading because per-record cost dominates a Python producer (``bench/
 scoring job's Spark schema (:func:`spark_schema`) are built from it or checked against it by a test.
 The MQTT payload's rules (RFC 3339 or epoch ``ts``, optional ``settings``, the policy limits) are the
 gateway's input rules and stay in ``ingest.contract``.
+
+What can never be stored is refused here, by rules the gateway applies too (it imports them), so
+what the gateway forwards always decodes, and a record that does not (an older gateway, a producer
+bug, a hand-written revival) is the scoring job's ``not_canonical`` dead letter rather than a
+refusal by a sink downstream:
+
+- **names** (``asset_id``, ``site``, every setting and sensor name; :func:`name_problem`): 1 to
+  :data:`MAX_NAME_CHARS` characters; no control character (U+0000-U+001F, U+007F-U+009F), no line or
+  paragraph separator (U+2028, U+2029), no surrogate, no Unicode noncharacter (U+FDD0-U+FDEF and
+  U+xFFFE/U+xFFFF of every plane); not ending with a backslash. A newline breaks a line-protocol line
+  (InfluxDB 1.x refuses the batch), and 1.x cannot carry a trailing backslash in a key or tag value
+  (``a\\`` is refused however it is escaped); the other control characters, separators and
+  noncharacters InfluxDB 1.x stores, but Mosquitto refuses them in topics (so an ``asset_id`` that
+  holds one could never be published), they break logs and consoles, and no sensor is named so.
+  Everything else is a name: spaces, commas, ``=``, quotes, backslashes inside, emoji, ``time``
+  (a field is ``sensor.time`` in InfluxDB, never ``time``), leading ``_``.
+- **values**: finite numbers as doubles. Booleans are not numbers; a JSON number beyond a double's
+  range (``1e400``, a 400-digit integer) is not finite.
+- **``ts``**: epoch milliseconds in [0, :data:`MAX_TS_MS`] (InfluxDB's last representable
+  nanosecond: a later point is refused by the store).
+- **``seq``**: an integer in [0, 2^63).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,6 +57,15 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 MAX_INT64 = 2**63 - 1
+MAX_NAME_CHARS = 128
+"""The longest name (asset id, site, setting or sensor name) a reading may carry, in characters."""
+MAX_TS_MS = 9_223_372_036_854
+"""The latest event time, epoch milliseconds: 2262-04-11T23:47:16.854Z, the last nanosecond an
+int64 holds, where InfluxDB's time range ends (1.x refuses a later point: "time outside range")."""
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)
+)
+_BAD_NAME_CHARACTER = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{_NONCHARACTERS}]")
 Headers = list[tuple[str, bytes]]
 
 
@@ -46,9 +77,10 @@ class FieldKind(StrEnum):
     LONG = "long"
     """A JSON integer that fits 64 bits (epoch milliseconds, sequence numbers)."""
     TEXT = "text"
-    """A non-empty JSON string."""
+    """A JSON string that is a name (:func:`name_problem`)."""
     NUMBERS = "numbers"
-    """A JSON object of name → finite number. Spark reads it as its JSON text (see :func:`spark_schema`)."""
+    """A JSON object of name (:func:`name_problem`) → finite number. Spark reads it as its JSON text
+    (see :func:`spark_schema`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +93,28 @@ class ReadingField:
         kind: its JSON kind.
         required: a reading without it (or with null) is not canonical. ``settings`` is optional:
             a reading with no operating regime is still scorable.
+        maximum: the largest value of an integer field (its kind's range when None).
     """
 
     name: str
     attribute: str
     kind: FieldKind
     required: bool = True
+    maximum: int | None = None
 
 
 FIELDS: tuple[ReadingField, ...] = (
     ReadingField("schema", "schema", FieldKind.INT),
     ReadingField("asset_id", "asset_id", FieldKind.TEXT),
     ReadingField("site", "site", FieldKind.TEXT),
-    ReadingField("ts", "ts_ms", FieldKind.LONG),
+    ReadingField("ts", "ts_ms", FieldKind.LONG, maximum=MAX_TS_MS),
     ReadingField("seq", "seq", FieldKind.LONG),
     ReadingField("settings", "settings", FieldKind.NUMBERS, required=False),
     ReadingField("sensors", "sensors", FieldKind.NUMBERS),
 )
 """A canonical reading's fields, in the order they are written."""
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+_FIELD_SET = frozenset(FIELD_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +196,7 @@ def decode_run(value: bytes) -> list[Reading]:
 def _reading(item: object) -> Reading:
     if not isinstance(item, dict):
         raise ValueError("not a JSON object")
-    extra = item.keys() - set(FIELD_NAMES)
+    extra = item.keys() - _FIELD_SET
     if extra:
         raise ValueError(f"fields not in schema {SCHEMA_VERSION}: {sorted(extra)}")
     values: dict[str, Any] = {}
@@ -179,20 +214,71 @@ def _reading(item: object) -> Reading:
     return Reading(**values)
 
 
+def name_problem(name: str) -> str | None:
+    """What makes ``name`` no name a reading may carry (see the module docstring), or None.
+
+    Shared by the gateway's input rules and :func:`decode_run`, which must agree; it runs for every
+    setting and sensor name of every reading on both, so a name of printable ASCII (every fleet's
+    names so far) costs two string methods and a length check, and only others meet the regex.
+    """
+    if not 0 < len(name) <= MAX_NAME_CHARS:
+        return f"must have 1..{MAX_NAME_CHARS} characters, has {len(name)}"
+    if name[-1] == "\\":
+        return "must not end with a backslash (InfluxDB line protocol cannot carry one there)"
+    if not (name.isascii() and name.isprintable()):
+        bad = _BAD_NAME_CHARACTER.search(name)
+        if bad is not None:
+            return f"must not hold U+{ord(bad[0]):04X} (a control character, separator or noncharacter)"
+    return None
+
+
+_known_names: set[str] = set()
+"""Names that passed :func:`name_problem` (a reading's names repeat: a set lookup instead of a check)."""
+_MAX_KNOWN_NAMES = 65_536
+"""Names come from sites: the memory of checked ones stays bounded (beyond it, new names are checked
+each time)."""
+
+
+def bad_name(names: Collection[str]) -> tuple[str, str] | None:
+    """The first name in ``names`` that :func:`name_problem` refuses and why, or None when all pass.
+
+    Names already seen cost one set comparison for the lot (it runs per reading in the gateway and
+    the scoring job: a check per name was a quarter of :func:`decode_run`'s time).
+    """
+    if _known_names.issuperset(names):
+        return None
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            return name, problem
+    if len(_known_names) < _MAX_KNOWN_NAMES:
+        _known_names.update(names)
+    return None
+
+
 def _checked(spec: ReadingField, value: object) -> Any:
     match spec.kind:
         case FieldKind.INT | FieldKind.LONG:
-            limit = 2**31 - 1 if spec.kind is FieldKind.INT else MAX_INT64
+            limit = spec.maximum or (2**31 - 1 if spec.kind is FieldKind.INT else MAX_INT64)
             if type(value) is not int or not 0 <= value <= limit:
-                raise ValueError(f"{spec.name} must be an integer in [0, {limit}], got {value!r:.40}")
+                raise ValueError(f"{spec.name} must be an integer in [0, {limit}], got {_shown(value)}")
             return value
         case FieldKind.TEXT:
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{spec.name} must be a non-empty string, got {value!r:.40}")
+            if not isinstance(value, str):
+                raise ValueError(f"{spec.name} must be a string, got {_shown(value)}")
+            if value not in _known_names:
+                problem = name_problem(value)
+                if problem is not None:
+                    raise ValueError(f"{spec.name} {_shown(value)} {problem}")
+                if len(_known_names) < _MAX_KNOWN_NAMES:
+                    _known_names.add(value)
             return value
         case FieldKind.NUMBERS:
             if not isinstance(value, dict):
                 raise ValueError(f"{spec.name} must be an object of numbers")
+            bad = bad_name(value.keys())
+            if bad is not None:
+                raise ValueError(f"{spec.name} name {_shown(bad[0])} {bad[1]}")
             out: dict[str, float] = {}
             for name, number in value.items():
                 try:  # float() of a huge JSON integer overflows: not a finite double either
@@ -200,10 +286,22 @@ def _checked(spec: ReadingField, value: object) -> Any:
                 except OverflowError:
                     as_float = math.nan
                 if not math.isfinite(as_float):
-                    raise ValueError(f"{spec.name}.{name} must be a finite number, got {number!r:.40}")
+                    raise ValueError(
+                        f"{spec.name}.{name!r:.40} must be a finite number, got {_shown(number)}"
+                    )
                 out[name] = as_float
             return out
     raise AssertionError(spec.kind)  # pragma: no cover - every kind is matched above
+
+
+def _shown(value: object) -> str:
+    """A value in an error message: its repr, at most 40 characters (a repr never holds a control
+    character; an integer beyond Python's 4,300-digit repr limit is named by its size)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length() if isinstance(value, int) else '?'} bits"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def telemetry_headers(site: str, gateway_id: str, received_at: datetime) -> Headers:

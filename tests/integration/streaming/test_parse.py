@@ -1,85 +1,148 @@
-"""The job's parser agrees with the gateway's canonical encoding and dead-letters the rest."""
+"""The job reads what the gateway writes and dead-letters the rest, through Spark's real plan.
+
+Kafka-shaped rows (binary key and value, topic, partition, offset, timestamp) are written to Parquet
+and read back as a stream, and ``streaming.job.transform`` runs on them: the JVM moves the bytes,
+the Python step parses them with the telemetry contract's rules (``streaming.runs``). What it
+cannot read is a ``not_canonical`` letter keeping the record's bytes, its Kafka coordinate and
+time; a reading it cannot score or that came too late is a letter holding its canonical run.
+"""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 import pytest
 
+from forewarn.contracts import dead_letter
 from forewarn.contracts.dead_letter import FIELD_NAMES, ScoringReason, Stage
-from forewarn.contracts.dead_letter import decode as decode_dead_letter
+from forewarn.contracts.risk import RISK_FIELDS, RiskRecord, decode_risk
 from forewarn.contracts.telemetry import Reading, decode_run, encode_run
-from streaming.parse import NOT_CANONICAL, parse_telemetry
-from streaming.sinks import state_dead_letters
-from streaming.state import canonical_json
+from infra.stack.service import StackContext
+from streaming.job import transform
+from streaming.scoring import ModelRef
+from streaming.step import StepConfig
+from tests.integration.streaming.conftest import TrainedModel
+from tests.integration.streaming.test_scoring_job import fd001_test_readings
+from tests.integration.streaming.test_transform_static import collect
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-
 RECEIVED = datetime(2026, 11, 23, 4, 30, 12, 345000, tzinfo=UTC)
+KAFKA_ROW = "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
 
 
-def kafka_rows(spark: Any, values: list[bytes]) -> Any:
-    rows = [("telemetry", 2, 100 + i, RECEIVED, b"key", value) for i, value in enumerate(values)]
-    schema = "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
-    return spark.createDataFrame(rows, schema)
+Records = list[tuple[bytes | None, bytes | None]]
 
 
-def test_canonical_runs_explode_and_everything_else_is_a_dead_letter(spark: Any) -> None:
-    run = [
-        Reading("pump-7", "site-1", 1_767_225_600_000 + i, 40 + i, {"load": 0.8}, {"vib_mm_s": 2.0 + i})
-        for i in range(3)
+def kafka_rows(spark: Any, batches: list[Records], folder: Path) -> Any:
+    """A stream of Kafka source rows on partition 2 from offset 100, all received at ``RECEIVED``:
+    one Parquet file, and so one micro-batch, per batch."""
+    offset = 100
+    for batch in batches:
+        rows = [("telemetry", 2, offset + i, RECEIVED, key, value) for i, (key, value) in enumerate(batch)]
+        offset += len(batch)
+        spark.createDataFrame(rows, KAFKA_ROW).coalesce(1).write.mode("append").parquet(str(folder))
+    return spark.readStream.schema(KAFKA_ROW).option("maxFilesPerTrigger", 1).parquet(str(folder))
+
+
+def step_config(stack: StackContext, model: TrainedModel) -> StepConfig:
+    ref = ModelRef(stack.mlflow.tracking_uri, stack.mlflow.registry_uri or stack.mlflow.tracking_uri,
+                   model.name, "champion", 3600.0)  # fmt: skip
+    return StepConfig(ref=ref, risk_topic="risk", dlq_topic="telemetry.dlq", top_k=2)
+
+
+def run(
+    spark: Any, stack: StackContext, model: TrainedModel, batches: list[Records], folder: Path
+) -> pd.DataFrame:
+    rows = transform(kafka_rows(spark, batches, folder / "in"), step_config(stack, model), buckets=4)
+    return collect(spark, rows, folder / "checkpoint")
+
+
+def test_canonical_runs_are_read_and_everything_else_is_a_dead_letter(
+    stack: StackContext, spark: Any, champion_model: TrainedModel, tmp_path: Path
+) -> None:
+    sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-001")][:12]
+    asset = sent[0].asset_id.encode()
+    good = [(asset, encode_run(sent[:5])), (asset, encode_run(sent[5:]))]
+    bad: Records = [
+        (b"k", b"not json"),
+        (b"k", b"[]"),
+        (b"pump-7", b'{"asset_id": "pump-7"}'),
+        (
+            b"a",
+            orjson.dumps(
+                [{"schema": 2, "asset_id": "a", "site": "s", "ts": 1, "seq": 1, "sensors": {"x": 1.0}}]
+            ),
+        ),
+        (b"a", orjson.dumps([{"schema": 1, "asset_id": "a", "site": "s", "ts": 1, "sensors": {"x": 1.0}}])),
+        (b"another", encode_run(sent[:1])),  # keyed by another asset
+        (None, encode_run(sent[:1])),
+        (asset, None),
     ]
-    bad = [
-        b"not json",
-        b"[]",
-        b'{"asset_id": "pump-7"}',
-        orjson.dumps([{"schema": 2, "asset_id": "a", "site": "s", "ts": 1, "seq": 1, "sensors": {}}]),
-        orjson.dumps([{"schema": 1, "asset_id": "a", "site": "s", "ts": 1, "sensors": {"x": 1.0}}]),
+    out = run(spark, stack, champion_model, [[*good, *bad]], tmp_path)
+
+    risk = out[out["kind"] == "risk"]
+    records = [decode_risk(bytes(v)) for v in risk["value"]]
+    assert all(isinstance(r, RiskRecord) for r in records)
+    assert all(list(orjson.loads(bytes(v))) == list(RISK_FIELDS) for v in risk["value"])
+    assert sorted((r.asset_id, r.seq, r.site) for r in records if isinstance(r, RiskRecord)) == [
+        (r.asset_id, r.seq, r.site) for r in sent
     ]
-    readings, dead = parse_telemetry(kafka_rows(spark, [encode_run(run), *bad]))
+    dead = out[out["kind"] == "dead"].sort_values("key")
+    assert len(dead) == len(bad)
+    values = [bytes(v) for v in dead["value"]]
+    assert all(list(orjson.loads(v)) == list(FIELD_NAMES) for v in values), "the contract's fields, in order"
+    letters = [dead_letter.decode(v) for v in values]
+    assert {(x.stage, x.reason) for x in letters} == {(Stage.SCORING, ScoringReason.NOT_CANONICAL)}
+    assert set(dead["reason"]) == {"not_canonical"}
+    offsets = {100 + len(good) + i: value for i, (_, value) in enumerate(bad)}
+    assert sorted(x.source for x in letters) == sorted(
+        dead_letter.kafka_source("telemetry", 2, o) for o in offsets
+    )
+    assert dead["key"].tolist() == [x.source for x in letters]
+    for x in letters:
+        assert x.payload == (offsets[dead_letter.parse_kafka_source(x.source)[2]] or b"")
+        assert x.received_at == RECEIVED, "the record's Kafka timestamp, whenever the batch runs"
+    assert {orjson.loads(v)["payload_b64"] for v in values} == {
+        base64.b64encode(v or b"").decode() for _, v in bad
+    }
+    stats = out[out["kind"] == "stats"]
+    assert int(stats["records"].sum()) == len(good) + len(bad)
+    assert int(stats["not_canonical"].sum()) == len(bad)
+    assert int(stats["scored"].sum()) == len(sent)
 
-    got = sorted((r["asset_id"], r["seq"], r["ts"], r["site"]) for r in readings.collect())
-    assert got == [("pump-7", r.seq, r.ts_ms, "site-1") for r in run]
-    first = readings.orderBy("seq").first()
-    assert first is not None
-    assert orjson.loads(first["sensors"]) == {"vib_mm_s": 2.0}
-    assert orjson.loads(first["settings"]) == {"load": 0.8}
 
-    letters = dead.orderBy("key").collect()
-    assert len(letters) == len(bad)
-    decoded = [orjson.loads(row["value"]) for row in letters]
-    assert {d["payload_b64"] for d in decoded} == {__import__("base64").b64encode(b).decode() for b in bad}
-    assert {d["reason"] for d in decoded} == {NOT_CANONICAL}
-    assert all(d["source"].startswith("kafka:telemetry/2/") for d in decoded)
-    assert all(list(d) == list(FIELD_NAMES) for d in decoded), "the contract's fields, in its order"
-    letter = decode_dead_letter(letters[0]["value"].encode())
-    assert (letter.stage, letter.reason) == (Stage.SCORING, ScoringReason.NOT_CANONICAL)
-    assert letter.payload in bad
-    assert letter.received_at == RECEIVED, "the record's Kafka timestamp, whenever the batch runs"
-
-
-def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(spark: Any) -> None:
+def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(
+    stack: StackContext, spark: Any, champion_model: TrainedModel, tmp_path: Path
+) -> None:
     """What ``forewarn dlq replay`` revives: the contract decodes the letter, and its payload is a
     canonical run the telemetry contract reads back as the very reading."""
-    reading = Reading("pump-7", "site-1", 1_767_225_600_000, 7, {"load": 0.8}, {"vib_mm_s": 2.0})
-    payload = canonical_json("pump-7", "site-1", reading.ts_ms, 7, '{"load": 0.8}', '{"vib_mm_s": 2.0}')
-    rows = spark.createDataFrame(
-        [("unscorable", "pump-7", 7, payload, "FeatureInputError: readings lack ['s2']"),
-         ("late", "pump-7", 7, payload, "older than the 30 readings kept")],
-        "kind string, asset_id string, seq long, payload string, detail string",
-    )  # fmt: skip
-    letters = [
-        decode_dead_letter(row["value"].encode()) for row in state_dead_letters(rows, "telemetry").collect()
-    ]
-    assert [(d.stage, d.reason) for d in letters] == [
-        (Stage.SCORING, ScoringReason.UNSCORABLE),
-        (Stage.SCORING, ScoringReason.LATE_FOR_STATE),
-    ]
-    assert all(decode_run(d.payload) == [reading] for d in letters)
-    assert [d.source for d in letters] == ["kafka:telemetry/asset/pump-7/seq/7"] * 2
-    assert [row["key"] for row in state_dead_letters(rows, "telemetry").collect()] == [
-        d.source for d in letters
-    ]
+    sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-002")]
+    asset = sent[0].asset_id
+    first = sent[1:60]  # seq 1 comes later
+    late = sent[0]  # arrives after 59 later ones: older than every reading kept (the model keeps fewer)
+    unscorable: Reading = replace(sent[60], sensors={"sensor_2": 1.0})
+    records: Records = [(asset.encode(), encode_run(first[i : i + 10])) for i in range(0, len(first), 10)]
+    late_batch: Records = [(asset.encode(), encode_run([late])), (asset.encode(), encode_run([unscorable]))]
+    out = run(spark, stack, champion_model, [records, late_batch], tmp_path)
+
+    dead = out[out["kind"] == "dead"]
+    letters = {x.reason: x for x in (dead_letter.decode(bytes(v)) for v in dead["value"])}
+    assert set(letters) == {ScoringReason.LATE_FOR_STATE, ScoringReason.UNSCORABLE}
+    assert decode_run(letters[ScoringReason.LATE_FOR_STATE].payload) == [late]
+    assert decode_run(letters[ScoringReason.UNSCORABLE].payload) == [unscorable]
+    assert letters[ScoringReason.LATE_FOR_STATE].source == dead_letter.reading_source(
+        "telemetry", asset, late.seq
+    )
+    assert letters[ScoringReason.UNSCORABLE].source == dead_letter.reading_source(
+        "telemetry", asset, unscorable.seq
+    )
+    assert all(x.stage == Stage.SCORING and x.received_at == RECEIVED for x in letters.values())
+    assert sorted(dead["key"]) == sorted(x.source for x in letters.values())
+    assert int((out["kind"] == "risk").sum()) == len(first)

@@ -124,7 +124,13 @@ def test_every_reading_scored_once_matching_offline_scores(
     assert sorted((s["asset_id"], s["seq"]) for s in scores) == sorted((r.asset_id, r.seq) for r in sent)
     assert {s["model_name"] for s in scores} == {champion_model.name}
     assert {s["model_version"] for s in scores} == {champion_model.version}
-    assert all(0.0 <= s["risk"] <= 1.0 and len(s["top_features"]) == 2 for s in scores)
+    assert all(0.0 <= s["risk"] <= 1.0 and len(s["top_features"]) in (0, 2) for s in scores)
+    # explained where an operator will look (the risk contract): risk at or above the lowest alert
+    # threshold, and each asset's latest reading; not every reading
+    assert all(len(s["top_features"]) == 2 for s in scores if s["risk"] >= config.stream.explain_at)
+    latest = {a: max(r.seq for r in run) for a, run in by_asset.items()}
+    assert all(len(s["top_features"]) == 2 for s in scores if s["seq"] == latest[s["asset_id"]])
+    assert sum(1 for s in scores if not s["top_features"]) > len(scores) / 2
     # a model without failure modes: every record (and InfluxDB tag) says so explicitly
     assert {s["failure_mode"] for s in scores} == {"unspecified"}
     assert tag_values(stack, influx_database, "failure_mode") == {"unspecified"}

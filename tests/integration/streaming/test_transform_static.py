@@ -2,8 +2,8 @@
 
 Kafka-shaped rows built here are written to Parquet and read back as a stream (Spark's stateful
 operator for Python runs in streaming queries only), so Spark runs the very plan of the job
-(parse, per-asset state, scoring, dead letters, telemetry points) with no broker and no sink:
-only the champion from the real MLflow registry.
+(bucketing by asset, the Python step with its state, scoring, dead letters, InfluxDB lines) with no
+broker and no sink: only the champion from the real MLflow registry.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import orjson
 import pandas as pd
 import pytest
 
-from forewarn.contracts.dead_letter import decode as decode_dead_letter
-from forewarn.contracts.telemetry import Reading, encode_run
+from forewarn.contracts import dead_letter
+from forewarn.contracts.dead_letter import ScoringReason
+from forewarn.contracts.risk import RiskRecord, decode_risk
+from forewarn.contracts.telemetry import Reading, decode_run, encode_run
 from infra.stack.service import StackContext
 from streaming.job import JobConfig, scored_rows
 from streaming.settings import StreamSettings
@@ -31,10 +33,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 KAFKA_ROW = "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
 
 
-def kafka_rows(spark: Any, values: list[bytes], folder: Path) -> Any:
-    """A streaming DataFrame of Kafka source rows holding ``values`` (from Parquet files)."""
+def kafka_rows(spark: Any, records: list[tuple[bytes, bytes]], folder: Path) -> Any:
+    """A streaming DataFrame of Kafka source rows holding ``records`` (from Parquet files)."""
     received = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)
-    rows = [("telemetry", i % 3, 100 + i, received, b"key", value) for i, value in enumerate(values)]
+    rows = [("telemetry", i % 3, 100 + i, received, key, value) for i, (key, value) in enumerate(records)]
     spark.createDataFrame(rows, KAFKA_ROW).write.mode("overwrite").parquet(str(folder))
     return spark.readStream.schema(KAFKA_ROW).parquet(str(folder))
 
@@ -64,36 +66,45 @@ def config(stack: StackContext, model: TrainedModel, tmp_path: Path, **stream: A
     )
 
 
+def lines(rows: pd.DataFrame, measurement: str) -> list[str]:
+    bodies = rows.loc[rows["kind"] == "points", "lines"]
+    return [line for body in bodies for line in body.split("\n") if line.startswith(f"{measurement},")]
+
+
 def test_static_rows_give_scores_points_and_dead_letters(
     stack: StackContext, spark: Any, champion_model: TrainedModel, tmp_path: Path
 ) -> None:
     sent = [r for r in fd001_test_readings() if r.asset_id.endswith(("-001", "-002"))]
     runs = [
-        encode_run(mine[i : i + 4])
+        (asset.encode(), encode_run(mine[i : i + 4]))
         for asset in sorted({r.asset_id for r in sent})
         for mine in [[r for r in sent if r.asset_id == asset]]
         for i in range(0, len(mine), 4)
     ]
-    # a reading without the model's sensors: unscorable
+    # a reading without the model's sensors: unscorable (and still a telemetry point)
     missing = Reading("pump-9", "site-2", 1_767_225_600_000, 1, {}, {"vib_mm_s": 2.0})
-    # canonical in shape, but values no number: unscorable, and its point keeps what it can hold
+    # canonical in shape, but values no number: the contract refuses the record
     odd = orjson.dumps(
         [{"schema": 1, "asset_id": "pump-8", "site": "site-2", "ts": 1_767_225_600_000, "seq": 1,
           "settings": {}, "sensors": {"a": None, "b": [1], "c": {"d": 1}, "e": 2.5}}]
     )  # fmt: skip
-    values = [*runs, runs[2], encode_run([missing]), odd, b"not telemetry"]
+    records = [*runs, runs[2], (b"pump-9", encode_run([missing])), (b"pump-8", odd), (b"x", b"not telemetry")]
 
     job = config(stack, champion_model, tmp_path)
-    source = kafka_rows(spark, values, tmp_path / "in")
-    rows = collect(spark, scored_rows(source, job), tmp_path / "checkpoint")
+    rows = collect(
+        spark, scored_rows(kafka_rows(spark, records, tmp_path / "in"), job), tmp_path / "checkpoint"
+    )
 
-    risk = rows[rows["kind"] == "risk"]
+    risk = [decode_risk(bytes(v)) for v in rows.loc[rows["kind"] == "risk", "value"]]
+    scores = [r for r in risk if isinstance(r, RiskRecord)]
+    assert len(scores) == len(risk)
     # every reading scored once, the record delivered twice counted as duplicates
-    scored = sorted(zip(risk["asset_id"], risk["seq"], strict=True))
-    assert scored == sorted((r.asset_id, r.seq) for r in sent)
+    assert sorted((r.asset_id, r.seq) for r in scores) == sorted((r.asset_id, r.seq) for r in sent)
     stats = rows[rows["kind"] == "stats"]
-    assert int(stats["duplicates"].sum()) == len(orjson.loads(runs[2]))
-    assert set(risk["model_version"]) == {champion_model.version}
+    assert int(stats["duplicates"].sum()) == len(orjson.loads(runs[2][1]))
+    assert int(stats["readings_in"].sum()) == len(sent) + len(orjson.loads(runs[2][1])) + 1
+    assert int(stats["records"].sum()) == len(records)
+    assert {r.model_version for r in scores} == {champion_model.version}
 
     # the same scores as the registered model offline on the same readings
     import mlflow
@@ -102,42 +113,46 @@ def test_static_rows_give_scores_points_and_dead_letters(
     model = mlflow.pyfunc.load_model(f"models:/{champion_model.name}/{champion_model.version}")
     frame = pd.DataFrame([{"asset_id": r.asset_id, "cycle": r.seq, **r.settings, **r.sensors} for r in sent])
     offline = model.predict(frame, params={"top_k": 0}).set_index(["asset_id", "cycle"])
-    got = risk.set_index(["asset_id", "seq"]).sort_index()
-    assert np.allclose(got["rul_cycles"], offline.loc[got.index, "rul"], atol=1e-6)
+    got = pd.DataFrame(
+        [{"asset_id": r.asset_id, "seq": r.seq, "rul": r.rul_cycles, "risk": r.risk} for r in scores]
+    )
+    got = got.set_index(["asset_id", "seq"]).sort_index()
+    assert np.allclose(got["rul"], offline.loc[got.index, "rul"], atol=1e-6)
+    assert np.allclose(got["risk"], offline.loc[got.index, "risk"], atol=1e-9)
 
-    # one telemetry row per asset with a point per reading (pump-9's reading too: unscorable, not unchartable)
-    points = [line for body in rows.loc[rows["kind"] == "telemetry", "payload"] for line in body.split("\n")]
-    assert len(points) == len(sent) + 2
-    assert all(p.startswith("telemetry,asset_id=") for p in points)
+    # a telemetry point per reading that is not a duplicate (pump-9's too: unscorable, not unchartable)
+    telemetry = lines(rows, "telemetry")
+    assert len(telemetry) == len(sent) + 1
     sensor = next(iter(sent[0].sensors))
-    assert all(f" sensor.{sensor}=" in p or f",sensor.{sensor}=" in p for p in points if "pump-" not in p)
-    assert [p for p in points if "pump-8" in p] == [
-        "telemetry,asset_id=pump-8,site=site-2 sensor.e=2.5,seq=1i 1767225600000"
+    assert all(f",sensor.{sensor}=" in p or f" sensor.{sensor}=" in p for p in telemetry if "pump-" not in p)
+    assert [p for p in telemetry if "pump-9" in p] == [
+        "telemetry,asset_id=pump-9,site=site-2 sensor.vib_mm_s=2.0,seq=1i 1767225600000"
     ]
+    assert len(lines(rows, "risk")) == len(sent)
 
-    unscorable = rows[rows["kind"] == "unscorable"].sort_values("asset_id")
-    assert list(unscorable["asset_id"]) == ["pump-8", "pump-9"]
-    assert [orjson.loads(p)[0]["seq"] for p in unscorable["payload"]] == [1, 1]
-
-    dead = rows[rows["kind"] == "not_canonical"]
-    assert len(dead) == 1
-    letter = decode_dead_letter(dead["dlq_value"].iloc[0].encode())
-    assert letter.payload == b"not telemetry"
-    assert dead["dlq_key"].iloc[0] == f"kafka:telemetry/{(len(values) - 1) % 3}/{100 + len(values) - 1}"
+    dead = rows[rows["kind"] == "dead"]
+    letters = {x.source: x for x in (dead_letter.decode(bytes(v)) for v in dead["value"])}
+    unscorable = letters[dead_letter.reading_source("telemetry", "pump-9", 1)]
+    assert unscorable.reason == ScoringReason.UNSCORABLE
+    assert decode_run(unscorable.payload) == [missing]
+    refused = {x.payload: x for x in letters.values() if x.reason == ScoringReason.NOT_CANONICAL}
+    assert set(refused) == {odd, b"not telemetry"}
+    last = len(records) - 1
+    assert refused[b"not telemetry"].source == dead_letter.kafka_source("telemetry", last % 3, 100 + last)
+    assert len(letters) == len(dead) == 3
 
 
 def test_points_follow_the_telemetry_setting(
     stack: StackContext, spark: Any, champion_model: TrainedModel, tmp_path: Path
 ) -> None:
     sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-003")][:30]
-    values = [encode_run(sent[i : i + 5]) for i in range(0, len(sent), 5)]
+    records = [(sent[0].asset_id.encode(), encode_run(sent[i : i + 5])) for i in range(0, len(sent), 5)]
 
     def points(**stream: Any) -> list[str]:
         run = tmp_path / uuid.uuid4().hex
         job = config(stack, champion_model, run, **stream)
-        rows = scored_rows(kafka_rows(spark, values, run / "in"), job)
-        bodies = collect(spark, rows.where("kind = 'telemetry'"), run / "checkpoint")["payload"]
-        return [line for body in bodies for line in body.split("\n")]
+        rows = scored_rows(kafka_rows(spark, records, run / "in"), job)
+        return lines(collect(spark, rows.where("kind = 'points'"), run / "checkpoint"), "telemetry")
 
     assert points(telemetry_to_influx="off") == []
     raw = points(telemetry_to_influx="raw")

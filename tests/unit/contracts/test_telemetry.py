@@ -12,16 +12,18 @@ from hypothesis import strategies as st
 from forewarn.contracts.telemetry import (
     FIELD_NAMES,
     FIELDS,
+    MAX_TS_MS,
     SCHEMA_VERSION,
     Reading,
     canonical,
     decode_run,
     encode_run,
+    name_problem,
     telemetry_headers,
 )
 
 READING = Reading("pump-7", "site-1", 1_772_362_800_000, 42, {"load": 0.8}, {"vib_mm_s": 2.1})
-names = st.text(min_size=1, max_size=8)
+names = st.text(min_size=1, max_size=8).filter(lambda name: name_problem(name) is None)
 numbers = st.floats(allow_nan=False, allow_infinity=False)
 
 
@@ -40,8 +42,8 @@ def test_canonical_writes_the_fields_in_their_order_from_the_reading() -> None:
         st.builds(
             Reading,
             asset_id=st.just("pump-7"),
-            site=st.text(min_size=1, max_size=10),
-            ts_ms=st.integers(0, 2**53),
+            site=st.text(min_size=1, max_size=10).filter(lambda name: name_problem(name) is None),
+            ts_ms=st.integers(0, MAX_TS_MS),
             seq=st.integers(0, 2**63 - 1),
             settings=st.dictionaries(names, numbers, max_size=3),
             sensors=st.dictionaries(names, numbers, min_size=1, max_size=3),
@@ -68,9 +70,18 @@ def test_settings_may_be_absent_and_integers_become_floats() -> None:
         ({"ts": "2026-01-01T00:00:00Z"}, "ts must be an integer"),
         ({"seq": -1}, "seq must be an integer"),
         ({"seq": True}, "seq must be an integer"),
-        ({"site": ""}, "site must be a non-empty string"),
+        ({"site": ""}, "site '' must have 1..128 characters"),
         ({"sensors": {}}, "sensors is empty"),
-        ({"sensors": {"v": "high"}}, "sensors.v must be a finite number"),
+        ({"sensors": {"v": "high"}}, "sensors.'v' must be a finite number"),
+        ({"sensors": {"v": True}}, "sensors.'v' must be a finite number"),
+        ({"sensors": {"a\nb": 1.0}}, "sensors name 'a\\\\nb' must not hold U\\+000A"),
+        ({"settings": {"": 1.0}}, "settings name '' must have 1..128 characters"),
+        ({"settings": {"x" * 129: 1.0}}, "must have 1..128 characters, has 129"),
+        ({"sensors": {"v\\": 1.0}}, "must not end with a backslash"),
+        ({"asset_id": "pump\u2028"}, "asset_id 'pump\\\\u2028' must not hold U\\+2028"),
+        ({"site": "site\x85"}, "site 'site\\\\x85' must not hold U\\+0085"),
+        ({"site": 7}, "site must be a string"),
+        ({"ts": 9_223_372_036_855}, "ts must be an integer in \\[0, 9223372036854\\]"),
         ({"sensors": None}, "sensors is missing"),
         ({"extra": 1}, "fields not in schema"),
     ],

@@ -126,7 +126,12 @@ def test_an_array_keeps_payload_order_and_rejects_only_bad_elements() -> None:
         (reading(sensors=[1, 2]), GatewayReason.WRONG_TYPE),
         (reading(sensors={"x": None}), GatewayReason.WRONG_TYPE),
         (reading(sensors={"x": True}), GatewayReason.WRONG_TYPE),
-        (reading(sensors={"": 1.0}), GatewayReason.WRONG_TYPE),
+        (reading(sensors={"": 1.0}), GatewayReason.BAD_NAME),
+        (reading(sensors={"a\nb": 1.0}), GatewayReason.BAD_NAME),
+        (reading(sensors={"x" * 129: 1.0}), GatewayReason.BAD_NAME),
+        (reading(settings={"load\\": 1.0}), GatewayReason.BAD_NAME),
+        (reading(settings={"load\u2028": 1.0}), GatewayReason.BAD_NAME),
+        (b'{"schema": 1, "sensors": {"x": 1' + b"0" * 400 + b"}}", GatewayReason.NON_FINITE),
         (reading(settings={"load": "high"}), GatewayReason.WRONG_TYPE),
         (reading(settings=None), GatewayReason.WRONG_TYPE),
         (reading(extra=1), GatewayReason.UNKNOWN_FIELD),
@@ -137,6 +142,9 @@ def test_an_array_keeps_payload_order_and_rejects_only_bad_elements() -> None:
         (reading(ts=1.5e12), GatewayReason.BAD_TIMESTAMP),
         (reading(ts=-1), GatewayReason.BAD_TIMESTAMP),
         (reading(ts=10**17), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts=9_223_372_036_855), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts="2262-04-12T00:00:00Z"), GatewayReason.BAD_TIMESTAMP),
+        (reading(ts="1969-12-31T23:59:59Z"), GatewayReason.BAD_TIMESTAMP),
         (reading(ts=None), GatewayReason.BAD_TIMESTAMP),
         (reading(ts=NOW_MS - 3_600_001), GatewayReason.TOO_OLD),
         (reading(ts="2026-03-01T10:00:00Z"), GatewayReason.TOO_OLD),
@@ -208,6 +216,13 @@ def test_topic_helpers_round_trip() -> None:
     assert parts is not None
     assert (parts.site, parts.asset_id) == ("site-2", "fan-1")
     assert parse_topic("forewarn/site-2/$sys/telemetry") is None
+
+
+@pytest.mark.parametrize("asset", ["a\nb", "x" * 129, "pump\\", "pump\x7f", "pump\u2029"])
+def test_a_topic_naming_an_asset_no_store_can_hold_is_a_bad_name(asset: str) -> None:
+    result = run(reading(asset_id=asset), topic=telemetry_topic("site-1", asset))
+    assert only_reason(result) is GatewayReason.BAD_NAME
+    assert "topic's asset_id" in result.dead_letters[0].detail
 
 
 def _assert_total(payload: bytes, topic: str = TOPIC) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from unittest.mock import patch
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+from models import features as features_module
 from models.features import (
     FeatureErrorReason,
     FeatureInputError,
@@ -16,8 +22,10 @@ from models.features import (
     feature_names,
     fleet_features,
     required_history,
+    window_features,
 )
 from models.regimes import RegimeNormaliser, fit_regimes
+from tests.conftest import CMAPSS_DIR
 
 SPEC = FeatureSpec(sensors=("sensor_2", "sensor_7", "sensor_11"), windows=(3, 10, 7))
 
@@ -148,3 +156,170 @@ def test_bad_readings_raise_a_reason(
 def test_spec_rejects_nonsense_windows() -> None:
     with pytest.raises(ValueError, match="positive"):
         FeatureSpec(sensors=("s",), windows=(0, 5))
+
+
+# -- bit-identical rows: the promise of ``window_features`` (the streaming job relies on it) ------
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Readings of many assets (oldest first within each), a normaliser trained on them, a spec;
+    and the raw arrays the streaming job would hold."""
+
+    readings: pd.DataFrame
+    normaliser: RegimeNormaliser
+    spec: FeatureSpec
+    settings: np.ndarray  # (rows, normaliser settings)
+    sensors: np.ndarray  # (rows, spec sensors)
+    cycles: np.ndarray
+    life: np.ndarray  # each row's position in its asset's life (0 for its first reading)
+
+
+def make_fleet(frame: pd.DataFrame, normaliser: RegimeNormaliser, spec: FeatureSpec) -> Fleet:
+    return Fleet(
+        frame,
+        normaliser,
+        spec,
+        frame.loc[:, list(normaliser.settings)].to_numpy(dtype=np.float64),
+        frame.loc[:, list(spec.sensors)].to_numpy(dtype=np.float64),
+        frame["cycle"].to_numpy(dtype=np.float64),
+        frame.groupby("asset_id", sort=False).cumcount().to_numpy(),
+    )
+
+
+def cmapss_fleet(subset: str, units: int) -> Fleet:
+    from models.dataset import cmapss_columns, training_frame
+
+    assert (CMAPSS_DIR / f"train_{subset}.txt.gz").is_file(), f"C-MAPSS data missing in {CMAPSS_DIR}"
+    frame = training_frame(CMAPSS_DIR, subset, max_units=units)
+    columns = cmapss_columns()
+    normaliser = fit_regimes(frame, columns.settings, columns.sensors, columns.setting_decimals)
+    return make_fleet(frame, normaliser, FeatureSpec(sensors=normaliser.informative_sensors()))
+
+
+def pump_fleet() -> Fleet:
+    """The simulated pump fleet as ``models.fleet_source`` trains on it (``cycle`` = ``seq``, no age)."""
+    from models.fleet_source import FLEET_COLUMNS, fleet_history
+
+    frame = fleet_history(assets=6, steps=120, interval_s=60.0, seed=11, failing_share=0.5,
+                          rul_cap_steps=60).readings  # fmt: skip
+    columns = FLEET_COLUMNS
+    normaliser = fit_regimes(frame, columns.settings, columns.sensors, columns.setting_decimals)
+    return make_fleet(frame, normaliser, FeatureSpec(sensors=normaliser.informative_sensors(), age=False))
+
+
+@pytest.fixture(scope="module", params=["FD001", "FD003", "pumps"])
+def fleet(request: pytest.FixtureRequest) -> Fleet:
+    return pump_fleet() if request.param == "pumps" else cmapss_fleet(request.param, units=10)
+
+
+def windows_of(
+    fleet: Fleet, rows: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``window_features`` input for ``rows`` (position in ``fleet.readings``, extra readings of
+    history beyond the required ones), as the streaming job builds it: one block per row holding
+    only that row's last readings (from the asset's first when it has fewer), normalised by
+    ``normalise`` on those readings alone. Returns (normalised, ends, starts, cycles)."""
+    history = required_history(fleet.spec)
+    blocks, ends, starts = [], [], []
+    at = 0
+    for row, extra in rows:
+        begin = max(row - int(fleet.life[row]), row - history + 1 - extra)
+        blocks.append(np.arange(begin, row + 1))
+        starts.append(at)
+        at += row + 1 - begin
+        ends.append(at - 1)
+    taken = np.concatenate(blocks)
+    normalised = fleet.normaliser.normalise(fleet.settings[taken], fleet.sensors[taken], fleet.spec.sensors)
+    return normalised, np.asarray(ends), np.asarray(starts), fleet.cycles[taken]
+
+
+def test_every_row_from_its_last_readings_alone_is_bit_identical_to_the_fleet_pass(fleet: Fleet) -> None:
+    """Real data (C-MAPSS FD001, FD003 and the pump fleet) with a trained normaliser: each row's
+    features computed alone, from only its last ``required_history`` readings, equal the row of one
+    ``fleet_features`` pass over every asset's whole history, bit for bit."""
+    whole = fleet_features(fleet.readings, fleet.spec, fleet.normaliser, "asset_id").to_numpy()
+    for row in range(len(fleet.readings)):
+        alone = window_features(*windows_of(fleet, [(row, 0)]), fleet.spec)
+        assert np.array_equal(alone[0], whole[row]), row
+    # and all of them at once, each from its own window, beside each other
+    together = window_features(*windows_of(fleet, [(r, 0) for r in range(len(fleet.readings))]), fleet.spec)
+    assert np.array_equal(together, whole)
+
+
+def test_the_fleet_pass_does_not_depend_on_row_order_or_the_other_assets(fleet: Fleet) -> None:
+    frame = fleet.readings
+    whole = fleet_features(frame, fleet.spec, fleet.normaliser, "asset_id")
+    shuffled = frame.sample(frac=1.0, random_state=4)
+    again = fleet_features(shuffled, fleet.spec, fleet.normaliser, "asset_id")
+    assert np.array_equal(again.loc[frame.index].to_numpy(), whole.to_numpy())
+    one = frame[frame["asset_id"] == frame["asset_id"].iloc[-1]]
+    alone = asset_features(one, fleet.spec, fleet.normaliser)
+    assert np.array_equal(alone.to_numpy(), whole.loc[one.index].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def hypothesis_fleet() -> tuple[Fleet, np.ndarray]:
+    fleet = cmapss_fleet("FD003", units=12)
+    whole = fleet_features(fleet.readings, fleet.spec, fleet.normaliser, "asset_id").to_numpy()
+    return fleet, whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_rows_in_any_order_chunking_and_history_give_the_same_features(
+    hypothesis_fleet: tuple[Fleet, np.ndarray], data: st.DataObject
+) -> None:
+    """Random row subsets (any assets, repeats allowed), in random order, each with a random amount of
+    history beyond the required readings, computed in random chunks (the caller's and
+    ``window_features``'s own): every row equals the fleet pass."""
+    fleet, whole = hypothesis_fleet
+    n = len(fleet.readings)
+    rows = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 40)), min_size=1, max_size=300))
+    split = data.draw(st.integers(1, len(rows)))
+    inner = data.draw(st.integers(1, 64))
+    got = []
+    with patch.object(features_module, "_CHUNK_ROWS", inner):
+        for start in range(0, len(rows), split):
+            got.append(window_features(*windows_of(fleet, rows[start : start + split]), fleet.spec))
+    assert np.array_equal(np.vstack(got), whole[[r for r, _ in rows]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_assets_in_any_order_with_many_rows_each_give_the_same_features(
+    hypothesis_fleet: tuple[Fleet, np.ndarray], data: st.DataObject
+) -> None:
+    """As the streaming step calls it: several assets' windows side by side in any order, each holding
+    readings cut at a random point of its life and several rows to compute (any subset of those
+    with at least the required history before them, or from the asset's first reading)."""
+    fleet, whole = hypothesis_fleet
+    history = required_history(fleet.spec)
+    assets = fleet.readings["asset_id"].to_numpy()
+    names = list(dict.fromkeys(assets.tolist()))
+    order = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
+    blocks: list[np.ndarray] = []
+    ends: list[int] = []
+    starts: list[int] = []
+    want: list[int] = []
+    at = 0
+    for name in order:
+        rows = np.flatnonzero(assets == name)
+        cut = data.draw(st.integers(0, len(rows) - 1))  # the window holds rows[cut:]
+        can = rows[cut + history - 1 :] if cut else rows  # rows with all the history they need
+        if not len(can):
+            continue
+        picked = sorted(data.draw(st.sets(st.sampled_from(can.tolist()), min_size=1, max_size=20)))
+        block = rows[cut : picked[-1] + 1]
+        blocks.append(block)
+        ends.extend(at + p - block[0] for p in picked)
+        starts.extend([at] * len(picked))
+        want.extend(picked)
+        at += len(block)
+    assume(blocks)
+    taken = np.concatenate(blocks)
+    normalised = fleet.normaliser.normalise(fleet.settings[taken], fleet.sensors[taken], fleet.spec.sensors)
+    inner = data.draw(st.integers(1, 64))
+    with patch.object(features_module, "_CHUNK_ROWS", inner):
+        got = window_features(normalised, np.array(ends), np.array(starts), fleet.cycles[taken], fleet.spec)
+    assert np.array_equal(got, whole[want])

@@ -1,0 +1,157 @@
+"""What the Spark driver's processes spend, from Linux ``/proc``: CPU seconds, resident memory, disk.
+
+The JVM (driver and, with ``local[N]``, executors) is the root; its descendants are pyspark's
+Python daemon and workers. A worker forked from the daemon shares its pages until written, so
+the workers' RSS summed counts those pages once per worker: proportional set size (PSS) is the
+fair sum and is reported beside it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.stack.process import CLOCK_TICKS, stat_fields
+
+
+def _parents() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        fields = stat_fields(entry) if entry.name.isdigit() else None
+        if fields is not None:  # not a process, or gone meanwhile
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
+    """Every live process below ``root``."""
+    parents = _parents() if parents is None else parents
+    out, todo = [], [child for child, parent in parents.items() if parent == root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return out
+
+
+def tree_cpu_s(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) of process ``root`` (``jvm``) and of its descendants so far
+    (``python``: the Python daemons and workers, reaped ones included)."""
+    parents = _parents()
+    python = 0.0
+    for pid in descendants(root, parents):
+        fields = stat_fields(Path(f"/proc/{pid}"))
+        if fields is not None:
+            # utime, stime, cutime, cstime: a live process's own time plus its reaped children's
+            python += sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+    own = stat_fields(Path(f"/proc/{root}")) or []
+    return {"jvm": sum(int(v) for v in own[11:13]) / CLOCK_TICKS, "python": python}
+
+
+def jvm_threads_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of the JVM's live threads by kind (name without digits: ``Executor task launch
+    worker for task #``, ``C# CompilerThread#``, ``GC Thread#``…)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = re.sub(r"[0-9]+", "#", (task / "comm").read_text().strip())
+        except OSError:
+            continue
+        fields = stat_fields(task)
+        if fields is not None:
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def status_kb(pid: int, key: str) -> int:
+    """A ``/proc/<pid>/status`` value in kB (``VmRSS``, ``VmHWM``…); 0 when the process is gone."""
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith(f"{key}:"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size (shared pages divided among their sharers), kB; 0 when gone."""
+    try:
+        for row in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if row.startswith("Pss:"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class MemorySampler:
+    """Samples the JVM's and its Python workers' memory every ``every_s`` in a thread; keeps peaks.
+
+    ``VmHWM`` is the kernel's own peak RSS of a process (exact, but a worker that ended takes
+    its peak with it); the workers' sums are sampled, so a peak between samples is missed.
+    """
+
+    jvm: int
+    every_s: float = 0.5
+    peaks_kb: dict[str, int] = field(default_factory=dict)
+    workers_seen: set[int] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        workers = descendants(self.jvm)
+        self.workers_seen.update(workers)
+        now = {
+            "jvm_rss": status_kb(self.jvm, "VmRSS"),
+            "jvm_hwm": status_kb(self.jvm, "VmHWM"),
+            "python_rss_sum": sum(status_kb(p, "VmRSS") for p in workers),
+            "python_pss_sum": sum(pss_kb(p) for p in workers),
+            "python_hwm_max": max((status_kb(p, "VmHWM") for p in workers), default=0),
+            "python_processes": len(workers),
+        }
+        for key, value in now.items():
+            self.peaks_kb[key] = max(self.peaks_kb.get(key, 0), value)
+
+    def start(self) -> MemorySampler:
+        def loop() -> None:
+            while not self._stop.wait(self.every_s):
+                self.sample()
+
+        self.sample()
+        self._thread = threading.Thread(target=loop, name="memory-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def reset(self) -> None:
+        """Start a new phase's peaks (VmHWM stays the process's peak since it started)."""
+        self.peaks_kb = {}
+        self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def report(self) -> dict[str, Any]:
+        """Peaks in MB: the JVM's (VmHWM and sampled RSS) and the Python workers' (sampled sums)."""
+        mb = {k: round(v / 1024, 1) for k, v in self.peaks_kb.items() if k != "python_processes"}
+        return {
+            "spark_driver_jvm_peak_rss_mb": mb.get("jvm_hwm"),
+            "spark_driver_jvm_sampled_peak_rss_mb": mb.get("jvm_rss"),
+            "python_workers_sampled_peak_rss_sum_mb": mb.get("python_rss_sum"),
+            "python_workers_sampled_peak_pss_sum_mb": mb.get("python_pss_sum"),
+            "python_worker_peak_rss_max_mb": mb.get("python_hwm_max"),
+            "python_processes_at_most": self.peaks_kb.get("python_processes", 0),
+            "sample_every_s": self.every_s,
+        }
+
+
+def folder_size(path: Path) -> dict[str, int]:
+    """Bytes and files under ``path`` (0 when it does not exist)."""
+    files = [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
+    return {"bytes": sum(p.stat().st_size for p in files), "files": len(files)}

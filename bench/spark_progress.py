@@ -1,0 +1,131 @@
+"""Spark's own account of the scoring query: every micro-batch's progress report, stage durations, state.
+
+Reports come from Spark's listener bus (a query's ``recentProgress`` keeps only its last 100 and
+is read late); the bus is asynchronous, so a phase waits for the report of its last batch.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+
+def start_s(progress: Any) -> float:
+    """When a micro-batch started (epoch seconds)."""
+    return datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def end_s(progress: Any) -> float:
+    """When a micro-batch had committed (epoch seconds): its start plus its trigger's duration."""
+    return start_s(progress) + float((progress.durationMs or {}).get("triggerExecution", 0)) / 1000
+
+
+class Progress:
+    """Every progress report of every query of the session since ``since_s``."""
+
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+        self.since_s = float("inf")
+
+    def listener(self) -> Any:
+        from pyspark.sql.streaming.listener import StreamingQueryListener
+
+        outer = self
+
+        class Listener(StreamingQueryListener):
+            def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - Spark's names
+                pass
+
+            def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+                progress = event.progress
+                if start_s(progress) >= outer.since_s:
+                    outer.reports.append(progress)
+
+            def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+                pass
+
+            def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+                pass
+
+        return Listener()
+
+    def restart(self) -> None:
+        """Keep only reports of batches that start from now on."""
+        self.reports.clear()
+        self.since_s = time.time()
+
+    def wait_for(self, queries: list[Any], query_name: str, timeout_s: float = 10) -> None:
+        """Until the listener has the report of every batch with input the queries know of."""
+        done = sum(
+            1 for q in queries for p in q.recentProgress if p.numInputRows and start_s(p) >= self.since_s
+        )
+        deadline = time.monotonic() + timeout_s
+        while len(self.batches(query_name)) < done and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def batches(self, query_name: str) -> list[dict[str, Any]]:
+        """Per micro-batch with input: records read and Spark's stage durations (ms)."""
+        return [
+            {"records": p.numInputRows, **{k: int(v) for k, v in (p.durationMs or {}).items()}}
+            for p in self.reports
+            if p.name == query_name and p.numInputRows
+        ]
+
+    def totals(self, query_name: str) -> dict[str, Any]:
+        """Spark's own per-stage durations summed over the query's micro-batches that read something."""
+        batches = self.batches(query_name)
+        durations: dict[str, float] = {}
+        for batch in batches:
+            for stage, ms in batch.items():
+                if stage != "records":
+                    durations[stage] = durations.get(stage, 0.0) + ms
+        records = [b["records"] for b in batches]
+        return {"batches_with_input": len(batches), "source_rows": sum(records),
+                "largest_batch_source_rows": max(records, default=0),
+                "duration_ms_total": {k: round(v) for k, v in sorted(durations.items())}}  # fmt: skip
+
+    def state(self, query_name: str) -> dict[str, Any] | None:
+        """The stateful operator as the newest report says: rows (assets), memory, store metrics."""
+        for p in reversed(self.reports):
+            if p.name == query_name and p.stateOperators:
+                op = p.stateOperators[0]
+                return {
+                    "operator": op.operatorName,
+                    "rows_total": int(op.numRowsTotal),
+                    "memory_used_bytes": int(op.memoryUsedBytes),
+                    "shuffle_partitions": int(op.numShufflePartitions),
+                    "custom_metrics": {k: int(v) for k, v in (op.customMetrics or {}).items()},
+                }
+        return None
+
+
+def fixed_cost(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median ``addBatch`` and ``triggerExecution`` (ms) of small warm micro-batches, and each sample."""
+    add = [b["addBatch"] for b in batches if "addBatch" in b]
+    trigger = [b["triggerExecution"] for b in batches if "triggerExecution" in b]
+    return {
+        "samples": len(add),
+        "add_batch_ms_median": statistics.median(add) if add else None,
+        "trigger_execution_ms_median": statistics.median(trigger) if trigger else None,
+        "batches": batches,
+    }
+
+
+def settle(queries: list[Any], timeout_s: float = 120) -> None:
+    """Wait until no query is inside a micro-batch (the last one's sinks and commit done)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(q.isActive and q.status["isTriggerActive"] for q in queries):
+        time.sleep(0.2)
+
+
+def compilations(spark: Any) -> int:
+    """Classes Spark's code generator has compiled in this JVM so far (a plan whose code changes
+    from one micro-batch to the next is compiled again, and then JIT-compiled again, every batch)."""
+    metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
+    return int(metrics.METRIC_COMPILATION_TIME().getCount())
+
+
+def jvm_pid(spark: Any) -> int:
+    return int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())

@@ -1,0 +1,323 @@
+"""The scoring bench's phases on one running Spark session: warm-up, fixed cost, live, capacity, offline.
+
+:class:`Run` holds what the phases share: the session, the job's configuration (its telemetry
+topic and checkpoint change per knob row), the sink, the progress listener, a consumer of the
+``risk`` topic and the memory sampler. Every phase gives its own asset prefix so that its risk
+records are told from the others' on the shared ``risk`` topic.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from kafka import KafkaConsumer, KafkaProducer
+
+from bench import procfs
+from bench.procfs import MemorySampler
+from bench.spark_progress import Progress, compilations, end_s, fixed_cost, settle
+from bench.workload import Shape
+from forewarn.contracts.telemetry import Reading, encode_run
+from forewarn.settings import KafkaSettings
+from streaming.job import JobConfig, start
+from streaming.scoring import ModelRef, feature_names, score_features
+from streaming.sinks import ScoredSink
+
+
+@dataclass
+class Run:
+    """What the bench's phases share."""
+
+    spark: Any
+    config: JobConfig
+    kafka: KafkaSettings
+    sink: ScoredSink
+    progress: Progress
+    consumer: KafkaConsumer
+    shape: Shape
+    per_record: int
+    jvm: int
+    memory: MemorySampler
+    queries: list[Any]
+    last_ms: int = 0  # Kafka timestamp of the newest risk record read by ``scored``
+    # every asset sent to the current checkpoint: what its state holds (the job may key its state
+    # by something else than the asset, so Spark's row count need not be the asset count)
+    assets_in_state: set[str] = field(default_factory=set)
+
+    @property
+    def topic(self) -> str:
+        return self.config.kafka.telemetry_topic
+
+    @property
+    def query_name(self) -> str:
+        return self.config.stream.query_name
+
+    def start(self) -> None:
+        self.queries = start(self.spark, self.config, once=False, scored_sink=self.sink)
+
+    def stop(self) -> None:
+        for query in self.queries:
+            query.stop()
+
+    def scored(
+        self, prefix: str, expected: int, timeout_s: float, keep_going: Callable[[], bool]
+    ) -> list[int]:
+        """Read ``risk`` until ``expected`` records of ``prefix-`` assets arrived (or the time is
+        up): each one's Kafka timestamp minus its reading's event time (ms)."""
+        latencies_ms: list[int] = []
+        self.last_ms = 0
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (keep_going() or len(latencies_ms) < expected):
+            self.raise_if_failed()
+            for record in self.consumer:
+                score = orjson.loads(record.value)
+                if not score["asset_id"].startswith(f"{prefix}-"):
+                    continue
+                event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
+                latencies_ms.append(record.timestamp - event_ms)
+                self.last_ms = max(self.last_ms, record.timestamp)
+                if len(latencies_ms) >= expected and not keep_going():
+                    break
+        return latencies_ms
+
+    def raise_if_failed(self) -> None:
+        """A query that stopped on an error ends the bench (its risk records would never come)."""
+        for query in self.queries:
+            if not query.isActive and query.exception() is not None:
+                raise RuntimeError(
+                    f"the scoring query failed: {str(query.exception()).splitlines()[0][:500]}"
+                )
+
+    def cpu(self) -> tuple[dict[str, float], dict[str, float]]:
+        return procfs.tree_cpu_s(self.jvm), procfs.jvm_threads_cpu_s(self.jvm)
+
+    def measured(
+        self, scored: int, elapsed_s: float, cpu0: dict[str, float], threads0: dict[str, float]
+    ) -> dict[str, Any]:
+        """Rate, CPU and memory of a phase (read after it settled, while the workers live)."""
+        settle(self.queries)
+        cpu1, threads1 = self.cpu()  # threads that ended meanwhile are missing from threads1
+        job_cpu = {k: cpu1[k] - cpu0[k] for k in cpu1}
+        jvm_threads = {
+            k: v - threads0.get(k, 0.0) for k, v in threads1.items() if v - threads0.get(k, 0.0) >= 0.05
+        }
+        job_cpu_s = sum(job_cpu.values())
+        return {"readings_scored": scored, "elapsed_s": round(elapsed_s, 2),
+                "readings_per_s": round(scored / elapsed_s, 1) if elapsed_s > 0 else 0.0,
+                "cpu_s": round(job_cpu_s, 2),
+                "cpu_s_by_process": {k: round(v, 2) for k, v in job_cpu.items()},
+                "jvm_cpu_s_by_thread": {k: round(v, 2) for k, v in
+                                        sorted(jvm_threads.items(), key=lambda kv: -kv[1])},
+                "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, scored), 4),
+                "memory": self.memory.report()}  # fmt: skip
+
+    def stages(self) -> dict[str, Any]:
+        """Spark's and the sink's per-stage totals since the last call (then reset)."""
+        self.progress.wait_for(self.queries, self.query_name)
+        timings = getattr(self.sink, "timings_ms", {})
+        stages = {
+            "spark_progress": self.progress.totals(self.query_name),
+            "sink_ms_total": {k: round(v) for k, v in sorted(timings.items())},
+        }
+        timings.clear()
+        self.progress.reports.clear()
+        return stages
+
+
+def produce(run: Run, prefix: str, assets: int, rate: float, seconds: float, sent: list[Reading],
+            limit: int | None = None) -> None:  # fmt: skip
+    """Produce at ``rate`` readings/s for ``seconds`` (or until ``limit`` readings): each tick, one
+    record of ``run.per_record`` readings for the next asset (``<prefix>-NNNNN``) in turn."""
+    producer = KafkaProducer(**run.kafka.client_config(), acks="all", linger_ms=5)
+    cursor = [0] * assets
+    started = time.monotonic()
+    asset = 0
+    total = limit if limit is not None else int(rate * seconds)
+    while (elapsed := time.monotonic() - started) < seconds and len(sent) < total:
+        due = min(int(elapsed * rate) + 1, total)
+        while len(sent) < due:
+            now_ms = int(time.time() * 1000)
+            name = f"{prefix}-{asset:05d}"
+            first = cursor[asset]
+            records = [
+                run.shape.reading(name, asset, i, now_ms) for i in range(first, first + run.per_record)
+            ]
+            cursor[asset] += run.per_record
+            run.assets_in_state.add(name)
+            producer.send(run.topic, key=name.encode(), value=encode_run(records))
+            sent.extend(records)
+            asset = (asset + 1) % assets
+        time.sleep(0.005)
+    producer.flush(timeout=60)
+    producer.close()
+
+
+def rounds(run: Run, prefix: str, count: int, assets: int, timeout_s: float = 600) -> list[float]:
+    """``count`` rounds of one record for each of ``assets`` assets, each round scored before the
+    next is sent; the seconds each took. The warm-up (every Python worker has loaded the model,
+    the JVM has compiled the hot paths of several micro-batches) and the fixed-cost samples."""
+    producer = KafkaProducer(**run.kafka.client_config(), acks="all")
+    took = []
+    for r in range(max(1, count)):
+        started = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        for a in range(assets):
+            name = f"{prefix}-{a:05d}"
+            first = r * run.per_record
+            records = [run.shape.reading(name, a, i, now_ms) for i in range(first, first + run.per_record)]
+            run.assets_in_state.add(name)
+            producer.send(run.topic, key=name.encode(), value=encode_run(records))
+        producer.flush(timeout=60)
+        run.scored(prefix, assets * run.per_record, timeout_s, lambda: False)
+        settle(run.queries)
+        took.append(round(time.monotonic() - started, 2))
+    producer.close()
+    return took
+
+
+def fixed(run: Run, samples: int, records: int) -> dict[str, Any]:
+    """The fixed cost of a warm micro-batch: ``samples`` batches of ``records`` Kafka records, one at a
+    time; Spark's ``addBatch`` (the query's work and sinks) per batch, median."""
+    run.progress.restart()
+    took = rounds(run, "fixed", samples, records)
+    run.progress.wait_for(run.queries, run.query_name)
+    out = fixed_cost(run.progress.batches(run.query_name))
+    out |= {
+        "records_per_sample": records,
+        "readings_per_sample": records * run.per_record,
+        "sample_round_trip_s": took,
+        "note": "a batch's records are Spark's numInputRows (a Kafka record counts once per branch "
+        "of the plan that reads it); a sample split over two batches gives two",
+    }
+    run.stages()
+    return out
+
+
+def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Latency: ``rate`` readings/s offered for ``seconds`` while the job runs."""
+    sent: list[Reading] = []
+    producer = threading.Thread(target=produce, args=(run, prefix, assets, rate, seconds, sent))
+    run.progress.restart()
+    t0 = run.progress.since_s
+    run.memory.reset()
+    cpu0, threads0 = run.cpu()
+    compiled0 = compilations(run.spark)
+    producer.start()
+    offered = int(rate * seconds)  # what produce sends, unless it runs out of time
+    latencies = run.scored(prefix, offered, seconds + 300, lambda: producer.is_alive() or len(sent) < offered)
+    producer.join()
+    lat = np.array(latencies, dtype=float)
+    out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
+    out["classes_compiled"] = compilations(run.spark) - compiled0
+    out["readings_offered"] = len(sent)
+    out["offered_readings_per_s"] = rate
+    out["latency_ms_p50"] = float(np.percentile(lat, 50)) if len(lat) else None
+    out["latency_ms_p99"] = float(np.percentile(lat, 99)) if len(lat) else None
+    out["stages"] = run.stages()
+    return out
+
+
+def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Reading]) -> dict[str, Any]:
+    """Capacity: ``readings`` wait in the topic while the job is stopped; the restarted job drains
+    them in micro-batches of at most ``maxOffsetsPerTrigger`` records. The time runs from the
+    restart to the commit of the last micro-batch (every sink done), start-up included."""
+    run.stop()
+    produce(run, prefix, assets, 1e9, 3600, sent, readings)
+    run.progress.restart()
+    t0 = run.progress.since_s
+    run.memory.reset()
+    cpu0, threads0 = run.cpu()
+    compiled0 = compilations(run.spark)
+    run.start()
+    latencies = run.scored(prefix, len(sent), 1800, lambda: False)
+    settle(run.queries)
+    last = max((end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=0.0)
+    out = run.measured(len(latencies), last - t0, cpu0, threads0)
+    out["classes_compiled"] = compilations(run.spark) - compiled0
+    out["readings_offered"] = len(sent)
+    out["assets"] = assets
+    out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
+    run.progress.wait_for(run.queries, run.query_name)
+    out["state"] = state_size(run)
+    out["stages"] = run.stages()
+    return out
+
+
+def state_size(run: Run) -> dict[str, Any]:
+    """The state store after a phase: Spark's figures, the checkpoint's ``state/`` folder, both per
+    10,000 assets, scaled from the assets the state holds (every asset sent to this checkpoint)."""
+    spark_state = run.progress.state(run.query_name)
+    disk = procfs.folder_size(run.config.checkpoint_dir / "scoring" / "state")
+    assets = len(run.assets_in_state)
+    out: dict[str, Any] = {"spark": spark_state, "checkpoint_state_folder": disk, "assets_in_state": assets}
+    if assets:
+        per = 10_000 / assets
+        memory = (spark_state or {}).get("memory_used_bytes", 0)
+        out["per_10000_assets"] = {
+            "how": f"scaled from the {assets} assets in the state (bytes / assets x 10,000)",
+            "memory_used_mb": round(memory * per / 2**20, 2),
+            "checkpoint_state_folder_mb": round(disk["bytes"] * per / 2**20, 2),
+            "checkpoint_note": "the folder keeps every version Spark retains "
+            "(spark.sql.streaming.minBatchesToRetain), not only the newest",
+        }
+    return out
+
+
+def offline(ref: ModelRef, version: str, sent: list[Reading], top_k: int, runs: int = 2) -> dict[str, Any]:
+    """The same model, as registered (its own thread settings), on the same readings in one process,
+    through the functions the job calls: ``model.features`` for every asset, then one
+    ``score_features`` call. The fastest of ``runs`` runs: the figure the job is held against
+    should not be a slow one."""
+    import mlflow
+
+    mlflow.set_tracking_uri(ref.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model
+    frame = pd.DataFrame([{"asset_id": r.asset_id, "cycle": r.seq, **r.settings, **r.sensors} for r in sent])
+    best: dict[str, Any] = {}
+    for _ in range(max(1, runs)):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        features = model.features(frame)
+        featured = time.perf_counter()
+        # TODO(#20): explain only the rows the job explains, through the function the lead exposes in
+        # streaming/scoring.py for that choice; until then every row gets its top features (what the
+        # job does today).
+        scores = score_features(model, features.loc[:, feature_names(model)], top_k)
+        done = time.perf_counter()
+        rows, seconds, cpu_s = len(scores.risk), done - started, time.process_time() - cpu_started
+        if not best or seconds < best["seconds"]:
+            best = {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
+                    "cpu_s": round(cpu_s, 3), "cpu_ms_per_row": round(cpu_s * 1000 / rows, 4),
+                    "features_s": round(featured - started, 3), "score_s": round(done - featured, 3),
+                    "top_features_rows": rows}  # fmt: skip
+    return {**best, "runs": runs}
+
+
+def try_real_time(spark: Any, config: JobConfig) -> str:
+    """Start the scoring step with Spark's Real-time Mode trigger; report what Spark says."""
+    try:
+        from streaming.job import _source, transform
+
+        # the job's own step on the Kafka source (streaming.job.scored_rows), in Update mode
+        step = transform(_source(spark, config), config.step_config(), config.stream.state_buckets,
+                         output_mode="update")  # fmt: skip
+        query = (
+            # Real-time mode refuses Append (Spark 4.2); Update is what it asks for.
+            step.writeStream.format("console").outputMode("update")
+            .option("checkpointLocation", str(config.checkpoint_dir / "realtime"))
+            .trigger(realTime="5 seconds").start()  # type: ignore[call-overload]
+        )  # fmt: skip
+        time.sleep(10)
+        error = query.exception()  # Spark checks the plan once the query runs, not at start()
+        query.stop()
+        if error is not None:
+            return f"refused at run time: {str(error).splitlines()[0][:400]}"
+        return "ran"
+    except Exception as exc:  # what Spark refuses (or the probe no longer fitting the job) is the finding
+        return f"refused: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"

@@ -1,0 +1,35 @@
+"""The state store setting (FOREWARN_SPARK_STATE_STORE) becomes the session's Spark SQL settings.
+
+The real behaviour (a stateful query on the RocksDB provider writing changelog files) is
+``tests/integration/streaming/test_state_store.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forewarn.settings import SettingsError, SparkSettings, load
+from streaming.session import ROCKSDB_PROVIDER, state_store_conf
+
+
+def test_default_is_sparks_own_provider(tmp_path: Path) -> None:
+    settings = load(SparkSettings, tmp_path)
+    assert settings.state_store == "hdfs"
+    assert state_store_conf(settings) == {}
+
+
+def test_rocksdb_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FOREWARN_SPARK_STATE_STORE", "rocksdb")
+    conf = state_store_conf(load(SparkSettings, tmp_path))
+    assert conf == {
+        "spark.sql.streaming.stateStore.providerClass": ROCKSDB_PROVIDER,
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    }
+
+
+def test_unknown_provider_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FOREWARN_SPARK_STATE_STORE", "memory")
+    with pytest.raises(SettingsError, match="FOREWARN_SPARK_STATE_STORE"):
+        load(SparkSettings, tmp_path)
