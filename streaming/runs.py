@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from forewarn.contracts.telemetry import FIELD_NAMES, MAX_INT64, SCHEMA_VERSION, decode_run
+from forewarn.contracts.telemetry import FIELD_NAMES, MAX_INT64, MAX_TS_MS, SCHEMA_VERSION, decode_run
 
 _ALL_FIELDS = frozenset(FIELD_NAMES)
 _WITHOUT_SETTINGS = _ALL_FIELDS - {"settings"}
@@ -126,8 +126,10 @@ def _fast(items: Any, key: str | None, record: int, out: Readings) -> bool:
             and asset == key
             and type(ts) is int
             and type(seq) is int
-            and 0 <= ts <= MAX_INT64
+            and 0 <= ts <= MAX_TS_MS
             and 0 <= seq <= MAX_INT64
+            and type(asset) is str
+            and type(site) is str
             and type(settings) is dict
             and type(sensors) is dict
             and (asset, site) in _accepted_origins

@@ -137,7 +137,7 @@ class Reading:
 
 def _plain(value: object) -> object:
     """A mapping as a plain dict for orjson; anything else as it is (a dead reading keeps what it
-    held, so its letter shows the fault: see ``streaming.state.canonical_json``)."""
+    held, so its letter shows the fault: see ``streaming.runs.Readings.canonical``)."""
     if type(value) is dict:  # the usual case, per reading on the gateway: orjson reads it as it is
         return value
     return dict(value) if isinstance(value, Mapping) else value

@@ -123,7 +123,7 @@ def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(
 ) -> None:
     """What ``forewarn dlq replay`` revives: the contract decodes the letter, and its payload is a
     canonical run the telemetry contract reads back as the very reading."""
-    sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-002")]
+    sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-003")]  # 126 readings
     asset = sent[0].asset_id
     first = sent[1:60]  # seq 1 comes later
     late = sent[0]  # arrives after 59 later ones: older than every reading kept (the model keeps fewer)

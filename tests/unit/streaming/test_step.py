@@ -217,9 +217,13 @@ def test_hostile_readings_are_dead_letters_and_leave_the_good_assets_and_their_o
     got = {(x.letter.source) for x in dead}
     assert got == {dead_letter.reading_source(TOPIC, a, s) for a, seqs in bad.items() for s in seqs}
     by_source = {x.letter.source: x.letter for x in dead}
-    assert "sensor_7" in by_source[dead_letter.reading_source(TOPIC, "huge", 20)].detail
-    assert "no value for sensor_7" in by_source[dead_letter.reading_source(TOPIC, "gap", 15)].detail
-    assert "lack" in by_source[dead_letter.reading_source(TOPIC, "never", 1)].detail
+    firsts = {"huge": 20, "gap": 15, "never": 1, "renamed": 21}
+    detail = {a: by_source[dead_letter.reading_source(TOPIC, a, s)].detail for a, s in firsts.items()}
+    assert all("sensor_7" in text for text in detail.values()), detail
+    assert "beyond what the model can score" in detail["huge"]
+    assert "no value for" in detail["gap"]
+    assert "no value for" in detail["renamed"]
+    assert "lack" in detail["never"]
 
     # the rest of each asset is scored as offline on its readings without the unscorable ones
     sent = [r for run in [good, *runs] for r in run]
