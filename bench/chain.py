@@ -209,12 +209,15 @@ def end_to_end(
             supervisor.stop_all()
         run.supervisor.stop_all()
         run.close()
-        _drop_topics(run)
+        _drop_topics_and_model(run)
 
 
-def _drop_topics(run: FleetRun) -> None:
-    """The run's topics (a sustained run leaves hundreds of MB on them); its folder and logs stay."""
+def _drop_topics_and_model(run: FleetRun) -> None:
+    """The run's topics (a sustained run leaves hundreds of MB on them) and model; folder and logs stay."""
     from kafka import KafkaAdminClient
+    from mlflow import MlflowClient
+
+    from forewarn.settings import MlflowSettings
 
     kafka = run.plan.kafka
     names = [kafka.telemetry_topic, kafka.dlq_topic, kafka.risk_topic, kafka.alerts_topic, kafka.risk_dlq()]
@@ -222,6 +225,10 @@ def _drop_topics(run: FleetRun) -> None:
         admin = KafkaAdminClient(**kafka.client_config())
         admin.delete_topics([n for n in names if n in admin.list_topics()])
         admin.close()
+    with contextlib.suppress(Exception):
+        MlflowClient(tracking_uri=load(MlflowSettings).tracking_uri).delete_registered_model(
+            run.plan.model_name
+        )
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 From the bench's settings (the defaults row), each row changes one knob: shuffle partitions
 (state partitions: one Python task each per micro-batch), the state store provider (Spark's
 default in-memory HDFS-backed store, or RocksDB with changelog checkpointing), the trigger
-interval and ``maxOffsetsPerTrigger``. Every row runs on the same session and model, with its own
-telemetry topic and checkpoint (partitions and provider are fixed at a checkpoint's first run):
+interval, ``maxOffsetsPerTrigger`` and the state buckets (Python calls per micro-batch). Every
+row runs on the same session and model, with its own telemetry topic and checkpoint (partitions and provider are fixed at a checkpoint's first run):
 one warm-up round, a short live phase (latency at the bench's rate) and a short backlog drain
 (capacity). The table goes into the JSON and, as Markdown, to stderr.
 """
@@ -26,7 +26,8 @@ PARTITIONS = (2, 4, 8)
 STATE_STORES = ("hdfs", "rocksdb")
 TRIGGERS_S = (0.0, 0.5, 1.0)
 MAX_OFFSETS = (2_000, 10_000, 50_000)
-_STREAM_KNOBS = ("trigger_interval_s", "max_offsets_per_trigger")
+BUCKETS = (2, 4, 16)
+_STREAM_KNOBS = ("trigger_interval_s", "max_offsets_per_trigger", "state_buckets")
 _STORE_KEYS = (
     "spark.sql.streaming.stateStore.providerClass",
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled",
@@ -40,6 +41,7 @@ def defaults_of(args: argparse.Namespace) -> dict[str, Any]:
         "state_store": args.state_store,
         "trigger_interval_s": args.trigger_s,
         "max_offsets_per_trigger": args.max_offsets,
+        "state_buckets": args.buckets,
     }
 
 
@@ -48,7 +50,8 @@ def rows_to_run(args: argparse.Namespace) -> list[tuple[str, Any]]:
     defaults = defaults_of(args)
     rows: list[tuple[str, Any]] = [("defaults", None)]
     knobs = {"shuffle_partitions": PARTITIONS, "state_store": STATE_STORES,
-             "trigger_interval_s": TRIGGERS_S, "max_offsets_per_trigger": MAX_OFFSETS}  # fmt: skip
+             "trigger_interval_s": TRIGGERS_S, "max_offsets_per_trigger": MAX_OFFSETS,
+             "state_buckets": BUCKETS}  # fmt: skip
     for knob, values in knobs.items():
         rows += [(knob, v) for v in values if v != defaults[knob]]
     return rows
@@ -118,7 +121,8 @@ def sweep(run: Run, args: argparse.Namespace, admin: Any, work: Path, topics: li
 def _defaults_text(settings: dict[str, Any]) -> str:
     return (
         f"{settings['shuffle_partitions']} partitions, {settings['state_store']}, "
-        f"{settings['trigger_interval_s']:g} s, {settings['max_offsets_per_trigger']:,} records"
+        f"{settings['trigger_interval_s']:g} s, {settings['max_offsets_per_trigger']:,} records, "
+        f"{settings.get('state_buckets', '-')} buckets"
     )
 
 

@@ -39,15 +39,21 @@ def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
 
 def tree_cpu_s(root: int) -> dict[str, float]:
     """CPU seconds (user + system) of process ``root`` (``jvm``) and of its descendants so far
-    (``python``: the Python daemons and workers, reaped ones included)."""
+    (``python``: the Python daemons and workers, ended ones included).
+
+    A worker that ended was reaped by its parent, which then holds its time (cutime, cstime): the
+    daemon for a worker it forked, the JVM for a worker or daemon it started. So the JVM's own
+    cutime/cstime count as Python: its only children are pyspark's Python processes. Without
+    that, a worker ending between two readings made the difference negative.
+    """
     parents = _parents()
-    python = 0.0
+    own = stat_fields(Path(f"/proc/{root}")) or ["0"] * 15
+    python = sum(int(v) for v in own[13:15]) / CLOCK_TICKS
     for pid in descendants(root, parents):
         fields = stat_fields(Path(f"/proc/{pid}"))
         if fields is not None:
             # utime, stime, cutime, cstime: a live process's own time plus its reaped children's
             python += sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
-    own = stat_fields(Path(f"/proc/{root}")) or []
     return {"jvm": sum(int(v) for v in own[11:13]) / CLOCK_TICKS, "python": python}
 
 

@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-offsets", type=int, default=10_000, help="maxOffsetsPerTrigger (records)")
     p.add_argument("--partitions", type=int, default=2, help="spark.sql.shuffle.partitions")
     p.add_argument("--state-store", choices=["hdfs", "rocksdb"], default="hdfs")
+    p.add_argument("--buckets", type=int, default=StreamSettings().state_buckets,
+                   help="FOREWARN_STREAM_STATE_BUCKETS: state keys per micro-batch")  # fmt: skip
     p.add_argument("--warm-rounds", type=int, default=8, help="warm-up micro-batches before measuring")
     p.add_argument("--fixed-samples", type=int, default=7, help="fixed-cost phase: warm small batches")
     p.add_argument("--fixed-records", type=int, default=80, help="fixed-cost phase: records per batch")
@@ -177,7 +179,10 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             model["train_wall_s"] = round(time.monotonic() - started, 1)
         shape = workload.make_shape(args.shape, args.data_dir, stack.state_dir)
         stream = StreamSettings(
-            model_name=name, trigger_interval_s=args.trigger_s, max_offsets_per_trigger=args.max_offsets
+            model_name=name,
+            trigger_interval_s=args.trigger_s,
+            max_offsets_per_trigger=args.max_offsets,
+            state_buckets=args.buckets,
         )
         config = JobConfig(
             stream=stream, kafka=kafka.model_copy(update=topics),
@@ -220,7 +225,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         run.memory.stop()
         consumer.close()
         offline = (
-            stream_run.offline(config.model_ref(), model["version"], backlog_sent, stream.top_features)
+            stream_run.offline(config, model["version"], backlog_sent, int(per_record["readings_per_record"]))
             if backlog_sent else None
         )  # fmt: skip
         result = {

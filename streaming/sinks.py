@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from forewarn.contracts import dead_letter
 from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
@@ -215,41 +215,70 @@ COUNTERS = (
 )
 """The step's counters, one ``stats`` row per bucket and micro-batch (``streaming.step``)."""
 
-REFUSED = StructType([StructField("line", StringType()), StructField("error", StringType())])
-"""What the InfluxDB sink hands back: the points InfluxDB refused (each one, with its error)."""
+SINK_ROWS = StructType(
+    [
+        StructField("kind", StringType()),  # refused | stats | sample
+        StructField("line", StringType()),  # refused: the point InfluxDB refused
+        StructField("error", StringType()),  # refused: why
+        StructField("reason", StringType()),  # sample: a dead letter's reason
+        StructField("key", StringType()),  # sample: its source
+        *[StructField(name, LongType()) for name in COUNTERS],
+        StructField("call_ms", DoubleType()),
+        StructField("score_ms", DoubleType()),
+    ]
+)
+"""What the first Spark job of a micro-batch hands the driver: refused points, the step's ``stats``
+rows and a few dead letters to log."""
 
 MAX_LETTER_PAYLOAD = 700_000
 """Bytes of payload a dead letter carries at most: base64 makes it 4/3 larger, and a Kafka record
 over the broker's ``max.message.bytes`` (1 MiB by default) would fail the whole write."""
 
 
-def _influx_partition(
+def _points_partition(
     settings: InfluxSettings, stream: StreamSettings
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The ``mapInPandas`` function writing one partition's ``points`` rows to InfluxDB, on the
-    executor; it yields the points InfluxDB refused (an outage raises after the retry budget)."""
+    """The ``mapInPandas`` function of a micro-batch's first job, on the executor: writes the
+    partition's ``points`` rows to InfluxDB (an outage raises after the retry budget) and yields
+    what the driver needs: the points InfluxDB refused, the ``stats`` rows, a few dead letters."""
     import pandas as pd
 
-    def lines(frames: Iterator[Any]) -> Iterator[str]:
-        for frame in frames:
-            for text in frame["lines"]:
-                if text:
-                    yield from text.split("\n")
+    def run(frames: Iterator[Any]) -> Iterator[Any]:
+        kept: list[Any] = []
+        samples = 0
 
-    def write(frames: Iterator[Any]) -> Iterator[Any]:
-        outcome = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write_checked(
-            lines(frames)
-        )
-        # object columns even when empty: pandas makes an empty list float64, which pyspark 4.2
-        # cannot hand Arrow as a string column
-        yield pd.DataFrame(
+        def lines() -> Iterator[str]:
+            nonlocal samples
+            for frame in frames:
+                kinds = frame["kind"]
+                kept.append(frame[kinds == "stats"])
+                if samples < DEAD_LETTER_SAMPLES:
+                    dead = frame[kinds == "dead"].head(DEAD_LETTER_SAMPLES - samples)
+                    samples += len(dead)
+                    kept.append(dead.assign(kind="sample"))
+                for text in frame.loc[kinds == "points", "lines"]:
+                    if text:
+                        yield from text.split("\n")
+
+        outcome = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write_checked(lines())
+        refused = pd.DataFrame(
             {
-                "line": pd.Series([r.line for r in outcome.refused], dtype=object),
-                "error": pd.Series([r.error for r in outcome.refused], dtype=object),
+                "kind": ["refused"] * len(outcome.refused),
+                "line": [r.line for r in outcome.refused],
+                "error": [r.error for r in outcome.refused],
             }
         )
+        out = pd.concat([refused, *kept], ignore_index=True).reindex(columns=SINK_ROWS.fieldNames())
+        for name in (*COUNTERS, "call_ms", "score_ms"):
+            out[name] = out[name].fillna(0)
+        # text columns as objects with None: pandas makes an empty or all-missing column float64,
+        # which pyspark 4.2 cannot hand Arrow as a string column
+        for name in ("kind", "line", "error", "reason", "key"):
+            column = out[name].astype(object)
+            out[name] = column.where(column.notna(), None)
+        yield out
 
-    return write
+    return run
 
 
 def refused_letters(refused: Iterable[Any], now: datetime) -> list[tuple[str, bytes, str]]:
@@ -285,9 +314,10 @@ def write_kafka(frame: DataFrame, options: dict[str, str]) -> None:
 @dataclass
 class ScoredSink:
     """``foreachBatch`` of the scoring query: the step's rows are finished records, so the sink only
-    moves them. Two Spark jobs per micro-batch: InfluxDB (which also computes and caches the batch
-    and collects the refused points), then Kafka (``risk`` and ``telemetry.dlq`` in one write, each
-    row naming its topic). The counters come from the ``stats`` rows of the cached batch.
+    moves them. Two Spark jobs per micro-batch (each costs scheduling and a task per partition): the
+    first computes and caches the batch, writes InfluxDB and brings back the counters, the refused
+    points and a few dead letters to log; the second writes Kafka (``risk`` and ``telemetry.dlq`` in
+    one write, each row naming its topic).
 
     ``timings_ms`` accumulates where the time goes, per stage, over the job's life (the benchmark
     reads it): ``compute_influx`` is the first job (Kafka read, the step, InfluxDB), ``kafka`` the
@@ -310,28 +340,22 @@ class ScoredSink:
         started = mark = time.monotonic()
         batch.persist()
         try:
-            refused = (
-                batch.where(F.col("kind") == "points")
-                .select("lines")
-                .mapInPandas(_influx_partition(self.influx, self.stream), schema=REFUSED)
+            # one job computes (and caches) the batch, writes InfluxDB and brings back the counts
+            rows = (
+                batch.where(F.col("kind").isin("points", "stats", "dead"))
+                .select("kind", "lines", "reason", "key", *COUNTERS, "call_ms", "score_ms")
+                .mapInPandas(_points_partition(self.influx, self.stream), schema=SINK_ROWS)
                 .collect()
             )
             mark = self._timed("compute_influx", mark)
-            stats = batch.where(F.col("kind") == "stats").select(*COUNTERS, "call_ms", "score_ms").collect()
-            mark = self._timed("stats", mark)
+            refused = [r for r in rows if r["kind"] == "refused"]
+            stats = [r for r in rows if r["kind"] == "stats"]
+            samples = [r for r in rows if r["kind"] == "sample"][:DEAD_LETTER_SAMPLES]
             totals = {name: sum(int(r[name] or 0) for r in stats) for name in COUNTERS}
             options = producer_options(self.kafka, self.stream)
             if totals["scored"] or totals["late"] or totals["unscorable"] or totals["not_canonical"]:
                 write_kafka(batch.where(F.col("kind").isin("risk", "dead")), options)
                 mark = self._timed("kafka", mark)
-            samples = (
-                batch.where(F.col("kind") == "dead")
-                .select("reason", "key")
-                .limit(DEAD_LETTER_SAMPLES)
-                .collect()
-                if totals["late"] or totals["unscorable"] or totals["not_canonical"]
-                else []
-            )
             if refused:
                 letters = refused_letters(refused, datetime.now(UTC))
                 frame = batch.sparkSession.createDataFrame(

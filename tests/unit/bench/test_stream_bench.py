@@ -43,8 +43,11 @@ def test_knobs_vary_one_factor_at_a_time_from_the_defaults() -> None:
     assert {v for k, v in rows if k == "state_store"} == {"rocksdb"}
     assert {v for k, v in rows if k == "trigger_interval_s"} == {0.0, 1.0}
     assert {v for k, v in rows if k == "max_offsets_per_trigger"} == {2_000, 50_000}
-    assert len(rows) == 1 + 2 + 1 + 2 + 2
-    other = argparse.Namespace(partitions=4, state_store="rocksdb", trigger_s=0.0, max_offsets=2_000)
+    assert {v for k, v in rows if k == "state_buckets"} == set(knobs.BUCKETS) - {args.buckets}
+    assert len(rows) == 1 + 2 + 1 + 2 + 2 + len(set(knobs.BUCKETS) - {args.buckets})
+    other = argparse.Namespace(
+        partitions=4, state_store="rocksdb", trigger_s=0.0, max_offsets=2_000, buckets=4
+    )
     assert ("shuffle_partitions", 2) in knobs.rows_to_run(other)
 
 
@@ -59,7 +62,7 @@ def test_knob_table_has_a_line_per_row() -> None:
     ).splitlines()
     assert len(table) == 4
     assert table[2] == "| trigger_interval_s | 0.5 | 12,346 | 4,999 | 812 | - | 0.123 | 0.200 |"
-    assert table[3].startswith("| defaults | 2 partitions, hdfs, 0.5 s, 10,000 records |")
+    assert table[3].startswith("| defaults | 2 partitions, hdfs, 0.5 s, 10,000 records, - buckets |")
 
 
 def test_fixed_cost_is_the_median_add_batch() -> None:
