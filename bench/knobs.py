@@ -4,9 +4,9 @@ From the bench's settings (the defaults row), each row changes one knob: shuffle
 (state partitions: one Python task each per micro-batch), the state store provider (Spark's
 default in-memory HDFS-backed store, or RocksDB with changelog checkpointing), the trigger
 interval, ``maxOffsetsPerTrigger`` and the state buckets (Python calls per micro-batch). Every
-row runs on the same session and model, with its own telemetry topic and checkpoint (partitions and provider are fixed at a checkpoint's first run):
-one warm-up round, a short live phase (latency at the bench's rate) and a short backlog drain
-(capacity). The table goes into the JSON and, as Markdown, to stderr.
+row runs on the same session and model, with its own telemetry topic and checkpoint (partitions,
+provider and buckets are fixed at a checkpoint's first run): one warm-up round, a short live phase
+(latency at the bench's rate) and a short backlog drain (capacity). The table goes into the JSON and, as Markdown, to stderr.
 """
 
 from __future__ import annotations
