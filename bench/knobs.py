@@ -6,7 +6,8 @@ default in-memory HDFS-backed store, or RocksDB with changelog checkpointing), t
 interval, ``maxOffsetsPerTrigger`` and the state buckets (Python calls per micro-batch). Every
 row runs on the same session and model, with its own telemetry topic and checkpoint (partitions,
 provider and buckets are fixed at a checkpoint's first run): one warm-up round, a short live phase
-(latency at the bench's rate) and a short backlog drain (capacity). The table goes into the JSON and, as Markdown, to stderr.
+(latency at the bench's rate) and a short backlog drain (capacity). The table goes into the JSON
+and, as Markdown, to stderr.
 """
 
 from __future__ import annotations
