@@ -16,9 +16,9 @@ record. Per shape, after a warm-up:
   records), timed from the restart to the commit of the last micro-batch (every sink done);
   then the state store's size (Spark's figures and the checkpoint's ``state/`` folder, scaled
   per 10,000 assets);
-* **offline**: the same model scores the capacity phase's readings in one process through the
-  functions the job calls (``model.features``, ``streaming.scoring.score_features``); the
-  ratio is capacity over offline (wall clock, and by CPU per reading);
+* **offline**: the same model scores the capacity phase's records in one process through the
+  job's own step (``streaming.step.step`` per bucket and micro-batch, without Spark); the ratio is
+  capacity over offline (wall clock, and by CPU per reading);
 * CPU (JVM + Python workers) and peak memory (JVM VmHWM, workers' sampled RSS/PSS) per phase,
   from ``/proc``; last, a probe of Spark's Real-time Mode on the scoring step.
 

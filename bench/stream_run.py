@@ -66,14 +66,16 @@ class Run:
             query.stop()
 
     def scored(
-        self, prefix: str, expected: int, timeout_s: float, keep_going: Callable[[], bool]
+        self, prefix: str, expected: int | Callable[[], int], timeout_s: float, keep_going: Callable[[], bool]
     ) -> list[int]:
         """Read ``risk`` until ``expected`` records of ``prefix-`` assets arrived (or the time is
-        up): each one's Kafka timestamp minus its reading's event time (ms)."""
+        up): each one's Kafka timestamp minus its reading's event time (ms). ``expected`` may be a
+        function (the readings a producer has sent so far)."""
+        wanted = expected if callable(expected) else (lambda: expected)
         latencies_ms: list[int] = []
         self.last_ms = 0
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and (keep_going() or len(latencies_ms) < expected):
+        while time.monotonic() < deadline and (keep_going() or len(latencies_ms) < wanted()):
             self.raise_if_failed()
             for record in self.consumer:
                 score = orjson.loads(record.value)
@@ -82,7 +84,7 @@ class Run:
                 event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
                 latencies_ms.append(record.timestamp - event_ms)
                 self.last_ms = max(self.last_ms, record.timestamp)
-                if len(latencies_ms) >= expected and not keep_going():
+                if len(latencies_ms) >= wanted() and not keep_going():
                     break
         return latencies_ms
 
@@ -209,8 +211,8 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
     cpu0, threads0 = run.cpu()
     compiled0 = compilations(run.spark)
     producer.start()
-    offered = int(rate * seconds)  # what produce sends, unless it runs out of time
-    latencies = run.scored(prefix, offered, seconds + 300, lambda: producer.is_alive() or len(sent) < offered)
+    # what the producer managed to send (a Python producer may fall short of the rate)
+    latencies = run.scored(prefix, lambda: len(sent), seconds + 300, producer.is_alive)
     producer.join()
     lat = np.array(latencies, dtype=float)
     out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)

@@ -2,12 +2,8 @@
 
 Spark reuses Python workers across micro-batches, so a module-level cache means one load per
 worker, and a promotion in the registry reaches every worker within ``alias_refresh_s`` without
-restarting the query. Every score carries the name and version of the model that made it.
-
-Scoring is vectorised: the stateful step computes each fresh reading's feature row with the
-champion it resolved (and names that version); :func:`score_features` then scores all rows of a
-micro-batch partition with that very version in one ``predict`` call per model (per-call costs of
-a tree ensemble dwarf its per-row cost at a few rows per asset and batch).
+restarting the query. Every score carries the name and version of the model that made it: a
+bucket's call (``streaming.step``) resolves the champion once and scores all its rows with it.
 """
 
 from __future__ import annotations
@@ -54,8 +50,6 @@ class ModelRef:
 
 
 _CACHE: dict[ModelRef, Champion] = {}
-_VERSIONS: dict[tuple[str, str, str], Any] = {}
-_VERSIONS_KEPT = 4
 
 
 def _load(ref: ModelRef, version: str) -> Any:
@@ -137,23 +131,6 @@ def champion(
     return loaded
 
 
-def model_version(ref: ModelRef, version: str, load: Callable[[ModelRef, str], Any] = _load) -> Any:
-    """The model of one registered version (the one that computed a row's features), cached.
-
-    The champion cache answers when it holds that version; otherwise the version is loaded once
-    per worker and kept (the last few: a hot swap needs two at a time).
-    """
-    cached = _CACHE.get(ref)
-    if cached is not None and cached.version == version:
-        return cached.model
-    key = (ref.registry_uri, ref.name, version)
-    if key not in _VERSIONS:
-        while len(_VERSIONS) >= _VERSIONS_KEPT:
-            _VERSIONS.pop(next(iter(_VERSIONS)))
-        _VERSIONS[key] = load(ref, version)
-    return _VERSIONS[key]
-
-
 def required_history(model: Any) -> int:
     """Readings per asset the model's features need (models.features.required_history)."""
     from models.features import required_history as needed
@@ -208,45 +185,3 @@ def top_features_json(effects: pd.DataFrame, top_k: int) -> list[str]:
         ).decode()
         for row, vals in zip(best.tolist(), picked.tolist(), strict=True)
     ]
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Scores of feature rows, aligned with them."""
-
-    rul_cycles: np.ndarray
-    risk: np.ndarray
-    failure_mode: np.ndarray
-    top_features: list[str]
-
-
-def score_features(model: Any, features: pd.DataFrame, top_k: int) -> Scores:
-    """RUL, risk, failure mode and the top contributing sensors of feature rows (any assets).
-
-    One call per model and micro-batch partition: the regressor sees all rows at once.
-    """
-    rul = model.predict_rul(features)
-    risk = model.risk(rul)
-    modes = failure_modes(model, features)
-    top = top_features_json(model.contributions(features, rul), top_k) if top_k > 0 else ["[]"] * len(rul)
-    return Scores(np.asarray(rul, dtype=np.float64), np.asarray(risk, dtype=np.float64), modes, top)
-
-
-def score_rows(model: Any, readings: pd.DataFrame, rows: np.ndarray, top_k: int) -> pd.DataFrame:
-    """Offline path: features of one asset's readings (oldest first), then ``rows`` (a mask) scored.
-
-    Returns:
-        A frame aligned with the masked rows: ``rul_cycles``, ``risk``, ``failure_mode``,
-        ``top_features`` (JSON list of ``{"name", "contribution"}``: cycles of RUL that sensor takes away).
-    """
-    features = model.features(readings).loc[rows]
-    scores = score_features(model, features, top_k)
-    return pd.DataFrame(
-        {
-            "rul_cycles": scores.rul_cycles,
-            "risk": scores.risk,
-            "failure_mode": scores.failure_mode,
-            "top_features": scores.top_features,
-        },
-        index=features.index,
-    )

@@ -49,7 +49,6 @@ def served(small_model: Any) -> Iterator[Any]:
     serve(small_model)
     yield serve
     scoring._CACHE.clear()
-    scoring._VERSIONS.clear()
 
 
 @dataclass(frozen=True)
