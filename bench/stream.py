@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=2, help="spark.sql.shuffle.partitions")
     p.add_argument("--state-store", choices=["hdfs", "rocksdb"], default="hdfs")
     p.add_argument("--buckets", type=int, default=StreamSettings().state_buckets,
-                   help="FOREWARN_STREAM_STATE_BUCKETS: state keys per micro-batch")  # fmt: skip
+                   help="FOREWARN_STREAM_STATE_BUCKETS (0: twice the partitions)")  # fmt: skip
     p.add_argument("--warm-rounds", type=int, default=8, help="warm-up micro-batches before measuring")
     p.add_argument("--fixed-samples", type=int, default=7, help="fixed-cost phase: warm small batches")
     p.add_argument("--fixed-records", type=int, default=80, help="fixed-cost phase: records per batch")

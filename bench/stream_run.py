@@ -293,7 +293,7 @@ def offline(
     one_thread_per_worker()
     champion = Champion(ref.name, ref.alias, version, model, time.monotonic())
     step_config = config.step_config()
-    buckets = config.stream.state_buckets
+    buckets = config.stream.buckets(2)  # the bench's sessions run 2 partitions unless swept
     pending: dict[str, list[Reading]] = {}
     records: list[dict[str, Any]] = []
     for reading in sent:  # the runs as the producer cut them: per asset, per_record readings
@@ -328,10 +328,10 @@ def offline(
 def try_real_time(spark: Any, config: JobConfig) -> str:
     """Start the scoring step with Spark's Real-time Mode trigger; report what Spark says."""
     try:
-        from streaming.job import _source, transform
+        from streaming.job import _source, state_buckets, transform
 
         # the job's own step on the Kafka source (streaming.job.scored_rows), in Update mode
-        step = transform(_source(spark, config), config.step_config(), config.stream.state_buckets,
+        step = transform(_source(spark, config), config.step_config(), state_buckets(spark, config),
                          output_mode="update")  # fmt: skip
         query = (
             # Real-time mode refuses Append (Spark 4.2); Update is what it asks for.

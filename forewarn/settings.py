@@ -309,7 +309,10 @@ class SparkSettings(ForewarnSettings):
 
     master: str = "local[*]"
     driver_memory: str = "2g"
-    shuffle_partitions: PositiveInt = 4
+    # State partitions (tasks of the stateful step per micro-batch), fixed at a checkpoint's first
+    # run: the machine's cores (2 measured best here; 4 and 8 were slower: streaming/README.md);
+    # on a cluster, the cores the largest cluster the checkpoint will see has.
+    shuffle_partitions: PositiveInt = 2
     # Where streaming state lives between micro-batches: "hdfs" is Spark's default provider (every
     # asset's state in JVM memory, a delta file per partition and batch); "rocksdb" keeps it in
     # RocksDB off the JVM heap with changelog checkpointing (only the changed rows are written per

@@ -1,8 +1,9 @@
 """Wiring of ``forewarn stream``: Kafka source → the Python step → sinks, one query, one checkpoint.
 
 The JVM moves bytes: each Kafka ``telemetry`` record (a run of one asset's readings) goes, as it
-is, to the Python step of its asset's bucket (``pmod(xxhash64(key), state_buckets)``), which parses,
-merges into the state, scores and formats everything (``streaming.step``). The sink
+is, to the Python step of its asset's bucket (``pmod(xxhash64(key), buckets)``, see
+``StreamSettings.buckets``), which parses, merges into the state, scores and formats everything
+(``streaming.step``). The sink
 (``streaming.sinks.ScoredSink``) writes the finished rows: ``risk`` and ``telemetry.dlq`` (Kafka),
 ``telemetry`` and ``risk`` points and counters (InfluxDB ``pipeline``).
 
@@ -112,7 +113,12 @@ def transform(records: DataFrame, config: StepConfig, buckets: int, output_mode:
 
 def scored_rows(kafka: DataFrame, config: JobConfig) -> DataFrame:
     """Kafka source rows → every output row of the job: risk records, dead letters, points, stats."""
-    return transform(kafka, config.step_config(), config.stream.state_buckets)
+    return transform(kafka, config.step_config(), state_buckets(kafka.sparkSession, config))
+
+
+def state_buckets(spark: SparkSession, config: JobConfig) -> int:
+    """The job's state buckets: the setting, or twice the session's state partitions."""
+    return config.stream.buckets(int(spark.conf.get("spark.sql.shuffle.partitions") or "2"))
 
 
 def check_layout(checkpoint: Path, buckets: int) -> None:
@@ -168,7 +174,7 @@ def start(
     replaces the query's sink (the benchmark keeps it to read its timings).
     """
     stream = config.stream
-    check_layout(config.checkpoint_dir, stream.state_buckets)
+    check_layout(config.checkpoint_dir, state_buckets(spark, config))
 
     def trigger(writer: Any) -> Any:
         if once:

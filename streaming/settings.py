@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
@@ -27,8 +27,15 @@ class StreamSettings(ForewarnSettings):
     # shows) and for each asset's latest reading of a micro-batch; other records carry none.
     explain_at: float = Field(0.5, ge=0.0, le=1.0)
     # Assets are hashed into this many state keys; each is one call of the Python step per
-    # micro-batch. Fixed at a checkpoint's first run (the job refuses another value on it).
-    state_buckets: PositiveInt = 16
+    # micro-batch. 0 = twice the state partitions (spark.sql.shuffle.partitions): measured best
+    # here (streaming/README.md, knob table). Fixed at a checkpoint's first run (the job refuses
+    # another value on it).
+    state_buckets: NonNegativeInt = 0
+
+    def buckets(self, shuffle_partitions: int) -> int:
+        """The state buckets this job runs with (``state_buckets``, or twice the partitions)."""
+        return self.state_buckets or 2 * shuffle_partitions
+
     checkpoint_dir: Path | None = None  # None = <state>/checkpoints/stream
     query_name: str = "forewarn-scoring"
     # How often a micro-batch starts; 0 = as soon as the previous one finished (lowest latency).
