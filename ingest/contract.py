@@ -21,8 +21,8 @@ never be scored or stored, and what the site's policy refuses (``too_old``, ``to
 can be refused downstream for it:
 
 - ``bad_name``: a setting or sensor name, or the topic's site or asset id, that is empty, longer than
-  ``MAX_NAME_CHARS``, holds a control character (U+0000-U+001F, U+007F-U+009F), U+2028/U+2029, a
-  surrogate or a noncharacter, or ends with a backslash (InfluxDB's line protocol cannot carry a
+  ``forewarn.contracts.telemetry.MAX_NAME_CHARS`` (128), holds a control character (U+0000-U+001F,
+  U+007F-U+009F), U+2028/U+2029, a surrogate or a noncharacter, or ends with a backslash (InfluxDB's line protocol cannot carry a
   newline nor a trailing backslash; the rest no sensor is named, and Mosquitto refuses in topics);
 - ``non_finite``: NaN, infinities, and numbers beyond a double (``1e400``, a 400-digit integer:
   orjson refuses the whole payload as "infinity");
@@ -48,7 +48,6 @@ import orjson
 from forewarn.contracts.dead_letter import DeadLetter, GatewayReason, Stage
 from forewarn.contracts.telemetry import (
     MAX_INT64,
-    MAX_NAME_CHARS,
     MAX_TS_MS,
     SCHEMA_VERSION,
     Reading,
@@ -56,9 +55,6 @@ from forewarn.contracts.telemetry import (
     name_problem,
 )
 
-__all__ = [
-    "MAX_NAME_CHARS"
-]  # the names' rules are the ground contract's; re-exported for this module's readers
 SUPPORTED_SCHEMAS = frozenset({SCHEMA_VERSION})
 TOPIC_PREFIX = "forewarn"
 TOPIC_SUFFIX = "telemetry"
