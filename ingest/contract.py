@@ -22,8 +22,9 @@ can be refused downstream for it:
 
 - ``bad_name``: a setting or sensor name, or the topic's site or asset id, that is empty, longer than
   ``forewarn.contracts.telemetry.MAX_NAME_CHARS`` (128), holds a control character (U+0000-U+001F,
-  U+007F-U+009F), U+2028/U+2029, a surrogate or a noncharacter, or ends with a backslash (InfluxDB's line protocol cannot carry a
-  newline nor a trailing backslash; the rest no sensor is named, and Mosquitto refuses in topics);
+  U+007F-U+009F), U+2028/U+2029, a surrogate or a noncharacter, or ends with a backslash
+  (InfluxDB's line protocol cannot carry a newline nor a trailing backslash; the rest no sensor is
+  named, and Mosquitto refuses in topics);
 - ``non_finite``: NaN, infinities, and numbers beyond a double (``1e400``, a 400-digit integer:
   orjson refuses the whole payload as "infinity");
 - ``bad_timestamp``: ``ts`` before 1970 or after 2262-04-11 (InfluxDB's time range; epoch ms
