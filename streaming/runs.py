@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import orjson
 
 from forewarn.contracts.telemetry import FIELD_NAMES, MAX_INT64, MAX_TS_MS, SCHEMA_VERSION, decode_run
@@ -186,8 +185,3 @@ def read_records(
         for r in readings:
             out.add(r.asset_id, r.site, r.ts_ms, r.seq, dict(r.settings), dict(r.sensors), record)
     return out, refused
-
-
-def as_arrays(readings: Readings) -> tuple[np.ndarray, np.ndarray]:
-    """``ts`` and ``seq`` as int64 arrays."""
-    return np.asarray(readings.ts, dtype=np.int64), np.asarray(readings.seq, dtype=np.int64)

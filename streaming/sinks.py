@@ -23,7 +23,7 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructField, Str
 
 from forewarn.contracts import dead_letter
 from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
-from forewarn.contracts.influx_schema import PIPELINE, telemetry_lines_fast, telemetry_point
+from forewarn.contracts.influx_schema import PIPELINE, telemetry_point
 from forewarn.influx import InfluxWriter
 from forewarn.logs import RateLimitedLog, counts_text
 from forewarn.settings import InfluxSettings, KafkaSettings
@@ -100,17 +100,9 @@ class TelemetryPoints:
         settings: Mapping[str, Any],
         sensors: Mapping[str, Any],
     ) -> str | None:
-        """One reading's point (:func:`telemetry_point`: settings and sensors kept apart by prefix).
-
-        A canonical reading (every value a float, finite: JSON has no NaN) takes the bulk builder,
-        which writes the same line at a fraction of the cost; anything else the general one.
-        """
+        """One reading's point (:func:`telemetry_point`: settings and sensors kept apart by prefix)."""
         if self.bucket_ms:
             ts_ms -= ts_ms % self.bucket_ms
-        if all(type(v) is float for v in sensors.values()) and all(
-            type(v) is float for v in settings.values()
-        ):
-            return telemetry_lines_fast(site, asset_id, ts_ms, int(seq), settings, sensors)
         return telemetry_point(site, asset_id, ts_ms, int(seq), settings, sensors)
 
 

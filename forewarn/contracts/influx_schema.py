@@ -32,6 +32,7 @@ otherwise keep showing a count that has since dropped to zero.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -215,7 +216,24 @@ def telemetry_point(
     site: str, asset_id: str, ts_ms: int, seq: int, settings: Mapping[str, Any], sensors: Mapping[str, Any]
 ) -> str | None:
     """One reading's ``telemetry`` point: ``setting.<name>`` and ``sensor.<name>`` fields, ``seq`` beside
-    them; values line protocol cannot hold (null, lists, NaN) are left out."""
+    them; values line protocol cannot hold (null, lists, NaN) are left out.
+
+    A canonical reading (every value a float, and finite: JSON has none other) takes
+    :func:`telemetry_lines_fast`, the same line at a fraction of the cost (the scoring job writes
+    one per reading); anything else is built field by field.
+    """
+    if all(type(v) is float and math.isfinite(v) for v in sensors.values()) and all(
+        type(v) is float and math.isfinite(v) for v in settings.values()
+    ):
+        return telemetry_lines_fast(site, asset_id, ts_ms, int(seq), settings, sensors)
+    return _general_telemetry_point(site, asset_id, ts_ms, seq, settings, sensors)
+
+
+def _general_telemetry_point(
+    site: str, asset_id: str, ts_ms: int, seq: int, settings: Mapping[str, Any], sensors: Mapping[str, Any]
+) -> str | None:
+    """:func:`telemetry_point` field by field, for any values (the reference :func:`telemetry_lines_fast`
+    must equal)."""
     fields: dict[str, Any] = {_SETTING_FIELDS[k]: v for k, v in settings.items()}
     for k, v in sensors.items():
         fields[_SENSOR_FIELDS[k]] = v

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forewarn.contracts.influx_schema import RISK, PointCache, telemetry_lines_fast, telemetry_point
+from forewarn.contracts.influx_schema import (
+    RISK,
+    PointCache,
+    _general_telemetry_point,
+    telemetry_lines_fast,
+    telemetry_point,
+)
 from forewarn.contracts.telemetry import name_problem
 from streaming.step import RISK_POINT_FIELDS, risk_line
 
@@ -22,9 +28,9 @@ values = st.dictionaries(names, floats, max_size=8)
 def test_the_bulk_telemetry_point_is_the_general_one(
     site: str, asset: str, ts: int, seq: int, settings_: dict[str, float], sensors: dict[str, float]
 ) -> None:
-    assert telemetry_lines_fast(site, asset, ts, seq, settings_, sensors) == telemetry_point(
-        site, asset, ts, seq, settings_, sensors
-    )
+    expected = _general_telemetry_point(site, asset, ts, seq, settings_, sensors)
+    assert telemetry_lines_fast(site, asset, ts, seq, settings_, sensors) == expected
+    assert telemetry_point(site, asset, ts, seq, settings_, sensors) == expected
 
 
 @settings(max_examples=300, deadline=None)
