@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain clean
+.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain bench-console clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ bench-stream: up ## Spark scoring job, C-MAPSS and pump shapes: capacity, latenc
 
 bench-chain: up ## End to end MQTT → risk at a sustained rate (10,000 readings/s, 2,000 assets, 60 s): rate, latency, accounting (.state/bench/chain.json; BENCH_ARGS=...)
 	@$(VENV)/bin/python -m bench.chain $(BENCH_ARGS) --out .state/bench/chain.json > /dev/null
+
+bench-console: up ## Console pages with 500 open alerts / work orders: server render p50/p95 and chromium load times vs the 1 s goal (.state/bench/console.json; BENCH_ARGS=...)
+	@$(VENV)/bin/python -m bench.console $(BENCH_ARGS) --out .state/bench/console.json > /dev/null
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

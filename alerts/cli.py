@@ -89,9 +89,19 @@ def _invalid(exc: ValidationError) -> str:
 
 
 def _operator(by: str | None) -> str:
-    """``--by``, else the OS user: an operator's action always names who took it."""
+    """``--by``, else the OS user: an operator's action always names who took it.
+
+    (The API takes the actor from the user's identity; the CLI works on the store, as its OS user.)
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from alerts.api.schemas import Name
+
     if by is not None:
-        return by
+        try:
+            return TypeAdapter(Name).validate_python(by)
+        except ValidationError as exc:
+            raise _fail(f"--by: {exc.errors()[0]['msg']}", 2) from None
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -341,8 +351,9 @@ def _act(
 ) -> AlertOut:
     """Run an operator action in one transaction, as the API route does; refusals become one line.
 
-    Exit 2 for an unknown alert or a snooze that ends in the past (bad input), 1 for an alert already
-    cleared or changed by someone else meanwhile (refused: look again and retry).
+    Exit 2 for an unknown alert or a snooze that ends in the past or past its severity's maximum (bad
+    input), 1 for an alert already cleared or changed by someone else meanwhile (refused: look again
+    and retry).
     """
     from sqlalchemy.orm.exc import StaleDataError
 
@@ -365,7 +376,8 @@ def _act(
             raise _fail(f"alert {alert_id} is already cleared; only open alerts can be acted on") from None
         except WorkOrderError as exc:
             hint = "; `forewarn alerts list` shows the ids" if exc.code is ErrorCode.NOT_FOUND else ""
-            raise _fail(f"{exc.detail}{hint}", 2 if exc.code is ErrorCode.NOT_FOUND else 1) from None
+            bad_input = exc.code in (ErrorCode.NOT_FOUND, ErrorCode.INVALID)  # unknown alert, snooze too long
+            raise _fail(f"{exc.detail}{hint}", 2 if bad_input else 1) from None
         except StaleDataError:
             raced = f"alert {alert_id} changed at the same time (the engine?); look again and retry"
             raise _fail(raced) from None
@@ -388,19 +400,20 @@ def ack_alert(
     from alerts.api.schemas import AckIn
     from alerts.effects import acknowledge_alert
 
+    actor = _operator(by)
     try:
-        body = AckIn(by=_operator(by), comment=comment)
+        body = AckIn(comment=comment)
     except ValidationError as exc:
         raise _fail(_invalid(exc), 2) from None
     alert = _act(
         database_url,
         alert_id,
-        lambda session, now: acknowledge_alert(session, alert_id, by=body.by, comment=body.comment, now=now),
+        lambda session, now: acknowledge_alert(session, alert_id, by=actor, comment=body.comment, now=now),
         json_out,
     )
     if not json_out:
         what = f"{alert.asset_id} {alert.failure_mode} {alert.severity}"
-        typer.echo(f"acknowledged {alert.alert_id} ({what}) as {body.by}")
+        typer.echo(f"acknowledged {alert.alert_id} ({what}) as {actor}")
 
 
 @alerts_app.command("snooze")
@@ -423,6 +436,7 @@ def snooze_alert(
 
     from alerts.api.schemas import SnoozeIn
     from alerts.effects import snooze_alert as snooze_stored
+    from alerts.settings import SnoozeSettings
     from alerts.views import parse_duration
 
     if (until is None) == (for_ is None):
@@ -435,22 +449,30 @@ def snooze_alert(
             raise _fail(f"--for {exc}", 2) from None
     else:
         end = str(until)
+    actor = _operator(by)
     try:
-        body = SnoozeIn(by=_operator(by), until=end, reason=reason)
+        body = SnoozeIn(until=end, reason=reason)
     except ValidationError as exc:
         raise _fail(_invalid(exc) + " (e.g. 2026-01-01T08:00:00Z)", 2) from None
+    limits = _load(SnoozeSettings)  # the API's maximum per severity (FOREWARN_API_MAX_SNOOZE_H)
     alert = _act(
         database_url,
         alert_id,
         lambda session, now: snooze_stored(
-            session, alert_id, by=body.by, until=body.until, reason=body.reason, now=now
+            session,
+            alert_id,
+            by=actor,
+            until=body.until,
+            reason=body.reason,
+            now=now,
+            max_snooze_h=limits.max_snooze_h,
         ),
         json_out,
     )
     if not json_out:
         typer.echo(
             f"snoozed {alert.alert_id} ({alert.asset_id} {alert.failure_mode} {alert.severity}) "
-            f"until {alert.snoozed_until:%Y-%m-%dT%H:%M:%SZ} as {body.by}"
+            f"until {alert.snoozed_until:%Y-%m-%dT%H:%M:%SZ} as {actor}"
         )
 
 
@@ -459,7 +481,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address.", envvar="FOREWARN_API_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.", envvar="FOREWARN_API_PORT")] = None,
 ) -> None:
-    """Serve the REST API (docs at /docs); the schema is migrated at start."""
+    """Serve the REST API and the console (docs at /docs); the schema is migrated at start.
+
+    Nobody gets in without a user: create them with `forewarn users add` (warned at start when none is).
+    """
     import uvicorn
 
     from alerts.api.app import create_app

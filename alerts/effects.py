@@ -1,7 +1,9 @@
 """Storing alert changes and their effects in one transaction: alert rows, work orders, outbox, audit.
 
 Both the engine (rule changes) and the operators (acknowledge, snooze: the API and ``forewarn alerts
-ack|snooze``) go through here, so every alert change is audited and published the same way.
+ack|snooze``) go through here, so every alert change is audited and published the same way, and the
+rules that tie an alert to its work order hold whoever made the change: a work order's priority and
+due time follow its alert's severity up; a snooze has a reason and a maximum per severity.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from alerts.store import alert_repo
 from alerts.store.tables import AlertRow
 from alerts.workorders import audit
 from alerts.workorders.errors import ErrorCode, WorkOrderError
-from alerts.workorders.lifecycle import DEFAULT_SLA_H
-from alerts.workorders.service import NewWorkOrder, open_work_order
+from alerts.workorders.lifecycle import DEFAULT_MAX_SNOOZE_H, DEFAULT_SLA_H, snooze_limit
+from alerts.workorders.service import NewWorkOrder, open_work_order, reprioritise
 from forewarn.contracts.alert import AlertKind, ChangeKind, Severity
 from forewarn.contracts.work_order import Priority
 
@@ -35,6 +37,11 @@ def store_changes(
     sla_h: Mapping[Priority, float] = DEFAULT_SLA_H,
 ) -> list[AlertChange]:
     """Store each change; a raised risk alert at or above ``work_order_min_severity`` opens a work order.
+
+    A change that leaves an alert more severe than before (``severity_changed``, or any other change
+    whose alert is more severe than the stored one) raises its open work order's priority and brings
+    its due time forward (:func:`alerts.workorders.service.reprioritise`: audited as ``reprioritise``
+    by ``actor``, never lowered).
 
     Returns:
         The changes as stored (a raised alert carries its work-order id).
@@ -72,6 +79,13 @@ def store_changes(
         if existing is not None and existing.work_order_id and change.alert.work_order_id is None:
             change = replace(
                 change, alert=change.alert.model_copy(update={"work_order_id": existing.work_order_id})
+            )
+        rose = change.kind is ChangeKind.SEVERITY_CHANGED or (
+            existing is not None and Severity(existing.severity).rank > change.alert.severity.rank
+        )
+        if rose and change.alert.work_order_id is not None:
+            reprioritise(
+                session, change.alert.work_order_id, change.alert.severity, actor=actor, now=now, sla_h=sla_h
             )
         row = alert_repo.save_alert(session, change.alert)
         alert_repo.add_to_outbox(session, change, now)
@@ -120,10 +134,33 @@ def acknowledge_alert(session: Session, alert_id: str, *, by: str, comment: str,
 
 
 def snooze_alert(
-    session: Session, alert_id: str, *, by: str, until: datetime, now: datetime, reason: str = ""
+    session: Session,
+    alert_id: str,
+    *,
+    by: str,
+    until: datetime,
+    now: datetime,
+    reason: str,
+    max_snooze_h: Mapping[Severity, float] = DEFAULT_MAX_SNOOZE_H,
 ) -> AlertRow:
-    """Snooze a stored alert until ``until`` (the reason goes with the change); published and audited."""
+    """Snooze a stored alert until ``until`` (the reason goes with the change); published and audited.
+
+    A snooze silences escalation, so it must say why (a blank ``reason`` is refused) and may not
+    outlast the alert's severity's maximum (``max_snooze_h``, the API settings'
+    ``FOREWARN_API_MAX_SNOOZE_H``; by default the SLA of the priority the severity opens). Both
+    refusals are INVALID (the API answers 422) and name the rule.
+    """
+    if not reason.strip():
+        raise WorkOrderError(ErrorCode.INVALID, "a snooze needs a reason (who is on it, what is awaited)")
     alert = alert_repo.row_to_alert(_open_alert(session, alert_id))
     change = _refused(snooze(alert, until, now, reason), alert_id)
+    latest = snooze_limit(alert.severity, now, max_snooze_h)
+    if until > latest:
+        raise WorkOrderError(
+            ErrorCode.INVALID,
+            f"a {alert.severity.value} alert may be snoozed for at most "
+            f"{max_snooze_h[alert.severity]:g} h, until {latest.isoformat()} at the latest; "
+            f"{until.isoformat()} is later",
+        )
     store_changes(session, [change], actor=by, now=now, work_order_min_severity=None)
     return _open_alert(session, alert_id)

@@ -4,7 +4,8 @@
 one asset changing in the same millisecond stay two points), severity, state, kind, change,
 model_version; fields alert_id, risk, rul_cycles, occurrences, escalation_tier, work_order_id.
 
-``work_orders``: one point when a work order opens and at every status change. Tags site, asset_id,
+``work_orders``: one point when a work order opens, at every status change and when its priority
+rises with its alert (``reprioritise``: same status, the new priority tag). Tags site, asset_id,
 status, priority, failure_mode, model_version; fields work_order_id (a string: ids grow without
 end), sla_breached (1 when the change came after ``due_by``), fault_found (on ``completed``),
 response_s (on ``in_progress``: source alert raised → technician on site), failure_code and
@@ -74,7 +75,8 @@ def alert_lines(changes: Iterable[AlertChange]) -> list[str]:
 
 
 def work_order_line(before: Mapping[str, Any] | None, after: Mapping[str, Any], at: datetime) -> str | None:
-    """The ``work_orders`` point of a work-order change, or None when its status did not change.
+    """The ``work_orders`` point of a work-order change, or None when neither its status nor its
+    priority changed.
 
     Args:
         before: the work order before the change (an audit snapshot), None when it was just opened.
@@ -82,8 +84,8 @@ def work_order_line(before: Mapping[str, Any] | None, after: Mapping[str, Any], 
         at: when the change happened.
     """
     status = str(after["status"])
-    if before is not None and before.get("status") == status:
-        return None  # assignment, notes…: not a status change
+    if before is not None and before.get("status") == status and before.get("priority") == after["priority"]:
+        return None  # assignment, notes…: neither a status nor a priority change
     due_by = _when(after.get("due_by"))
     fields: dict[str, FieldValue | None] = {
         "work_order_id": str(after["id"]),

@@ -4,10 +4,13 @@ version, parts availability.
 ``compute`` is pure over plain facts; ``from_store`` reads those facts in one transaction.
 Definitions (times are hours or seconds as named):
 - MTBF: mean time between consecutive confirmed failures (completed with a fault found) of an asset.
-- MTTR: mean time from on site to completed, over confirmed failures.
+- MTTR: mean repair time over confirmed failures: the time on site the technician reported, else
+  (none reported) on site → completed. The API calls that start and complete a work order are often
+  made together, from the office, after the visit; their gap says nothing about the repair.
 - first-time fix: share of confirmed repairs with no new work order for the same asset and failure
   mode within ``revisit_window_s`` after completion.
-- response: alert raised → work order created → technician on site.
+- response: alert raised → work order created → technician on site. These stay on the times of the
+  changes (``start`` marks the arrival): no reported arrival time exists to prefer.
 - alert precision per model version: share of alert-driven work orders with an outcome that found a
   fault; false-alarm rate is the rest.
 - parts availability: share of scheduling attempts that found the whole kit in stock.
@@ -46,6 +49,7 @@ class WorkOrderFacts:
     fault_found: bool | None
     model_version: str | None
     from_alert: bool
+    time_on_site_min: float | None = None  # reported at completion; preferred to on site → completed
 
 
 class ModelPrecision(BaseModel):
@@ -79,6 +83,15 @@ def _mean(values: Sequence[float]) -> float | None:
     return fmean(values) if values else None
 
 
+def _repair_h(w: WorkOrderFacts) -> float | None:
+    """Hours of repair: the reported time on site, else on site → completed, else unknown."""
+    if w.time_on_site_min is not None:
+        return w.time_on_site_min / 60
+    if w.completed_at is not None and w.on_site_at is not None:
+        return (w.completed_at - w.on_site_at).total_seconds() / 3600
+    return None
+
+
 def compute(
     work_orders: Sequence[WorkOrderFacts],
     *,
@@ -98,11 +111,7 @@ def compute(
         for times in failures_by_asset.values()
         for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
     ]
-    repair_h = [
-        (w.completed_at - w.on_site_at).total_seconds() / 3600
-        for w in fixes
-        if w.completed_at is not None and w.on_site_at is not None
-    ]
+    repair_h = [h for h in (_repair_h(w) for w in fixes) if h is not None]
 
     def revisited(fix: WorkOrderFacts) -> bool:
         assert fix.completed_at is not None
@@ -172,6 +181,7 @@ def from_store(
             fault_found=r.fault_found,
             model_version=r.model_version,
             from_alert=r.source_alert_id is not None,
+            time_on_site_min=r.time_on_site_min,
         )
         for r in session.scalars(orders)
     ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from alerts.workorders.lifecycle import DEFAULT_SLA_H
+from alerts.workorders.lifecycle import DEFAULT_MAX_SNOOZE_H, DEFAULT_SLA_H
 from forewarn import paths
+from forewarn.contracts.alert import Severity
 from forewarn.contracts.work_order import Priority
 from forewarn.settings import ForewarnSettings
 
@@ -38,35 +39,45 @@ def ensure_sqlite_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-class ApiSettings(ForewarnSettings):
+class SnoozeSettings(ForewarnSettings):
+    """The longest snooze per alert severity (``FOREWARN_API_MAX_SNOOZE_H``, JSON, hours).
+
+    Part of :class:`ApiSettings`; ``forewarn alerts snooze`` reads it alone (it needs none of the
+    API's other settings) and enforces the same maximum through ``alerts.effects.snooze_alert``.
+    A severity left out keeps its default.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_API_")
+
+    max_snooze_h: dict[Severity, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_MAX_SNOOZE_H))
+
+    @field_validator("max_snooze_h")
+    @classmethod
+    def _every_severity(cls, value: dict[Severity, float]) -> dict[Severity, float]:
+        return {**DEFAULT_MAX_SNOOZE_H, **value}
+
+
+class ApiSettings(SnoozeSettings):
     """The work-order REST service (``forewarn api serve``)."""
 
     model_config = SettingsConfigDict(env_prefix="FOREWARN_API_")
 
     database_url: str = Field(default_factory=default_database_url)
-    token: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
     port: PositiveInt = 8900
     max_page_size: PositiveInt = 500
+    max_body_bytes: PositiveInt = 1 << 20  # larger request bodies are refused (413), read or not
     sla_hours: dict[Priority, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_SLA_H))
     write_influx: bool = False  # outbox → InfluxDB ``alerts``, ``work_orders`` (FOREWARN_INFLUX_*)
     influx_flush_interval_s: PositiveFloat = 2.0
     influx_retry_budget_s: float = Field(default=1.0, ge=0.0)  # per flush; then back off, keep queued
+    # Identity: named users (`forewarn users add`) with per-user tokens; no shared token exists.
+    session_ttl_h: PositiveFloat = 12.0  # a console login lasts this long
+    cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent in clear
+    login_max_failures: PositiveInt = 10  # wrong passwords in a row before the account locks
+    login_lockout_s: PositiveFloat = 300.0  # how long it stays locked
 
     _url = field_validator("database_url")(_check_url)
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        # The rule, never the value: a mistyped token is still somebody's secret (``load`` hides it too).
-        given = len(value.get_secret_value())
-        if given < 16:
-            what = "is not set" if not given else f"has {given} characters"
-            raise ValueError(
-                f"{what}; it must be a bearer token of at least 16 characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
-            )
-        return value
 
 
 class EngineSettings(ForewarnSettings):

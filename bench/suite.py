@@ -5,7 +5,8 @@ they do not share the 2 cores: ingest (gateway vs the same producer writing stra
 stream (the Spark scoring job on both workload shapes vs the same code path offline, and the
 latency knobs), alerts (engine records/s, alert → work order latency), the InfluxDB sink (the
 sink's line building and batched writer vs posting prepared line protocol), and end to end (MQTT
-publish → risk through the whole running pipeline at a sustained rate, ``bench.chain``).
+publish → risk through the whole running pipeline at a sustained rate, ``bench.chain``); and the
+console's boards with 500 open alerts and work orders (``bench.console``: server and chromium times).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def run_bench(state_dir: Path, out: Path, say: Say, quick: bool = False) -> dict
             "spark_to_offline_ratio": 0.7,
             "mqtt_to_risk_readings_per_s_sustained_60_s": 10_000,
             "reading_to_risk_ms_p99_at_5000_per_s": 5000,
+            "console_page_of_500_open_rows_ms": 1000,
         },
         "hops": {},
     }
@@ -128,6 +130,8 @@ def run_bench(state_dir: Path, out: Path, say: Say, quick: bool = False) -> dict
     )
     say("-- InfluxDB sink vs raw line protocol")
     hops["influx"] = influx_sink_vs_raw(load(InfluxSettings, state_dir), n)
+    console = ["--requests", "10", "--loads", "5"] if quick else []
+    result["console"] = _program(["-m", "bench.console", *console], work / "console.json", 900, say)
     chain = ["--seconds", "30", "--rate", "5000"] if quick else []
     result["end_to_end"] = _program(["-m", "bench.chain", *chain], work / "chain.json", 3600, say)
     result["ratios"] = _ratios(result)

@@ -70,8 +70,29 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for name in ("gateway", "stream", "engine"):
         run.supervisor.daemon(run.supervisor.components[name]).stop(30)
+    say("== the console, page by page, in Debian's chromium (screenshots) …")
+    result["console"] = console_screenshots(run)
+    (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     say(render(result, addresses(state_dir, run.plan.run_dir, run.plan.env)))
     return result
+
+
+def console_screenshots(run: FleetRun) -> dict[str, Any]:
+    """Log in as the run's dispatcher and save a screenshot of every console page in the run folder.
+
+    A missing browser or a page that fails is reported in the summary, not raised: the run's data and
+    its console stay up either way.
+    """
+    from alerts.console.screenshots import capture
+    from alerts.identity.credentials import read_credentials
+
+    out = run.plan.run_dir / "screenshots"
+    password = read_credentials(run.plan.credentials_file)["dispatcher"]
+    try:
+        report = capture(run.plan.api_url, "dispatcher", password, out)
+    except Exception as exc:  # the demo reports it and goes on
+        return {"folder": str(out), "error": f"{type(exc).__name__}: {exc}"}
+    return {"folder": str(out), **report.to_json()}
 
 
 def addresses(state_dir: Path, run_dir: Path, env: dict[str, str]) -> dict[str, str]:
@@ -79,10 +100,13 @@ def addresses(state_dir: Path, run_dir: Path, env: dict[str, str]) -> dict[str, 
     mlflow = load(MlflowSettings, state_dir).tracking_uri
     influx = load(InfluxSettings, state_dir)
     model = env.get("FOREWARN_MODELS_REGISTERED_MODEL", "")
+    api = f"http://127.0.0.1:{env.get('FOREWARN_API_PORT', '8900')}"
     return {
         "MLflow": f"{mlflow}/#/models/{model}",
-        "work-order API": f"http://127.0.0.1:{env.get('FOREWARN_API_PORT', '8900')}/docs"
-        " (token: FOREWARN_DEMO_API_TOKEN)",
+        "console": f"{api}/console/ (log in as dispatcher; passwords of every role in"
+        f" {run_dir / 'credentials.txt'}, mode 600)",
+        "work-order API": f"{api}/docs (per-user tokens: forewarn users token NAME)",
+        "screenshots": str(run_dir / "screenshots"),
         "InfluxDB": f"{influx.url} database {env.get('FOREWARN_INFLUX_DATABASE', influx.database)}",
         "Grafana": "not runnable on this machine; boards as code: forewarn dashboards build",
         "explore the run": f". {run_dir / 'run.env'}  # then any forewarn command",

@@ -24,7 +24,7 @@ from chain.plan import RunPlan
 from chain.processes import Component, ComponentError, Supervisor
 from chain.settings import DemoSettings
 from chain.topics import TopicTail, create_topics, group_lag
-from chain.workorders import WorkOrderApi
+from chain.workorders import CONSOLE_USERS, DISPATCHER, WorkOrderApi
 from forewarn.paths import project_root
 
 Say = Callable[[str], None]
@@ -62,7 +62,7 @@ class FleetRun:
     def __post_init__(self) -> None:
         self.plan.run_dir.mkdir(parents=True, exist_ok=True)
         self.supervisor = Supervisor(self.plan.run_dir, self.plan.env, project_root())
-        self.api = WorkOrderApi(self.plan.api_url, self.plan.env["FOREWARN_API_TOKEN"])
+        self.api = WorkOrderApi(self.plan.api_url, token_file=self.plan.api_token_file)
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -124,8 +124,26 @@ class FleetRun:
         return True
 
     def seed_catalogue(self) -> None:
+        """Technicians, kits and stock; then the run's console users and the demo dispatcher's token."""
         sites = [arg for site in self.plan.demo.sites for arg in ("--site", site)]
         self.forewarn("alerts", "seed", *sites, log_name="seed")
+        self.create_users()
+
+    def create_users(self) -> None:
+        """One user per role (passwords generated into the run's mode-600 credentials file) and the
+        API token the run's own dispatcher (``WorkOrderApi``) acts with; nothing is printed."""
+        credentials = self.plan.credentials_file
+        first_technician = _first_technician(self.plan.env["FOREWARN_API_DATABASE_URL"])
+        for name, role in CONSOLE_USERS:
+            linked = ["--technician-id", str(first_technician)] if role == "technician" else []
+            self.forewarn(
+                "users", "add", name, "--role", role, *linked, "--credentials-file", str(credentials),
+                log_name="users",
+            )  # fmt: skip
+        self.forewarn("users", "add", DISPATCHER, "--role", "dispatcher", "--credentials-file",
+                      str(credentials), log_name="users")  # fmt: skip
+        self.forewarn("users", "token", DISPATCHER, "--label", "demo run", "--out",
+                      str(self.plan.api_token_file), log_name="users")  # fmt: skip
 
     def start_pipeline(self) -> None:
         """API, alert engine, scoring job and gateway, each as its own process, each ready."""
@@ -267,6 +285,24 @@ class FleetRun:
         for tail in self.tails:
             tail.close()
         self.tails = []
+
+
+def _first_technician(database_url: str) -> int:
+    """The id of the first technician the catalogue seeded (the demo's technician user is theirs)."""
+    from sqlalchemy import select
+
+    from alerts.store.db import make_engine, session_factory, transaction
+    from alerts.store.tables import TechnicianRow
+
+    engine = make_engine(database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            found = session.scalar(select(TechnicianRow.id).order_by(TechnicianRow.id).limit(1))
+    finally:
+        engine.dispose()
+    if found is None:
+        raise RunError("the catalogue seeded no technician: no technician user can be created")
+    return int(found)
 
 
 def read_failures(truth: Path) -> list[Failure]:

@@ -45,6 +45,16 @@ class RunPlan:
         return f"http://127.0.0.1:{self.demo.api_port}"
 
     @property
+    def credentials_file(self) -> Path:
+        """The console users' names, roles and generated passwords (mode 600)."""
+        return self.run_dir / "credentials.txt"
+
+    @property
+    def api_token_file(self) -> Path:
+        """The API token of the run's own dispatcher (mode 600)."""
+        return self.run_dir / "api-token"
+
+    @property
     def model_name(self) -> str:
         return self.env["FOREWARN_MODELS_REGISTERED_MODEL"]
 
@@ -129,7 +139,6 @@ def plan(
         "FOREWARN_ALERTS_RULES_FILE": str(RULES_FILE),
         "FOREWARN_ALERTS_WRITE_INFLUX": "true",
         "FOREWARN_API_DATABASE_URL": database,
-        "FOREWARN_API_TOKEN": demo.api_token.get_secret_value(),
         "FOREWARN_API_WRITE_INFLUX": "true",
         "FOREWARN_API_PORT": str(demo.api_port),
         "FOREWARN_STATE_DIR": str(state_dir),

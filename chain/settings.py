@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
@@ -34,7 +34,6 @@ class DemoSettings(ForewarnSettings):
     retrain: bool = True  # False: keep the current champion when there is one
     model_name: str = "forewarn-pumps"
     api_port: PositiveInt = 8900
-    api_token: SecretStr = SecretStr("forewarn-demo-token-change-me")
     # the warning horizon: a work order is in time when raised at least this many readings (20
     # simulated minutes) before the failure, the notice a crew needs to plan parts and a visit
     min_lead_readings: PositiveInt = 20

@@ -2,31 +2,43 @@
 
 The demo plays the dispatcher: every new work order is approved and scheduled with the technician
 the service suggests (the kit is reserved, or the order waits for parts). Work orders are read
-back with their technician and parts for the summary.
+back with their technician and parts for the summary. It acts as the named user ``DISPATCHER``
+with that user's own API token (read from the run's mode-600 token file), so the audit shows who.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 DISPATCHER = "demo-dispatcher"
+# The console users a run creates, one per role (name, role); passwords go to the credentials file.
+CONSOLE_USERS = (("dispatcher", "dispatcher"), ("technician", "technician"), ("viewer", "viewer"),
+                 ("admin", "admin"))  # fmt: skip
 
 
 @dataclass
 class WorkOrderApi:
-    """A bearer-token client of ``forewarn api serve``."""
+    """A bearer-token client of ``forewarn api serve``, as one named user.
+
+    The token is read from ``token_file`` at the first request: a run creates the user and its token
+    after this client exists.
+    """
 
     base_url: str
-    token: str
+    token_file: Path
     timeout_s: float = 10.0
+    _token: str | None = field(default=None, init=False, repr=False)
 
     def _client(self) -> httpx.Client:
+        if self._token is None:
+            self._token = self.token_file.read_text().strip()
         return httpx.Client(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout_s
+            base_url=self.base_url, headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout_s
         )
 
     def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -63,9 +75,9 @@ class WorkOrderApi:
             wid = work_order["id"]
             current = work_order
             if current["status"] == "requested":
-                current = _ok(client.post(f"/work-orders/{wid}/approve", json={"by": DISPATCHER}))
+                current = _ok(client.post(f"/work-orders/{wid}/approve", json={}))
             if current["status"] == "approved":
-                current = _ok(client.post(f"/work-orders/{wid}/schedule", json={"by": DISPATCHER}))
+                current = _ok(client.post(f"/work-orders/{wid}/schedule", json={}))
             return current
 
 

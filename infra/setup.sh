@@ -17,7 +17,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 sha() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-debs=(mosquitto mosquitto-clients influxdb postgresql)  # PostgreSQL: the work-order store's tested alternative
+# PostgreSQL: the work-order store's tested alternative; chromium (+ a font): the console's browser tests
+debs=(mosquitto mosquitto-clients influxdb postgresql chromium fonts-dejavu-core)
 command -v java >/dev/null 2>&1 || debs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || debs+=(maven)
 missing=()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import func, select
 
-from alerts.api.deps import PagingDep, StoreDep
+from alerts.api.deps import PagingDep, StoreDep, allowed
 from alerts.api.schemas import AckIn, AlertOut, Page, SnoozeIn
 from alerts.effects import acknowledge_alert, snooze_alert
+from alerts.identity.roles import Action, Principal
 from alerts.store.alert_repo import select_alerts
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow
@@ -58,10 +59,17 @@ def get_alert(store: StoreDep, alert_id: AlertId) -> AlertOut:
 @router.post(
     "/{alert_id}/ack", responses={404: {"description": "No such alert"}, 409: {"description": "Cleared"}}
 )
-def ack(store: StoreDep, alert_id: AlertId, body: AckIn) -> AlertOut:
+def ack(
+    store: StoreDep,
+    alert_id: AlertId,
+    body: AckIn,
+    principal: Annotated[Principal, Depends(allowed(Action.ACK_ALERT))],
+) -> AlertOut:
     """Acknowledge: escalation stops; the alert stays open until the rules clear it."""
     with transaction(store.sessions) as session:
-        row = acknowledge_alert(session, alert_id, by=body.by, comment=body.comment, now=store.clock.now())
+        row = acknowledge_alert(
+            session, alert_id, by=principal.actor, comment=body.comment, now=store.clock.now()
+        )
         return AlertOut.model_validate(row)
 
 
@@ -69,10 +77,21 @@ def ack(store: StoreDep, alert_id: AlertId, body: AckIn) -> AlertOut:
     "/{alert_id}/snooze",
     responses={404: {"description": "No such alert"}, 409: {"description": "Cleared/past"}},
 )
-def snooze(store: StoreDep, alert_id: AlertId, body: SnoozeIn) -> AlertOut:
+def snooze(
+    store: StoreDep,
+    alert_id: AlertId,
+    body: SnoozeIn,
+    principal: Annotated[Principal, Depends(allowed(Action.SNOOZE_ALERT))],
+) -> AlertOut:
     """Snooze until a time, with a reason: no escalation until then."""
     with transaction(store.sessions) as session:
         row = snooze_alert(
-            session, alert_id, by=body.by, until=body.until, reason=body.reason, now=store.clock.now()
+            session,
+            alert_id,
+            by=principal.actor,
+            until=body.until,
+            reason=body.reason,
+            now=store.clock.now(),
+            max_snooze_h=store.settings.max_snooze_h,
         )
         return AlertOut.model_validate(row)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi import Path as FPath
 from sqlalchemy import func, select
 
-from alerts.api.deps import PagingDep, StoreDep
-from alerts.api.schemas import KitIn, KitOut, Page, StockIn, StockOut, TechnicianIn, TechnicianOut
+from alerts.api.deps import PagingDep, StoreDep, allowed
+from alerts.api.schemas import (
+    KitIn,
+    KitOut,
+    Page,
+    RestockOut,
+    StockIn,
+    StockOut,
+    TechnicianIn,
+    TechnicianOut,
+)
+from alerts.identity.roles import Action, Principal
 from alerts.store.db import transaction
 from alerts.store.tables import PartKitRow, PartStockRow, TechnicianRow
 from alerts.workorders import service
@@ -19,7 +29,11 @@ parts = APIRouter(prefix="/parts", tags=["parts"])
 
 
 @technicians.post("", status_code=status.HTTP_201_CREATED)
-def add_technician(store: StoreDep, body: TechnicianIn) -> TechnicianOut:
+def add_technician(
+    store: StoreDep,
+    body: TechnicianIn,
+    principal: Annotated[Principal, Depends(allowed(Action.ADD_TECHNICIAN))],
+) -> TechnicianOut:
     """Register a technician."""
     with transaction(store.sessions) as session:
         row = service.add_technician(
@@ -28,7 +42,7 @@ def add_technician(store: StoreDep, body: TechnicianIn) -> TechnicianOut:
             skills=body.skills,
             site=body.site,
             territory=body.territory,
-            actor=body.by,
+            actor=principal.actor,
             now=store.clock.now(),
         )
         return TechnicianOut.model_validate(row)
@@ -53,13 +67,17 @@ def list_technicians(
 
 
 @parts.put("/stock")
-def set_stock(store: StoreDep, body: StockIn) -> StockOut:
-    """Set the on-hand count of a part at a site."""
+def set_stock(
+    store: StoreDep, body: StockIn, principal: Annotated[Principal, Depends(allowed(Action.SET_STOCK))]
+) -> RestockOut:
+    """Set the on-hand count of a part at a site; a rise releases the work orders waiting there for it
+    whose whole kit is now free, most urgent first (``released_work_orders``)."""
     with transaction(store.sessions) as session:
-        row = service.set_stock(
-            session, body.sku, body.site, body.on_hand, actor=body.by, now=store.clock.now()
+        restock = service.set_stock(
+            session, body.sku, body.site, body.on_hand, actor=principal.actor, now=store.clock.now()
         )
-        return StockOut.model_validate(row)
+        out = RestockOut.model_validate(restock.stock)
+        return out.model_copy(update={"released_work_orders": restock.released})
 
 
 @parts.get("/stock")
@@ -90,11 +108,16 @@ def list_stock(
 
 @parts.put("/kits/{failure_mode}")
 def set_kit(
-    store: StoreDep, failure_mode: Annotated[str, FPath(max_length=100, pattern=r"^[^\x00]*$")], body: KitIn
+    store: StoreDep,
+    failure_mode: Annotated[str, FPath(max_length=100, pattern=r"^[^\x00]*$")],
+    body: KitIn,
+    principal: Annotated[Principal, Depends(allowed(Action.SET_KIT))],
 ) -> KitOut:
     """Replace the kit of a failure mode (used by work orders opened from now on)."""
     with transaction(store.sessions) as session:
-        rows = service.set_kit(session, failure_mode, body.parts, actor=body.by, now=store.clock.now())
+        rows = service.set_kit(
+            session, failure_mode, body.parts, actor=principal.actor, now=store.clock.now()
+        )
         return KitOut(failure_mode=failure_mode, parts={r.sku: r.quantity for r in rows})
 
 

@@ -4,16 +4,15 @@ the report of the work order's asset (sensors, risk and RUL around its time)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.api.deps import PagingDep, StoreDep
+from alerts.api.deps import PagingDep, StoreDep, allowed, require
 from alerts.api.schemas import (
-    ActorIn,
     AssignIn,
     AuditOut,
     CancelIn,
@@ -25,6 +24,7 @@ from alerts.api.schemas import (
     WorkOrderIn,
     WorkOrderOut,
 )
+from alerts.identity.roles import Action, Principal
 from alerts.report import ReportError, ReportSources, build, work_order_window
 from alerts.report_render import ReportFormat, render
 from alerts.store.db import transaction
@@ -37,9 +37,20 @@ from forewarn.contracts.work_order import WorkOrderStatus
 WorkOrderId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 _ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"description": "The user's role may not (or, a technician: not assigned to them)"},
     404: {"description": "No such work order"},
     409: {"description": "Not allowed from the current status"},
 }
+
+
+def _may(action: Action) -> Any:
+    """The dependency of a route taking ``action``: its principal, if their role may (else 403)."""
+    return Depends(allowed(action))
+
+
+def _own(session: Session, principal: Principal, action: Action, work_order_id: int) -> None:
+    """403 unless ``principal`` may take ``action`` on this work order (a technician: theirs only)."""
+    require(principal, action, assigned_to=service.get(session, work_order_id).technician_id)
 
 
 def _out(session: Session, row: WorkOrderRow) -> WorkOrderOut:
@@ -51,7 +62,12 @@ def _out(session: Session, row: WorkOrderRow) -> WorkOrderOut:
 @router.post(
     "", status_code=status.HTTP_201_CREATED, responses={200: {"description": "Already open"}, **_ERRORS}
 )
-def open_work_order(store: StoreDep, body: WorkOrderIn, response: Response) -> WorkOrderOut:
+def open_work_order(
+    store: StoreDep,
+    body: WorkOrderIn,
+    response: Response,
+    principal: Annotated[Principal, _may(Action.OPEN_WORK_ORDER)],
+) -> WorkOrderOut:
     """Open a work order: 201 when new, 200 with the open one for this alert or (asset, failure mode)."""
     now = store.clock.now()
     with transaction(store.sessions) as session:
@@ -75,7 +91,7 @@ def open_work_order(store: StoreDep, body: WorkOrderIn, response: Response) -> W
                 str(body.asset_id), str(body.site), str(body.failure_mode), Severity(str(body.severity))
             )
         row, created = service.open_work_order(
-            session, new, actor=body.by, now=now, sla_h=store.settings.sla_hours
+            session, new, actor=principal.actor, now=now, sla_h=store.settings.sla_hours
         )
         if alert is not None and alert.work_order_id is None:
             alert.work_order_id = row.id
@@ -124,46 +140,77 @@ def _act(store: StoreDep, work_order_id: WorkOrderId, op: Callable[[Session], Wo
 
 
 @router.post("/{work_order_id}/approve", responses=_ERRORS)
-def approve(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
+def approve(
+    store: StoreDep, work_order_id: WorkOrderId, principal: Annotated[Principal, _may(Action.APPROVE)]
+) -> WorkOrderOut:
     """requested → approved."""
     now = store.clock.now()
-    return _act(store, work_order_id, lambda s: service.approve(s, work_order_id, actor=body.by, now=now))
+    return _act(
+        store, work_order_id, lambda s: service.approve(s, work_order_id, actor=principal.actor, now=now)
+    )
 
 
 @router.post("/{work_order_id}/assign", responses=_ERRORS)
-def assign(store: StoreDep, work_order_id: WorkOrderId, body: AssignIn) -> WorkOrderOut:
+def assign(
+    store: StoreDep,
+    work_order_id: WorkOrderId,
+    body: AssignIn,
+    principal: Annotated[Principal, _may(Action.ASSIGN)],
+) -> WorkOrderOut:
     """Assign a technician."""
     now = store.clock.now()
     return _act(
         store,
         work_order_id,
-        lambda s: service.assign(s, work_order_id, body.technician_id, actor=body.by, now=now),
+        lambda s: service.assign(s, work_order_id, body.technician_id, actor=principal.actor, now=now),
     )
 
 
 @router.post("/{work_order_id}/schedule", responses=_ERRORS)
-def schedule(store: StoreDep, work_order_id: WorkOrderId, body: ScheduleIn) -> WorkOrderOut:
+def schedule(
+    store: StoreDep,
+    work_order_id: WorkOrderId,
+    body: ScheduleIn,
+    principal: Annotated[Principal, _may(Action.SCHEDULE)],
+) -> WorkOrderOut:
     """approved | waiting-parts → scheduled (kit reserved) or → waiting-parts when the site is short."""
     now = store.clock.now()
     return _act(
         store,
         work_order_id,
         lambda s: service.schedule(
-            s, work_order_id, actor=body.by, now=now, technician_id=body.technician_id
+            s,
+            work_order_id,
+            actor=principal.actor,
+            now=now,
+            technician_id=body.technician_id,
+            start_at=body.start_at,
         ),
     )
 
 
 @router.post("/{work_order_id}/start", responses=_ERRORS)
-def start(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
-    """scheduled → in-progress (technician on site)."""
+def start(
+    store: StoreDep, work_order_id: WorkOrderId, principal: Annotated[Principal, _may(Action.START)]
+) -> WorkOrderOut:
+    """scheduled → in-progress (technician on site; a technician starts only their own)."""
     now = store.clock.now()
-    return _act(store, work_order_id, lambda s: service.start(s, work_order_id, actor=body.by, now=now))
+
+    def op(s: Session) -> WorkOrderRow:
+        _own(s, principal, Action.START, work_order_id)
+        return service.start(s, work_order_id, actor=principal.actor, now=now)
+
+    return _act(store, work_order_id, op)
 
 
 @router.post("/{work_order_id}/complete", responses=_ERRORS)
-def complete(store: StoreDep, work_order_id: WorkOrderId, body: CompleteIn) -> WorkOrderOut:
-    """in-progress → completed, with the outcome."""
+def complete(
+    store: StoreDep,
+    work_order_id: WorkOrderId,
+    body: CompleteIn,
+    principal: Annotated[Principal, _may(Action.COMPLETE)],
+) -> WorkOrderOut:
+    """in-progress → completed, with the outcome (a technician completes only their own)."""
     now = store.clock.now()
     outcome = service.Outcome(
         fault_found=body.fault_found,
@@ -172,26 +219,38 @@ def complete(store: StoreDep, work_order_id: WorkOrderId, body: CompleteIn) -> W
         parts_used=body.parts_used,
         time_on_site_min=body.time_on_site_min,
     )
-    return _act(
-        store, work_order_id, lambda s: service.complete(s, work_order_id, outcome, actor=body.by, now=now)
-    )
+
+    def op(s: Session) -> WorkOrderRow:
+        _own(s, principal, Action.COMPLETE, work_order_id)
+        return service.complete(s, work_order_id, outcome, actor=principal.actor, now=now)
+
+    return _act(store, work_order_id, op)
 
 
 @router.post("/{work_order_id}/close", responses=_ERRORS)
-def close(store: StoreDep, work_order_id: WorkOrderId, body: ActorIn) -> WorkOrderOut:
+def close(
+    store: StoreDep, work_order_id: WorkOrderId, principal: Annotated[Principal, _may(Action.CLOSE)]
+) -> WorkOrderOut:
     """completed → closed."""
     now = store.clock.now()
-    return _act(store, work_order_id, lambda s: service.close(s, work_order_id, actor=body.by, now=now))
+    return _act(
+        store, work_order_id, lambda s: service.close(s, work_order_id, actor=principal.actor, now=now)
+    )
 
 
 @router.post("/{work_order_id}/cancel", responses=_ERRORS)
-def cancel(store: StoreDep, work_order_id: WorkOrderId, body: CancelIn) -> WorkOrderOut:
+def cancel(
+    store: StoreDep,
+    work_order_id: WorkOrderId,
+    body: CancelIn,
+    principal: Annotated[Principal, _may(Action.CANCEL)],
+) -> WorkOrderOut:
     """Any open status → cancelled (reservations released)."""
     now = store.clock.now()
     return _act(
         store,
         work_order_id,
-        lambda s: service.cancel(s, work_order_id, actor=body.by, now=now, reason=body.reason),
+        lambda s: service.cancel(s, work_order_id, actor=principal.actor, now=now, reason=body.reason),
     )
 
 

@@ -1,11 +1,23 @@
-"""Request and response bodies of the REST API (pydantic; unknown request fields are an error)."""
+"""Request and response bodies of the REST API (pydantic; unknown request fields are an error).
+
+No request body says who acts: the actor is the authenticated user (``Principal.actor``), so a
+``by`` field is refused like any unknown field.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 from forewarn.contracts.alert import AlertRecord, Severity
 from forewarn.contracts.work_order import Priority, WorkOrderStatus
@@ -51,22 +63,25 @@ class AlertOut(AlertRecord):
 class AckIn(_In):
     """Acknowledge an alert."""
 
-    by: Name
     comment: Text = ""
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank: say why (who is on it, what is awaited)")
+    return value
 
 
 class SnoozeIn(_In):
     """Snooze an alert until a time; the reason goes with the published change."""
 
-    by: Name
-    until: AwareDatetime
-    reason: Text = ""
+    until: AwareDatetime  # at most the severity's maximum from now (FOREWARN_API_MAX_SNOOZE_H)
+    reason: Annotated[Text, Field(min_length=1), AfterValidator(_not_blank)]  # a snooze says why
 
 
 class WorkOrderIn(_In):
     """Open a work order from an alert (``alert_id``) or by hand (asset, site, failure mode, severity)."""
 
-    by: Name
     alert_id: Name | None = None
     asset_id: Name | None = None
     site: Name | None = None
@@ -117,6 +132,7 @@ class WorkOrderOut(_Out):
     failure_code: str | None
     notes: str | None
     time_on_site_min: float | None
+    scheduled_start: datetime | None = None
     parts: list[PartLineOut] = []
 
     @computed_field  # type: ignore[prop-decorator]
@@ -126,30 +142,22 @@ class WorkOrderOut(_Out):
         return f"/work-orders/{self.id}/report"
 
 
-class ActorIn(_In):
-    """Who does this."""
-
-    by: Name
-
-
 class ScheduleIn(_In):
     """Schedule: with this technician, else the assigned one, else the best suggestion."""
 
-    by: Name
     technician_id: Id | None = None
+    start_at: AwareDatetime | None = None  # the planned start; not in the past
 
 
 class AssignIn(_In):
     """Assign a technician."""
 
-    by: Name
     technician_id: Id
 
 
 class CompleteIn(_In):
     """The outcome of the visit."""
 
-    by: Name
     fault_found: bool
     failure_code: Code | None = None
     notes: Text = ""
@@ -160,7 +168,6 @@ class CompleteIn(_In):
 class CancelIn(_In):
     """Cancel with a reason."""
 
-    by: Name
     reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=_NO_NUL)]
 
 
@@ -179,7 +186,6 @@ class AuditOut(_Out):
 class TechnicianIn(_In):
     """Register a technician."""
 
-    by: Name
     name: Name
     skills: list[Code] = Field(min_length=1, max_length=100)
     site: Name
@@ -209,7 +215,6 @@ class SuggestionOut(BaseModel):
 class StockIn(_In):
     """Set the on-hand count of a part at a site."""
 
-    by: Name
     sku: Code
     site: Name
     on_hand: Annotated[int, Field(ge=0, le=10_000_000)]
@@ -224,10 +229,15 @@ class StockOut(_Out):
     reserved: int
 
 
+class RestockOut(StockOut):
+    """Stock after a change, and the waiting work orders it released (most urgent first)."""
+
+    released_work_orders: list[int] = []
+
+
 class KitIn(_In):
     """The kit a failure mode needs: sku → quantity."""
 
-    by: Name
     parts: dict[Code, Annotated[int, Field(gt=0, le=10_000)]] = Field(min_length=1)
 
 

@@ -213,6 +213,7 @@ class WorkOrderRow(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     time_on_site_min: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(default=1)
+    scheduled_start: Mapped[datetime | None]  # the planned start the dispatcher set (migration 0004)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
@@ -276,3 +277,54 @@ class AuditRow(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+
+class UserRow(Base):
+    """A named user of the console and the API, with one role (``alerts.identity.roles.Role``).
+
+    ``password_hash`` is an argon2 hash (never the password); after ``failed_logins`` reaches the
+    settings' limit the account is locked until ``locked_until``. A technician user names their
+    technician record, which decides the work orders they may start and complete.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+
+class ApiTokenRow(Base):
+    """A per-user API token for scripts: only its SHA-256 is kept (the token is shown once).
+
+    ``prefix`` (the first characters) lets a person tell their tokens apart in a list.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSessionRow(Base):
+    """A console login: ``id`` is the SHA-256 of the cookie's value (the value itself is not kept)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

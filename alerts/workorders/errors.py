@@ -13,6 +13,19 @@ class ErrorCode(StrEnum):
     NO_TECHNICIAN = "no_technician"
     INVALID = "invalid"
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status the API and the console answer a refusal of this kind with."""
+        return _HTTP_STATUS[self]
+
+
+_HTTP_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ILLEGAL_TRANSITION: 409,
+    ErrorCode.NO_TECHNICIAN: 409,
+    ErrorCode.INVALID: 422,
+}
+
 
 class WorkOrderError(Exception):
     """A refused operation: the code says which kind, the detail says what to do about it."""

@@ -2,13 +2,17 @@
 
 Every function works inside the caller's transaction (a ``Session``), audits what it changes and
 raises :class:`WorkOrderError` with a reason code when the operation is not allowed.
+
+Two changes happen without a person asking for them, each audited under the actor whose action
+caused it: a work order's priority rises with its alert's severity (``reprioritise``), and stock
+becoming free at a site releases the work orders waiting there for it (``release``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +28,9 @@ from alerts.store.tables import (
 from alerts.workorders import audit
 from alerts.workorders.crew import Candidate, Suggestion, suggest
 from alerts.workorders.errors import ErrorCode, WorkOrderError
-from alerts.workorders.lifecycle import DEFAULT_SLA_H, can_transition, priority_for
+from alerts.workorders.lifecycle import DEFAULT_SLA_H, can_transition, escalated, priority_for
 from alerts.workorders.parts import shortages
+from alerts.workorders.release import Waiting, release_plan
 from forewarn.contracts.alert import Severity
 from forewarn.contracts.work_order import OPEN_STATUSES, Priority, WorkOrderStatus
 
@@ -234,16 +239,32 @@ def _stock(session: Session, sku: str, site: str) -> PartStockRow | None:
 
 
 def schedule(
-    session: Session, work_order_id: int, *, actor: str, now: datetime, technician_id: int | None = None
+    session: Session,
+    work_order_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    technician_id: int | None = None,
+    start_at: datetime | None = None,
 ) -> WorkOrderRow:
     """approved | waiting-parts → scheduled with the kit reserved, or → waiting-parts when short.
 
-    The technician is the one given, else the one assigned, else the best suggestion.
+    The technician is the one given, else the one assigned, else the best suggestion. ``start_at``
+    is the planned start (the dispatch board's date and time): kept in ``scheduled_start`` whether
+    the kit is there or the order waits for it, refused when in the past; None keeps the one set
+    before, if any.
     """
     row = get(session, work_order_id)
     if not can_transition(WorkOrderStatus(row.status), S.SCHEDULED):
         raise WorkOrderError(
             ErrorCode.ILLEGAL_TRANSITION, f"work order {row.id} is {row.status}; it cannot be scheduled"
+        )
+    if start_at is not None:
+        start_at = start_at.astimezone(UTC)  # served back as stored: UTC, whatever offset it came with
+    if start_at is not None and start_at < now:
+        raise WorkOrderError(
+            ErrorCode.INVALID,
+            f"start_at {start_at.isoformat()} is in the past (now {now.isoformat()}); plan a later start",
         )
     if technician_id is not None:
         assign(session, work_order_id, technician_id, actor=actor, now=now)
@@ -255,23 +276,49 @@ def schedule(
                 f"no active technician is skilled for {row.failure_mode!r} and covers site {row.site!r}",
             )
         assign(session, work_order_id, ranked[0].technician_id, actor=actor, now=now)
-    lines = list(session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id)))
+    lines = _lines(session, row.id)
     stock = {line.sku: _stock(session, line.sku, row.site) for line in lines}
     available = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in stock.items()}
-    short = shortages({line.sku: line.quantity - line.reserved_qty for line in lines}, available)
+    short = shortages(_needs(lines), available)
     if short:
         before = _move(session, row, S.WAITING_PARTS, action="schedule", actor=actor, now=now)
+        row.scheduled_start = start_at or row.scheduled_start
         _audit_change(session, row, before, "waiting_parts", actor, now)
         return row
+    _reserve(lines, stock)
+    before = _move(session, row, S.SCHEDULED, action="schedule", actor=actor, now=now)
+    row.scheduled_start = start_at or row.scheduled_start
+    _audit_change(session, row, before, "schedule", actor, now)
+    return row
+
+
+def _lines(session: Session, work_order_id: int) -> list[WorkOrderPartRow]:
+    """The work order's part lines, by sku (stock rows are locked in sku order: fewer deadlocks)."""
+    return list(
+        session.scalars(
+            select(WorkOrderPartRow)
+            .where(WorkOrderPartRow.work_order_id == work_order_id)
+            .order_by(WorkOrderPartRow.sku)
+        )
+    )
+
+
+def _needs(lines: Sequence[WorkOrderPartRow]) -> dict[str, int]:
+    """What the lines still need to reserve, sku → quantity."""
+    needs: dict[str, int] = {}
+    for line in lines:
+        needs[line.sku] = needs.get(line.sku, 0) + max(line.quantity - line.reserved_qty, 0)
+    return needs
+
+
+def _reserve(lines: Sequence[WorkOrderPartRow], stock: Mapping[str, PartStockRow | None]) -> None:
+    """Reserve what every line still needs (the caller checked that the stock covers it)."""
     for line in lines:
         needed = line.quantity - line.reserved_qty
         stock_row = stock[line.sku]
-        if needed and stock_row is not None:
+        if needed > 0 and stock_row is not None:
             stock_row.reserved += needed
             line.reserved_qty += needed
-    before = _move(session, row, S.SCHEDULED, action="schedule", actor=actor, now=now)
-    _audit_change(session, row, before, "schedule", actor, now)
-    return row
 
 
 def start(session: Session, work_order_id: int, *, actor: str, now: datetime) -> WorkOrderRow:
@@ -283,19 +330,26 @@ def start(session: Session, work_order_id: int, *, actor: str, now: datetime) ->
     return row
 
 
-def _release(session: Session, row: WorkOrderRow) -> None:
-    for line in session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id)):
+def _release(session: Session, row: WorkOrderRow) -> set[str]:
+    """Return the work order's reservations to stock; the skus that had any."""
+    freed = set()
+    for line in _lines(session, row.id):
         if line.reserved_qty:
             stock_row = _stock(session, line.sku, row.site)
             if stock_row is not None:
                 stock_row.reserved -= line.reserved_qty
             line.reserved_qty = 0
+            freed.add(line.sku)
+    return freed
 
 
 def complete(
     session: Session, work_order_id: int, outcome: Outcome, *, actor: str, now: datetime
 ) -> WorkOrderRow:
-    """in-progress → completed with the outcome; used parts leave stock, unused reservations return."""
+    """in-progress → completed with the outcome; used parts leave stock, unused reservations return.
+
+    Returned parts release the work orders waiting for them at the site (:func:`release_waiting`).
+    """
     row = get(session, work_order_id)
     if outcome.fault_found and not outcome.failure_code:
         raise WorkOrderError(ErrorCode.INVALID, "a found fault needs a failure_code")
@@ -304,7 +358,7 @@ def complete(
         line.sku: line
         for line in session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id))
     }
-    _release(session, row)
+    freed = _release(session, row)
     for sku, qty in sorted(outcome.parts_used.items()):
         if qty <= 0:
             raise WorkOrderError(ErrorCode.INVALID, f"parts_used[{sku!r}] must be positive, got {qty}")
@@ -329,6 +383,7 @@ def complete(
     elif row.on_site_at is not None:
         row.time_on_site_min = (now - row.on_site_at).total_seconds() / 60
     _audit_change(session, row, before, "complete", actor, now)
+    release_waiting(session, row.site, freed, actor=actor, now=now)
     return row
 
 
@@ -342,12 +397,14 @@ def close(session: Session, work_order_id: int, *, actor: str, now: datetime) ->
 
 
 def cancel(session: Session, work_order_id: int, *, actor: str, now: datetime, reason: str) -> WorkOrderRow:
-    """Any open status → cancelled; reserved parts go back to stock."""
+    """Any open status → cancelled; reserved parts go back to stock and release the work orders
+    waiting for them at the site (:func:`release_waiting`)."""
     row = get(session, work_order_id)
     before = _move(session, row, S.CANCELLED, action="cancel", actor=actor, now=now)
     row.notes = reason
-    _release(session, row)
+    freed = _release(session, row)
     _audit_change(session, row, before, "cancel", actor, now)
+    release_waiting(session, row.site, freed, actor=actor, now=now)
     return row
 
 
@@ -360,12 +417,23 @@ def part_lines(session: Session, work_order_id: int) -> Sequence[WorkOrderPartRo
     ).all()
 
 
-def set_stock(
-    session: Session, sku: str, site: str, on_hand: int, *, actor: str, now: datetime
-) -> PartStockRow:
-    """Set the on-hand count of a part at a site (a stock take or delivery); audited."""
+@dataclass(frozen=True)
+class Restock:
+    """A part's stock at a site after a change, and the work orders the change released."""
+
+    stock: PartStockRow
+    released: list[int]  # work-order ids, most urgent first
+
+
+def set_stock(session: Session, sku: str, site: str, on_hand: int, *, actor: str, now: datetime) -> Restock:
+    """Set the on-hand count of a part at a site (a stock take or delivery); audited.
+
+    A rise releases the work orders waiting there for this part whose whole kit is now free, most
+    urgent first (:func:`release_waiting`), audited under the same actor.
+    """
     row = _stock(session, sku, site)
     before = audit.snapshot(row) if row else None
+    previous = row.on_hand if row else 0
     if row is None:
         row = PartStockRow(sku=sku, site=site, on_hand=on_hand, reserved=0)
         session.add(row)
@@ -386,6 +454,94 @@ def set_stock(
         before=before,
         after=audit.snapshot(row),
     )
+    released = release_waiting(session, site, {sku}, actor=actor, now=now) if on_hand > previous else []
+    return Restock(row, released)
+
+
+def release_waiting(
+    session: Session, site: str, skus: Collection[str], *, actor: str, now: datetime
+) -> list[int]:
+    """Reserve and schedule the work orders waiting at ``site`` for one of ``skus`` that now fit.
+
+    The orders tried are those in waiting-parts at the site whose kit needs one of ``skus``; which
+    of them are released is :func:`alerts.workorders.release.release_plan` (most urgent first; a
+    more urgent order still short keeps its claim on the parts it needs). Each released order has
+    its whole kit reserved and goes to scheduled, audited as ``release`` by ``actor`` (who restocked
+    or returned the parts). An order another transaction holds locked right now is not tried (it is
+    being changed by someone: its dispatcher will see the stock).
+
+    Returns:
+        The released work-order ids, most urgent first.
+    """
+    if not skus:
+        return []
+    tried = (
+        select(WorkOrderPartRow.work_order_id)
+        .join(WorkOrderRow, WorkOrderRow.id == WorkOrderPartRow.work_order_id)
+        .where(
+            WorkOrderRow.site == site,
+            WorkOrderRow.status == S.WAITING_PARTS.value,
+            WorkOrderPartRow.sku.in_(sorted(skus)),
+        )
+    )
+    orders = [
+        o
+        for o in session.scalars(
+            select(WorkOrderRow)
+            .where(WorkOrderRow.id.in_(tried))
+            .order_by(WorkOrderRow.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if o.status == S.WAITING_PARTS.value
+    ]
+    if not orders:
+        return []
+    lines = {o.id: _lines(session, o.id) for o in orders}
+    skus_needed = sorted({line.sku for order_lines in lines.values() for line in order_lines})
+    stock = {sku: _stock(session, sku, site) for sku in skus_needed}
+    free = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in stock.items()}
+    plan = release_plan(
+        [Waiting(o.id, Priority(o.priority), o.due_by, _needs(lines[o.id])) for o in orders], free
+    )
+    by_id = {o.id: o for o in orders}
+    for work_order_id in plan:
+        row = by_id[work_order_id]
+        _reserve(lines[row.id], stock)
+        before = _move(session, row, S.SCHEDULED, action="release", actor=actor, now=now)
+        _audit_change(session, row, before, "release", actor, now)
+    return plan
+
+
+def reprioritise(
+    session: Session,
+    work_order_id: int,
+    severity: Severity,
+    *,
+    actor: str,
+    now: datetime,
+    sla_h: Mapping[Priority, float] = DEFAULT_SLA_H,
+) -> WorkOrderRow | None:
+    """Raise an open work order's priority to its alert's new ``severity``, due time brought forward.
+
+    The rule is :func:`alerts.workorders.lifecycle.escalated` (never lowered; the new SLA counts
+    from ``now``). Audited as ``reprioritise`` (which queues its InfluxDB ``work_orders`` point).
+
+    Returns:
+        The work order when it changed; None when it did not (closed, missing, or already as urgent).
+    """
+    row = session.get(WorkOrderRow, work_order_id, with_for_update=True)
+    if row is None or WorkOrderStatus(row.status) not in OPEN_STATUSES:
+        return None
+    decision = escalated(Priority(row.priority), row.due_by, severity, now, sla_h)
+    if decision is None:
+        return None
+    before = audit.snapshot(row)
+    row.severity = severity.value
+    row.priority = decision.priority.value
+    row.due_by = decision.due_by
+    row.updated_at = now
+    _audit_change(session, row, before, "reprioritise", actor, now)
     return row
 
 

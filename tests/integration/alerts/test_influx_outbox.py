@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from alerts.api.app import create_app
 from alerts.clock import ManualClock
+from alerts.identity.roles import Role
 from alerts.influx_outbox import Flusher, pending_count, queue
 from alerts.settings import ApiSettings
 from alerts.store.db import transaction
@@ -19,7 +20,7 @@ from alerts.store.tables import InfluxOutboxRow
 from forewarn.influx import InfluxWriter
 from forewarn.settings import InfluxSettings, load
 from infra.stack.service import StackContext
-from tests.unit.alerts.api_scenarios import TOKEN, full_lifecycle
+from tests.unit.alerts.api_scenarios import full_lifecycle, user_auth
 from tests.unit.alerts.helpers import T0, at
 from tests.unit.alerts.test_influx_outbox import closed_port
 
@@ -39,11 +40,14 @@ def test_api_lifecycle_points_reach_influx_after_an_outage(
     clock = ManualClock(T0)
     db_url = f"sqlite:///{tmp_path / 'wo.db'}"
 
+    admin: dict[str, str] = {}
+
     def api(influx_settings: InfluxSettings) -> TestClient:
-        settings = load(
-            ApiSettings, database_url=db_url, token=TOKEN, write_influx=True, influx_flush_interval_s=0.2
-        )
-        return TestClient(create_app(settings, clock, influx_settings))
+        settings = load(ApiSettings, database_url=db_url, write_influx=True, influx_flush_interval_s=0.2)
+        app = create_app(settings, clock, influx_settings)
+        if not admin:  # the first start: the store's admin user
+            admin.update(user_auth(app.state.store.sessions, "admin", Role.ADMIN))
+        return TestClient(app, headers=admin)
 
     # InfluxDB unreachable: every request still works, the points wait in the store
     with api(down) as client:

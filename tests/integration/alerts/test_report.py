@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from alerts.api.app import create_app
+from alerts.identity.roles import Role
 from alerts.settings import ApiSettings
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.tables import AlertRow
@@ -27,11 +28,10 @@ from forewarn.influx import InfluxWriter
 from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique
+from tests.unit.alerts.api_scenarios import user_auth
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "report-test-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = 60
 
@@ -137,26 +137,28 @@ def test_report_asset_writes_html_and_png_in_the_models_unit(
 def test_the_api_serves_each_work_orders_report(
     stack: StackContext, influx_database: str, model_version: tuple[str, str], asset: str, tmp_path: Path
 ) -> None:
-    settings = load(ApiSettings, database_url=f"sqlite:///{tmp_path / 'wo.db'}", token=TOKEN)
+    settings = load(ApiSettings, database_url=f"sqlite:///{tmp_path / 'wo.db'}")
     influx = stack.influx.model_copy(update={"database": influx_database})
-    with TestClient(create_app(settings, influx=influx, mlflow=stack.mlflow)) as client:
-        body = {"by": "ops", "asset_id": asset, "site": "site-1", "failure_mode": "bearing_wear",
+    served = create_app(settings, influx=influx, mlflow=stack.mlflow)
+    auth = user_auth(served.state.store.sessions, "ops", Role.DISPATCHER)
+    with TestClient(served) as client:
+        body = {"asset_id": asset, "site": "site-1", "failure_mode": "bearing_wear",
                 "severity": "CRITICAL"}  # fmt: skip
-        order = client.post("/work-orders", json=body, headers=AUTH).json()
+        order = client.post("/work-orders", json=body, headers=auth).json()
         assert order["report_url"] == f"/work-orders/{order['id']}/report"
-        page = client.get(order["report_url"], headers=AUTH)
+        page = client.get(order["report_url"], headers=auth)
         assert page.status_code == 200, page.text
         assert page.headers["content-type"].startswith("text/html")
         assert f"{asset} (site-1)" in page.text
         assert "data:image/png;base64," in page.text
         assert f"<td>{order['id']}</td>" in page.text  # the work order itself, in its table
         assert "reading steps of 1 min" in page.text
-        figure = client.get(order["report_url"], params={"format": "png"}, headers=AUTH)
+        figure = client.get(order["report_url"], params={"format": "png"}, headers=auth)
         assert figure.headers["content-type"] == "image/png"
         assert figure.content.startswith(PNG_MAGIC)
         assert client.get(order["report_url"]).status_code == 401
-        assert client.get("/work-orders/999999/report", headers=AUTH).status_code == 404
+        assert client.get("/work-orders/999999/report", headers=auth).status_code == 404
     with TestClient(create_app(settings)) as bare:
-        refused = bare.get(order["report_url"], headers=AUTH)
+        refused = bare.get(order["report_url"], headers=auth)
         assert refused.status_code == 503
         assert refused.json()["code"] == "report_unavailable"

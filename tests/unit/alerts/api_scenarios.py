@@ -1,4 +1,8 @@
-"""API scenarios run against every database backend (SQLite here, PostgreSQL in integration)."""
+"""API scenarios run against every database backend (SQLite here, PostgreSQL in integration).
+
+The client's default ``Authorization`` is an admin's token (:func:`user_auth` in the fixture); a
+scenario acts as another user by passing ``auth=`` (a dispatcher approves, a technician starts).
+"""
 
 from __future__ import annotations
 
@@ -11,35 +15,49 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.clock import ManualClock
 from alerts.effects import store_changes
+from alerts.identity import users
+from alerts.identity.roles import Role
 from alerts.state import Alert, AlertChange
 from alerts.store.db import transaction
 from alerts.workorders.service import NewWorkOrder, open_work_order
 from forewarn.contracts.alert import AlertKind, AlertState, ChangeKind, Severity
-from tests.unit.alerts.helpers import at
+from tests.unit.alerts.helpers import T0, at
 
-TOKEN = "test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PASSWORD = "correct horse battery staple"  # every test user's (only tokens are used here)
+Auth = dict[str, str]
 
 
-def post(client: TestClient, path: str, body: dict[str, Any], expect: int = 200) -> dict[str, Any]:
-    """POST with the token; assert the status; the JSON body."""
-    response = client.post(path, json=body, headers=AUTH)
+def user_auth(
+    sessions: sessionmaker[Session], name: str, role: Role, *, technician_id: int | None = None
+) -> Auth:
+    """Create user ``name`` with ``role`` and an API token; the ``Authorization`` header of it."""
+    with transaction(sessions) as session:
+        users.add_user(session, name, role, PASSWORD, technician_id=technician_id, actor="test", now=T0)
+        issued = users.issue_token(session, name, label="test", actor="test", now=T0)
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
+def post(
+    client: TestClient, path: str, body: dict[str, Any], expect: int = 200, *, auth: Auth | None = None
+) -> dict[str, Any]:
+    """POST as the client's user (or ``auth``'s); assert the status; the JSON body."""
+    response = client.post(path, json=body, headers=auth)
     assert response.status_code == expect, response.text
     data: dict[str, Any] = response.json()
     return data
 
 
-def put(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT with the token; 200 expected."""
-    response = client.put(path, json=body, headers=AUTH)
+def put(client: TestClient, path: str, body: dict[str, Any], *, auth: Auth | None = None) -> dict[str, Any]:
+    """PUT as the client's user (or ``auth``'s); 200 expected."""
+    response = client.put(path, json=body, headers=auth)
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
 
 
 def get(client: TestClient, path: str, **params: Any) -> Any:
-    """GET with the token; 200 expected."""
-    response = client.get(path, params=params, headers=AUTH)
+    """GET as the client's user; 200 expected."""
+    response = client.get(path, params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -91,19 +109,22 @@ def seed_crew_and_parts(client: TestClient, *, stock: int = 5) -> dict[str, int]
         t = post(
             client,
             "/technicians",
-            {"by": "admin", "name": name, "skills": skills, "site": site, "territory": territory},
+            {"name": name, "skills": skills, "site": site, "territory": territory},
             201,
         )
         ids[name] = t["id"]
-    put(client, "/parts/kits/bearing", {"by": "admin", "parts": {"BRG-6205": 2, "SEAL-40": 1}})
-    put(client, "/parts/stock", {"by": "admin", "sku": "BRG-6205", "site": "site-1", "on_hand": stock})
-    put(client, "/parts/stock", {"by": "admin", "sku": "SEAL-40", "site": "site-1", "on_hand": stock})
+    put(client, "/parts/kits/bearing", {"parts": {"BRG-6205": 2, "SEAL-40": 1}})
+    put(client, "/parts/stock", {"sku": "BRG-6205", "site": "site-1", "on_hand": stock})
+    put(client, "/parts/stock", {"sku": "SEAL-40", "site": "site-1", "on_hand": stock})
     return ids
 
 
 def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: ManualClock) -> None:
-    """Alert → work order → approve → schedule (parts reserved) → start → complete → close, audited."""
+    """Alert → work order → approve → schedule (parts reserved) → start → complete → close, audited
+    with the name of the user who acted (a dispatcher, then the assigned technician)."""
     ids = seed_crew_and_parts(client)
+    sup = user_auth(sessions, "sup", Role.DISPATCHER)
+    ana = user_auth(sessions, "ana", Role.TECHNICIAN, technician_id=ids["ana"])
     stored = raise_alert(sessions)
     wo_id = stored.alert.work_order_id
     assert wo_id is not None
@@ -119,8 +140,8 @@ def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: M
     assert [s["technician_id"] for s in ranked] == [ids["ana"], ids["cy"], ids["ben"]]
 
     clock.set(at(600))
-    assert post(client, f"/work-orders/{wo_id}/approve", {"by": "sup"})["status"] == "approved"
-    wo = post(client, f"/work-orders/{wo_id}/schedule", {"by": "sup"})
+    assert post(client, f"/work-orders/{wo_id}/approve", {}, auth=sup)["status"] == "approved"
+    wo = post(client, f"/work-orders/{wo_id}/schedule", {}, auth=sup)
     assert wo["status"] == "scheduled"
     assert wo["technician_id"] == ids["ana"]
     assert {p["sku"]: p["reserved_qty"] for p in wo["parts"]} == {"BRG-6205": 2, "SEAL-40": 1}
@@ -130,7 +151,7 @@ def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: M
     assert {t["name"]: t["open_load"] for t in techs}["ana"] == 1
 
     clock.set(at(3600))
-    wo = post(client, f"/work-orders/{wo_id}/start", {"by": "ana"})
+    wo = post(client, f"/work-orders/{wo_id}/start", {}, auth=ana)
     assert wo["status"] == "in_progress"
     assert wo["on_site_at"].startswith("2026-01-01T01:00:00")
     clock.set(at(3600 + 5400))
@@ -138,12 +159,12 @@ def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: M
         client,
         f"/work-orders/{wo_id}/complete",
         {
-            "by": "ana",
             "fault_found": True,
             "failure_code": "BRG-OUTER-RACE",
             "notes": "outer race spalling",
             "parts_used": {"BRG-6205": 2},
         },
+        auth=ana,
     )
     assert wo["status"] == "completed"
     assert wo["time_on_site_min"] == 90.0
@@ -155,7 +176,7 @@ def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: M
         s["sku"]: (s["on_hand"], s["reserved"]) for s in get(client, "/parts/stock", site="site-1")["items"]
     }
     assert stock == {"BRG-6205": (3, 0), "SEAL-40": (5, 0)}
-    assert post(client, f"/work-orders/{wo_id}/close", {"by": "sup"})["status"] == "closed"
+    assert post(client, f"/work-orders/{wo_id}/close", {}, auth=sup)["status"] == "closed"
 
     trail = get(client, f"/work-orders/{wo_id}/audit")
     assert [e["action"] for e in trail] == [
@@ -169,7 +190,7 @@ def full_lifecycle(client: TestClient, sessions: sessionmaker[Session], clock: M
     ]
     assert trail[1]["before"]["status"] == "requested"
     assert trail[1]["after"]["status"] == "approved"
-    assert trail[1]["actor"] == "sup"
+    assert [e["actor"] for e in trail] == ["engine", "sup", "sup", "sup", "ana", "ana", "sup"]
     assert trail[-1]["at"].startswith("2026-01-01T02:30:00")
 
 
@@ -178,32 +199,33 @@ def illegal_transitions_answer_409(client: TestClient, sessions: sessionmaker[Se
     seed_crew_and_parts(client)
     wo_id = raise_alert(sessions).alert.work_order_id
     for action in ("start", "close", "schedule"):
-        body: dict[str, Any] = {"by": "x"}
-        problem = post(client, f"/work-orders/{wo_id}/{action}", body, 409)
+        problem = post(client, f"/work-orders/{wo_id}/{action}", {}, 409)
         assert problem["code"] == "illegal_transition"
-    problem = post(client, f"/work-orders/{wo_id}/complete", {"by": "x", "fault_found": False}, 409)
+    problem = post(client, f"/work-orders/{wo_id}/complete", {"fault_found": False}, 409)
     assert "requested" in problem["detail"]
     assert get(client, f"/work-orders/{wo_id}")["status"] == "requested"
-    post(client, f"/work-orders/{wo_id}/cancel", {"by": "x", "reason": "duplicate"})
-    assert post(client, f"/work-orders/{wo_id}/approve", {"by": "x"}, 409)["code"] == "illegal_transition"
-    assert post(client, "/work-orders/99999/approve", {"by": "x"}, 404)["code"] == "not_found"
+    post(client, f"/work-orders/{wo_id}/cancel", {"reason": "duplicate"})
+    assert post(client, f"/work-orders/{wo_id}/approve", {}, 409)["code"] == "illegal_transition"
+    assert post(client, "/work-orders/99999/approve", {}, 404)["code"] == "not_found"
 
 
 def waiting_parts_then_scheduled(client: TestClient, sessions: sessionmaker[Session]) -> None:
-    """A site short of the kit puts the order in waiting-parts; a delivery lets it be scheduled."""
+    """A site short of the kit puts the order in waiting-parts; the delivery schedules it (released)."""
     seed_crew_and_parts(client, stock=1)
     wo_id = raise_alert(sessions).alert.work_order_id
-    post(client, f"/work-orders/{wo_id}/approve", {"by": "sup"})
-    wo = post(client, f"/work-orders/{wo_id}/schedule", {"by": "sup"})
+    post(client, f"/work-orders/{wo_id}/approve", {})
+    wo = post(client, f"/work-orders/{wo_id}/schedule", {})
     assert wo["status"] == "waiting_parts"
     assert all(p["reserved_qty"] == 0 for p in wo["parts"])
-    put(client, "/parts/stock", {"by": "stores", "sku": "BRG-6205", "site": "site-1", "on_hand": 4})
-    wo = post(client, f"/work-orders/{wo_id}/schedule", {"by": "sup"})
+    delivered = put(client, "/parts/stock", {"sku": "BRG-6205", "site": "site-1", "on_hand": 4})
+    assert delivered["released_work_orders"] == [wo_id]
+    wo = get(client, f"/work-orders/{wo_id}")
     assert wo["status"] == "scheduled"
+    assert {p["sku"]: p["reserved_qty"] for p in wo["parts"]} == {"BRG-6205": 2, "SEAL-40": 1}
     kpis = get(client, "/kpis")
-    assert kpis["schedule_attempts"] == 2
-    assert kpis["parts_availability"] == 0.5
-    cancelled = post(client, f"/work-orders/{wo_id}/cancel", {"by": "sup", "reason": "asset replaced"})
+    assert kpis["schedule_attempts"] == 1  # the dispatcher's one attempt found the site short
+    assert kpis["parts_availability"] == 0.0
+    cancelled = post(client, f"/work-orders/{wo_id}/cancel", {"reason": "asset replaced"})
     assert cancelled["status"] == "cancelled"
     stock = {s["sku"]: s["reserved"] for s in get(client, "/parts/stock", site="site-1")["items"]}
     assert stock == {"BRG-6205": 0, "SEAL-40": 0}

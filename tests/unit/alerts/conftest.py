@@ -1,10 +1,15 @@
-"""A work-order API on a fresh SQLite file per test, with a manual clock."""
+"""A work-order API on a fresh SQLite file per test, with a manual clock and an admin user.
+
+The test client sends the admin's API token by default (``Api.admin``); scenarios create other
+users with :func:`tests.unit.alerts.api_scenarios.user_auth`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,26 +17,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.api.app import create_app
 from alerts.clock import ManualClock
+from alerts.identity.roles import Role
 from alerts.settings import ApiSettings
 from forewarn.settings import load
-from tests.unit.alerts.api_scenarios import TOKEN
+from tests.unit.alerts.api_scenarios import Auth, user_auth
 from tests.unit.alerts.helpers import T0
 
 
 @dataclass
 class Api:
-    """A running app: its test client, its sessions and its clock."""
+    """A running app: its test client (sending ``admin``), its sessions and its clock."""
 
     client: TestClient
     sessions: sessionmaker[Session]
     clock: ManualClock
+    admin: Auth
 
 
-def make_api(database_url: str) -> Api:
-    """An app on ``database_url`` (migrated at start) with a manual clock at T0."""
+def make_api(database_url: str, **settings: Any) -> Api:
+    """An app on ``database_url`` (migrated at start) with a manual clock at T0 and user ``admin``."""
     clock = ManualClock(T0)
-    app = create_app(load(ApiSettings, database_url=database_url, token=TOKEN), clock)
-    return Api(TestClient(app), app.state.store.sessions, clock)
+    app = create_app(load(ApiSettings, database_url=database_url, **settings), clock)
+    sessions = app.state.store.sessions
+    admin = user_auth(sessions, "admin", Role.ADMIN)
+    return Api(TestClient(app, headers=admin), sessions, clock, admin)
 
 
 @pytest.fixture

@@ -84,11 +84,11 @@ def _complete(api: Api, *, asset: str, found: bool, at_s: float) -> int:
     assert wo_id is not None
     api.clock.set(at(at_s + 60))
     for action in ("approve", "schedule", "start"):
-        sc.post(c, f"/work-orders/{wo_id}/{action}", {"by": "ana"})
+        sc.post(c, f"/work-orders/{wo_id}/{action}", {})
     api.clock.set(at(at_s + 3600))
-    body = {"by": "ana", "fault_found": found, "failure_code": "BRG-1" if found else None, "notes": "n"}
+    body = {"fault_found": found, "failure_code": "BRG-1" if found else None, "notes": "n"}
     sc.post(c, f"/work-orders/{wo_id}/complete", body)
-    sc.post(c, f"/work-orders/{wo_id}/close", {"by": "sup"})
+    sc.post(c, f"/work-orders/{wo_id}/close", {})
     return wo_id
 
 

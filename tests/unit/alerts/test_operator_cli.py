@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from alerts.cli import alerts_app, api_app, labels_app
 from alerts.effects import store_changes
+from alerts.identity.roles import Role
 from alerts.state import AlertChange
 from alerts.store.alert_repo import row_to_alert
 from alerts.store.db import transaction
@@ -29,8 +30,12 @@ FAR = "2030-01-01T00:00:00Z"
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    """The API on a fresh store, and through it the store the commands read (``--database-url``)."""
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The API on a fresh store, and through it the store the commands read (``--database-url``).
+
+    Snoozes here reach ``FAR``: the API and the CLI both read a maximum beyond it (about 11 years).
+    """
+    monkeypatch.setenv("FOREWARN_API_MAX_SNOOZE_H", '{"MINOR": 100000, "WARNING": 100000}')
     made = make_api(f"sqlite:///{tmp_path / 'wo.db'}")
     yield made
     made.client.close()
@@ -131,7 +136,8 @@ def test_show_prints_every_field_the_work_order_and_the_history(api: Api) -> Non
 def test_ack_publishes_the_same_change_as_the_api(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     by_api = sc.raise_alert(api.sessions, asset="pump-1", severity=Severity.MAJOR).alert.alert_id
     by_cli = sc.raise_alert(api.sessions, asset="pump-2", severity=Severity.MAJOR).alert.alert_id
-    sc.post(api.client, f"/alerts/{by_api}/ack", {"by": "ana", "comment": "crew on the way"})
+    ana = sc.user_auth(api.sessions, "ana", Role.DISPATCHER)
+    sc.post(api.client, f"/alerts/{by_api}/ack", {"comment": "crew on the way"}, auth=ana)
     monkeypatch.setattr("getpass.getuser", lambda: "ana")  # --by defaults to the OS user
     result = cli(api, "ack", by_cli, "--comment", "crew on the way")
     assert result.exit_code == 0, result.output
@@ -154,8 +160,8 @@ def test_ack_publishes_the_same_change_as_the_api(api: Api, monkeypatch: pytest.
 def test_snooze_publishes_the_same_change_as_the_api(api: Api) -> None:
     by_api = sc.raise_alert(api.sessions, asset="pump-1", severity=Severity.MINOR).alert.alert_id
     by_cli = sc.raise_alert(api.sessions, asset="pump-2", severity=Severity.MINOR).alert.alert_id
-    body = {"by": "bo", "until": FAR, "reason": "parts arrive Monday"}
-    sc.post(api.client, f"/alerts/{by_api}/snooze", body)
+    bo = sc.user_auth(api.sessions, "bo", Role.DISPATCHER)
+    sc.post(api.client, f"/alerts/{by_api}/snooze", {"until": FAR, "reason": "parts arrive Monday"}, auth=bo)
     result = cli(api, "snooze", by_cli, "--until", FAR, "--reason", "parts arrive Monday", "--by", "bo")
     assert result.exit_code == 0, result.output
     moving = {"alert_id", "asset_id", "work_order_id", "change_ts"}
@@ -185,6 +191,12 @@ def test_snooze_publishes_the_same_change_as_the_api(api: Api) -> None:
         (["snooze", "{warning}", "--for", "2x", "--reason", "x"], 2, "--for '2x' is not a duration"),
         (["snooze", "{warning}", "--for", "2h", "--until", FAR, "--reason", "x"], 2, "one of them"),
         (["snooze", "{warning}", "--reason", "x"], 2, "one of them"),
+        (
+            ["snooze", "{warning}", "--for", "1h", "--reason", " "],
+            2,
+            "--reason: Value error, must not be blank",
+        ),
+        (["snooze", "{warning}", "--until", "9999-12-31T23:59:59Z", "--reason", "x"], 2, "at most 100000 h"),
         (["ack", "{cleared}", "--comment", "x"], 1, "is already cleared"),
         (["snooze", "{cleared}", "--for", "1h", "--reason", "x"], 1, "is already cleared"),
         (["ack", "{warning}", "--comment", "x", "--by", ""], 2, "--by: String should have at least 1"),
@@ -229,12 +241,9 @@ def test_labels_export_says_when_there_is_nothing_to_write(tmp_path: Path) -> No
     assert out.read_text().startswith("asset_id,ts,failure_mode,source")
 
 
-def test_api_serve_never_echoes_a_bad_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_api_serve_refuses_a_bad_identity_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FOREWARN_API_DATABASE_URL", f"sqlite:///{tmp_path / 'wo.db'}")
-    monkeypatch.setenv("FOREWARN_API_TOKEN", "hunter2-secret")
+    monkeypatch.setenv("FOREWARN_API_SESSION_TTL_H", "0")
     result = CliRunner().invoke(api_app, ["serve"])
     assert result.exit_code == 2
-    line = one_error_line(result)
-    assert "FOREWARN_API_TOKEN" in line
-    assert "at least 16 characters" in line
-    assert "hunter2" not in result.output
+    assert "FOREWARN_API_SESSION_TTL_H" in one_error_line(result)
