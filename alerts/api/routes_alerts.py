@@ -11,7 +11,7 @@ from alerts.api.deps import PagingDep, StoreDep, allowed
 from alerts.api.schemas import AckIn, AlertOut, Page, SnoozeIn
 from alerts.effects import acknowledge_alert, snooze_alert
 from alerts.identity.roles import Action, Principal
-from alerts.store.alert_repo import select_alerts
+from alerts.store.alert_repo import HistoryEntry, alert_history, select_alerts
 from alerts.store.db import transaction
 from alerts.store.tables import AlertRow
 from alerts.workorders.errors import ErrorCode, WorkOrderError
@@ -54,6 +54,16 @@ def get_alert(store: StoreDep, alert_id: AlertId) -> AlertOut:
         if row is None:
             raise WorkOrderError(ErrorCode.NOT_FOUND, f"alert {alert_id} does not exist")
         return AlertOut.model_validate(row)
+
+
+@router.get("/{alert_id}/history", responses={404: {"description": "No such alert"}})
+def history(store: StoreDep, alert_id: AlertId) -> list[HistoryEntry]:
+    """Every change of the alert, oldest first: who made it, the model version, risk and RUL then,
+    and when it reached Kafka ``alerts`` (None while it waits)."""
+    with transaction(store.sessions) as session:
+        if session.get(AlertRow, alert_id) is None:
+            raise WorkOrderError(ErrorCode.NOT_FOUND, f"alert {alert_id} does not exist")
+        return alert_history(session, alert_id)
 
 
 @router.post(

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from alerts.console.respond import number, url, utc_minutes
 from alerts.console.web import PREFIX
 from alerts.store.alert_repo import HistoryEntry, select_alerts
-from alerts.store.tables import AlertRow, OutboxRow
-from forewarn.contracts.alert import AlertState, Severity, decode_alert_event
+from alerts.store.tables import AlertRow
+from forewarn.contracts.alert import AlertState, Severity
 
 BOARD = f"{PREFIX}/alerts"
 SORTS = ("severity", "site", "asset", "raised", "risk", "rul")
@@ -259,19 +259,11 @@ class HistoryLine:
     published: str
 
 
-def history_lines(session: Session, alert_id: str, history: Sequence[HistoryEntry]) -> list[HistoryLine]:
-    """``history`` (``alert_repo.alert_history``) with the model version, risk and RUL of each change.
-
-    ``HistoryEntry`` does not carry them; each change's published event (its outbox row, the n-th for
-    the n-th entry) does, so they are read from there in one query.
-    """
-    payloads = session.scalars(
-        select(OutboxRow.payload).where(OutboxRow.alert_id == alert_id).order_by(OutboxRow.id)
-    ).all()
+def history_lines(history: Sequence[HistoryEntry]) -> list[HistoryLine]:
+    """``history`` (``alert_repo.alert_history``) as the alert page's lines."""
     out = []
-    for entry, payload in zip(history, payloads, strict=False):
-        event = decode_alert_event(payload)
-        model = f"{event.model_name or '-'} v{event.model_version}" if event.model_version else "-"
+    for entry in history:
+        model = f"{entry.model_name or '-'} v{entry.model_version}" if entry.model_version else "-"
         out.append(
             HistoryLine(
                 at=utc_minutes(entry.at),
@@ -280,8 +272,8 @@ def history_lines(session: Session, alert_id: str, history: Sequence[HistoryEntr
                 severity=entry.severity.value,
                 by=entry.by or "-",
                 model=model,
-                risk=number(event.trigger_risk, 2),
-                rul=number(event.trigger_rul_cycles, 0),
+                risk=number(entry.risk, 2),
+                rul=number(entry.rul_cycles, 0),
                 detail=entry.detail,
                 published=utc_minutes(entry.published_at) if entry.published_at else "pending",
             )

@@ -169,7 +169,7 @@ def alert_page(
         if row is None:
             return _not_found(request, principal, alert_id)
         fields = _fields(row)
-        history = ab.history_lines(session, alert_id, alert_history(session, alert_id))
+        history = ab.history_lines(alert_history(session, alert_id))
         current = ab.line(row)
     return page(
         request,

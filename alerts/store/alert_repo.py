@@ -149,7 +149,8 @@ class HistoryEntry(BaseModel):
     """One change of an alert as the outbox holds it (what was published on ``alerts``), and who made it.
 
     ``by`` is the actor the audit log recorded with the change (the engine, or the operator who
-    acknowledged or snoozed); ``published_at`` is None while the change waits for Kafka.
+    acknowledged or snoozed); ``published_at`` is None while the change waits for Kafka. The model
+    and the risk and RUL are the alert's as of that change (what the operator saw then).
     """
 
     at: AwareDatetime
@@ -161,6 +162,10 @@ class HistoryEntry(BaseModel):
     detail: str
     by: str | None
     published_at: AwareDatetime | None
+    model_name: str | None = None
+    model_version: str | None = None
+    risk: float | None = None
+    rul_cycles: float | None = None
 
 
 def alert_history(session: Session, alert_id: str) -> list[HistoryEntry]:
@@ -188,6 +193,10 @@ def alert_history(session: Session, alert_id: str) -> list[HistoryEntry]:
                 detail=event.detail,
                 by=by,
                 published_at=row.published_at,
+                model_name=event.model_name,
+                model_version=event.model_version,
+                risk=event.trigger_risk,
+                rul_cycles=event.trigger_rul_cycles,
             )
         )
     return entries

@@ -295,8 +295,8 @@ ALERT_COUNTS = Measurement(
 
 WORK_ORDERS = Measurement(
     name="work_orders",
-    writer="work-order service, one point per status change",
-    cadence="event: one point per status change",
+    writer="work-order service, one point per status change and per priority rise (escalation)",
+    cadence="event: one point per status or priority change",
     tags=("site", "asset_id", "status", "priority", "failure_mode", "model_version"),
     fields=(
         _f("work_order_id", "none", "the work order's id (a field)", Kind.STRING),
