@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 
@@ -146,7 +147,9 @@ def end_to_end(
             event = datetime.fromisoformat(record["event_ts"]).timestamp() * 1000
             latencies.append(kafka_ts - event)
 
-    run = FleetRun(plan(state_dir, settings, run_id, None, f"bench-model-{run_id}"), say)
+    # its own InfluxDB database (dropped at the end), so the boards and the console of the default
+    # one never show the benchmark's thousands of assets
+    run = FleetRun(plan(state_dir, settings, run_id, f"bench-{run_id}", f"bench-model-{run_id}"), say)
     run.risk_timed = timed
     extra: list[Supervisor] = []
     try:
@@ -213,7 +216,8 @@ def end_to_end(
 
 
 def _drop_topics_and_model(run: FleetRun) -> None:
-    """The run's topics (a sustained run leaves hundreds of MB on them) and model; folder and logs stay."""
+    """The run's topics (a sustained run leaves hundreds of MB on them), InfluxDB database and model;
+    folder and logs stay."""
     from kafka import KafkaAdminClient
     from mlflow import MlflowClient
 
@@ -225,6 +229,10 @@ def _drop_topics_and_model(run: FleetRun) -> None:
         admin = KafkaAdminClient(**kafka.client_config())
         admin.delete_topics([n for n in names if n in admin.list_topics()])
         admin.close()
+    influx = run.plan.influx
+    with contextlib.suppress(Exception):
+        query = f'DROP DATABASE "{influx.database}"'
+        httpx.post(f"{influx.url}/query", params={"q": query}, timeout=influx.timeout_s)
     with contextlib.suppress(Exception):
         MlflowClient(tracking_uri=load(MlflowSettings).tracking_uri).delete_registered_model(
             run.plan.model_name

@@ -70,6 +70,10 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for name in ("gateway", "stream", "engine"):
         run.supervisor.daemon(run.supervisor.components[name]).stop(30)
+    crews = run.play_crews(sim, orders)
+    result["crews"] = crews
+    say(f"== the crews visited {crews['visited']} scheduled work orders (found a fault at"
+        f" {crews['fault_found']}); outcomes recorded, orders closed")  # fmt: skip
     say("== the console, page by page, in Debian's chromium (screenshots) …")
     result["console"] = console_screenshots(run)
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -80,6 +80,14 @@ class WorkOrderApi:
                 current = _ok(client.post(f"/work-orders/{wid}/schedule", json={}))
             return current
 
+    def visit(self, work_order: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+        """scheduled → in progress → completed with ``outcome`` (the CompleteIn body) → closed."""
+        with self._client() as client:
+            wid = work_order["id"]
+            _ok(client.post(f"/work-orders/{wid}/start", json={}))
+            _ok(client.post(f"/work-orders/{wid}/complete", json=outcome))
+            return _ok(client.post(f"/work-orders/{wid}/close", json={}))
+
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
     response.raise_for_status()

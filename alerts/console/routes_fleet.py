@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -22,6 +23,7 @@ ACTIVE = "fleet"
 DEFAULT_WINDOW = timedelta(days=7)
 LONGEST_WINDOW = timedelta(days=90)
 WINDOW_CHOICES = ("1h", "24h", "7d", "30d")
+PAGE_SIZE = 200  # rows of the ranking per page (the site summaries count every asset)
 router = APIRouter()
 
 
@@ -32,6 +34,7 @@ def fleet_page(
     store: StoreDep,
     site: Annotated[str, Query(max_length=200)] = "",
     since: Annotated[str, Query(max_length=20)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """Every asset scored in the window (``since`` back from now, 7 days by default) or with open work."""
     now = store.clock.now()
@@ -53,12 +56,22 @@ def fleet_page(
             notice = unreachable(exc)
     everything = fv.rank(latest, work)
     rows = [r for r in everything if r.site == site] if site else everything
+    last_page = max(1, -(-len(rows) // PAGE_SIZE))
+    page_no = min(page_no, last_page)
+    first = (page_no - 1) * PAGE_SIZE
+    here = f"{PREFIX}/fleet?" + urlencode({"site": site, "since": since or "7d"})
     return page(
         request,
         "fleet.html",
         principal,
         ACTIVE,
-        rows=rows,
+        rows=rows[first : first + PAGE_SIZE],
+        first=first,
+        total=len(rows),
+        page_no=page_no,
+        last_page=last_page,
+        prev_url=f"{here}&page={page_no - 1}" if page_no > 1 else "",
+        next_url=f"{here}&page={page_no + 1}" if page_no < last_page else "",
         sites=fv.summarize(rows),
         all_sites=sorted({r.site for r in everything if r.site}),
         site=site,
