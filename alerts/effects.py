@@ -114,8 +114,8 @@ def _open_alert(session: Session, alert_id: str) -> AlertRow:
 class AlertActionError(WorkOrderError):
     """An operator action the alert's state refuses (the API answers 409); ``reason`` says which rule."""
 
-    def __init__(self, alert_id: str, reason: ActionError) -> None:
-        super().__init__(ErrorCode.ILLEGAL_TRANSITION, f"alert {alert_id}: {reason.value}")
+    def __init__(self, alert_id: str, reason: ActionError, detail: str = "") -> None:
+        super().__init__(ErrorCode.ILLEGAL_TRANSITION, f"alert {alert_id}: {reason.value}{detail}")
         self.reason = reason
 
 
@@ -128,7 +128,11 @@ def _refused(result: AlertChange | ActionError, alert_id: str) -> AlertChange:
 def acknowledge_alert(session: Session, alert_id: str, *, by: str, comment: str, now: datetime) -> AlertRow:
     """Acknowledge a stored alert (stops escalation); published and audited."""
     alert = alert_repo.row_to_alert(_open_alert(session, alert_id))
-    change = _refused(acknowledge(alert, by, comment, now), alert_id)
+    result = acknowledge(alert, by, comment, now)
+    if result is ActionError.ALREADY_ACKNOWLEDGED:
+        at = alert.acknowledged_at.isoformat(timespec="seconds") if alert.acknowledged_at else "?"
+        raise AlertActionError(alert_id, result, f" (by {alert.acknowledged_by} at {at})")
+    change = _refused(result, alert_id)
     store_changes(session, [change], actor=by, now=now, work_order_min_severity=None)
     return _open_alert(session, alert_id)
 

@@ -90,13 +90,20 @@ class ActionError(StrEnum):
     """Why an operator action on an alert was refused."""
 
     ALREADY_CLEARED = "already_cleared"
+    ALREADY_ACKNOWLEDGED = "already_acknowledged"
     SNOOZE_IN_PAST = "snooze_in_past"
 
 
 def acknowledge(alert: Alert, by: str, comment: str, now: datetime) -> AlertChange | ActionError:
-    """Acknowledge an open alert: escalation stops; the alert stays open until the rules clear it."""
+    """Acknowledge an open alert: escalation stops; the alert stays open until the rules clear it.
+
+    A second acknowledgement is refused rather than taking over the first (who owns the alert, and
+    their comment, stay as they were; the refusal names them).
+    """
     if not alert.is_open:
         return ActionError.ALREADY_CLEARED
+    if alert.state is AlertState.ACKNOWLEDGED:
+        return ActionError.ALREADY_ACKNOWLEDGED
     after = alert.model_copy(
         update={
             "state": AlertState.ACKNOWLEDGED,

@@ -44,6 +44,7 @@ MAX_TEXT = 10_000  # a comment or reason (the REST API's limit)
 ActionOp = Callable[[Session], AlertRow]
 _ACTION_REFUSED = {
     ActionError.ALREADY_CLEARED: "This alert is already cleared: only an open alert can be acted on.",
+    ActionError.ALREADY_ACKNOWLEDGED: "This alert is already acknowledged: its history says by whom.",
     ActionError.SNOOZE_IN_PAST: "A snooze must end after now.",
 }
 router = APIRouter()

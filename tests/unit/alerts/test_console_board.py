@@ -209,8 +209,19 @@ def test_an_htmx_acknowledge_answers_the_updated_row(console: Console) -> None:
 def test_a_back_link_to_another_site_is_not_followed(console: Console) -> None:
     dana = console.user("dana", Role.DISPATCHER)
     for back in ("https://evil.example/", "//evil.example/console/", "/elsewhere"):
-        response = dana.post(f"{BOARD}/{console.major}/ack", {"comment": "x", "back": back})
+        form = {"reason": "x", "minutes": "15", "back": back}  # a snooze may be repeated; an ack not
+        response = dana.post(f"{BOARD}/{console.major}/snooze", form)
         assert response.headers["location"] == BOARD
+
+
+def test_a_second_acknowledgement_is_refused_and_names_the_first(console: Console) -> None:
+    dana, eve = console.user("dana", Role.DISPATCHER), console.user("eve", Role.DISPATCHER)
+    assert dana.post(f"{BOARD}/{console.major}/ack", {"comment": "mine"}).status_code == 303
+    again = eve.post(f"{BOARD}/{console.major}/ack", {"comment": "no, mine"})
+    assert again.status_code == 409
+    assert "already acknowledged" in again.text
+    row = stored(console.api.sessions, console.major)
+    assert (row.acknowledged_by, row.ack_comment) == ("dana", "mine")
 
 
 def test_snooze_offers_durations_up_to_the_severity_maximum(console: Console) -> None:
@@ -361,10 +372,13 @@ def test_hostile_asset_ids_are_escaped(console: Console) -> None:
 def test_any_comment_is_shown_escaped(console: Console, comment: str) -> None:
     dana = getattr(console, "_dana", None) or console.user("dana", Role.DISPATCHER)
     console._dana = dana  # type: ignore[attr-defined]  # one login for every example
-    response = dana.post(f"{BOARD}/{console.critical}/ack", {"comment": comment})
+    n = getattr(console, "_examples", 0) + 1  # a fresh alert each example: a second ack is refused
+    console._examples = n  # type: ignore[attr-defined]
+    alert_id = raise_alert(console.api.sessions, f"pump-h{n}", raised_s=100 + n)
+    response = dana.post(f"{BOARD}/{alert_id}/ack", {"comment": comment})
     assert response.status_code == 303, response.text
-    assert stored(console.api.sessions, console.critical).ack_comment == comment
-    for path in (BOARD, f"{BOARD}/{console.critical}"):
+    assert stored(console.api.sessions, alert_id).ack_comment == comment
+    for path in (f"{BOARD}?size=500", f"{BOARD}/{alert_id}"):
         page = dana.get(path).text
         assert HOSTILE not in page
         assert str(escape(comment)) in page
