@@ -56,6 +56,8 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "api": ("alerts.cli", "The work-order service (REST)."),
     "labels": ("alerts.cli", "Training labels from work-order outcomes."),
     "users": ("alerts.users_cli", "Console and API users, roles and per-user API tokens."),
+    "plan": ("alerts.plan_cli", "Service planning: crew schedules, parts inventory and demand."),
+    "parts": ("alerts.plan_cli", "Parts inventory as movements: receive, issue, transfer, return."),
     "report": ("alerts.report_cli", "An asset's sensors, risk and RUL on one page (HTML/PNG)."),
     "dashboards": ("dashboards.cli", "Grafana dashboards as code."),
     "demo": ("chain.runs_cli", "The whole chain on the local stack."),

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from alerts import kpis
-from alerts.api import routes_alerts, routes_crew_parts, routes_work_orders
+from alerts.api import routes_alerts, routes_crew_parts, routes_plan, routes_work_orders
 from alerts.api.deps import AccessError, LoginRequiredError, Store, StoreDep, allowed
 from alerts.api.limits import install_limits
 from alerts.clock import Clock, SystemClock
@@ -168,6 +168,8 @@ def create_app(
     app.include_router(routes_work_orders.router, dependencies=auth)
     app.include_router(routes_crew_parts.technicians, dependencies=auth)
     app.include_router(routes_crew_parts.parts, dependencies=auth)
+    for router in routes_plan.ROUTERS:
+        app.include_router(router, dependencies=auth)
 
     @app.get("/kpis", tags=["kpis"], dependencies=auth)
     def get_kpis(store: StoreDep) -> kpis.Kpis:

@@ -1,0 +1,1 @@
+"""Commands of `forewarn plan`/`forewarn parts` (filled in by its owner)."""
