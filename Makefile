@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain bench-console clean
+.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain bench-console bench-plan clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ bench-chain: up ## End to end MQTT → risk at a sustained rate (10,000 readings
 
 bench-console: up ## Console pages with 500 open alerts / work orders: server render p50/p95 and chromium load times vs the 1 s goal (.state/bench/console.json; BENCH_ARGS=...)
 	@$(VENV)/bin/python -m bench.console $(BENCH_ARGS) --out .state/bench/console.json > /dev/null
+
+bench-plan: ## Planning: CP-SAT crew schedule vs greedy earliest-due-first (500 jobs, 50 technicians, 2 weeks, 10 s goal on 2 cores); parts reordering over a simulated year (.state/bench/plan.json; BENCH_ARGS=--seed N)
+	@$(VENV)/bin/python -m bench.plan $(BENCH_ARGS) --out .state/bench/plan.json > /dev/null
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

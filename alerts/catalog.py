@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 
 from alerts.store.tables import PartKitRow, PartStockRow, TechnicianRow
 from alerts.workorders.service import add_technician, set_kit, set_stock
+
+if TYPE_CHECKING:
+    from alerts.planning.crew_admin import PlanningDefaults
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog.default.toml"
 
@@ -48,6 +51,38 @@ class PartSpec(BaseModel):
     stock_per_site: Annotated[int, Field(ge=0)]
 
 
+class PlanningSpec(BaseModel):
+    """Crew-planning defaults a seed gives what has none yet (``alerts.planning.crew_admin.seed_defaults``):
+    a weekly shift for every seeded technician, a travel time between every two seeded sites, a
+    repair duration per failure mode."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weekdays: str = "mon-fri"  # mon..sun, a range or a list
+    shift_from: str = "08:00"
+    shift_to: str = "16:00"
+    timezone: str = "UTC"
+    travel_min_between_sites: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
+    durations_min: dict[str, Annotated[int, Field(ge=1, le=7 * 24 * 60)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _times(self) -> PlanningSpec:
+        self.defaults()  # raises a CalendarError (a ValueError) naming the bad value
+        return self
+
+    def defaults(self) -> PlanningDefaults:
+        """The defaults as the planner's store functions take them."""
+        from alerts.planning.crew_admin import PlanningDefaults
+        from alerts.planning.crew_calendar import WeeklyShift, check_weekly, parse_clock, parse_weekdays
+
+        start, end = parse_clock(self.shift_from), parse_clock(self.shift_to, end=True)
+        days = parse_weekdays(self.weekdays)
+        check_weekly([], WeeklyShift(days[0], start, end, self.timezone))
+        return PlanningDefaults(
+            days, start, end, self.timezone, self.travel_min_between_sites, dict(self.durations_min)
+        )
+
+
 class Catalog(BaseModel):
     """Technicians, parts and one kit per failure mode; a kit may only name listed parts."""
 
@@ -56,6 +91,7 @@ class Catalog(BaseModel):
     technicians: tuple[TechnicianSpec, ...] = ()
     parts: tuple[PartSpec, ...] = ()
     kits: dict[str, dict[str, Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
+    planning: PlanningSpec | None = None  # crew-planning defaults (shifts, travel, durations)
 
     @model_validator(mode="after")
     def _kits_name_parts(self) -> Catalog:
@@ -101,6 +137,9 @@ class SeedReport(BaseModel):
     kits_unchanged: int = 0
     stock_added: int = 0
     stock_existing: int = 0
+    shifts_seeded: int = 0  # weekly shifts given to technicians that had none
+    travel_seeded: int = 0  # travel times between seeded sites that had none
+    durations_seeded: int = 0  # repair durations of failure modes that had none
 
 
 def seed(
@@ -141,4 +180,10 @@ def seed(
                 continue
             set_stock(session, part.sku, site, part.stock_per_site, actor=actor, now=now)
             report.stock_added += 1
+    if catalog.planning is not None:
+        from alerts.planning.crew_admin import seed_defaults
+
+        seeded = seed_defaults(session, catalog.planning.defaults(), sites, actor=actor, now=now)
+        report.shifts_seeded, report.travel_seeded = seeded.shifts, seeded.travel
+        report.durations_seeded = seeded.durations
     return report

@@ -63,10 +63,13 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
         f" injected {sent['injected']}; waiting for the pipeline to settle …")  # fmt: skip
     published = run.published(sim)
     accounting = run.settle(published, d.settle_timeout_s)
+    crew_plan = run.replan()  # the last work orders too
     outcomes, orders = run.outcomes(sim)
     letters = run.ledger.letters_by_reason(published.assets)
     result = summary(accounting, letters, outcomes, orders, run.api.technicians(), len(run.raised_at))
     result["run"] = {"id": run.plan.run_id, "folder": str(run.plan.run_dir), "model": trained}
+    result["crew_plan"] = {k: crew_plan[k] for k in ("status", "solve_s", "figures", "kpis", "now")}
+    result["crew_plan"]["unplaced"] = crew_plan["unplaced"]
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     for name in ("gateway", "stream", "engine"):
         run.supervisor.daemon(run.supervisor.components[name]).stop(30)

@@ -29,6 +29,7 @@ from chain.workorders import CONSOLE_USERS, DISPATCHER, WorkOrderApi
 from forewarn.paths import project_root
 
 Say = Callable[[str], None]
+PLAN_EVERY_S = 15.0  # the crew planner runs at most this often while new work orders come in
 
 
 class RunError(RuntimeError):
@@ -59,6 +60,8 @@ class FleetRun:
     dispatched: dict[int, dict[str, Any]] = field(default_factory=dict)
     risk_timed: Callable[[list[tuple[bytes, int]]], None] | None = None
     raised_at: dict[str, datetime] = field(default_factory=dict)
+    last_plan: dict[str, Any] | None = None
+    _planned_at: float = field(default=float("-inf"), init=False)
 
     def __post_init__(self) -> None:
         self.plan.run_dir.mkdir(parents=True, exist_ok=True)
@@ -202,9 +205,23 @@ class FleetRun:
         """Read what is new on the run's topics and dispatch new work orders."""
         for tail in self.tails:
             tail.catch_up()
+        approved = False
         for wo in self.api.work_orders():
-            if wo["id"] not in self.dispatched or wo["status"] in ("requested", "approved"):
+            if wo["id"] not in self.dispatched or wo["status"] == "requested":
                 self.dispatched[wo["id"]] = self.api.dispatch(wo)
+                approved = True
+            elif wo["status"] != self.dispatched[wo["id"]]["status"]:
+                self.dispatched[wo["id"]] = wo
+        if approved and time.monotonic() - self._planned_at >= PLAN_EVERY_S:
+            self.replan()
+
+    def replan(self) -> dict[str, Any]:
+        """Run the crew planner on the open work orders and apply its plan; its figures."""
+        self.last_plan = self.api.plan()
+        self._planned_at = time.monotonic()
+        for wo in self.api.work_orders():
+            self.dispatched[wo["id"]] = wo
+        return self.last_plan
 
     def _add_alerts(self, values: list[bytes]) -> None:
         for value in values:

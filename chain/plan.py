@@ -91,6 +91,15 @@ def _quoted(value: str) -> str:
     return value if re.fullmatch(r"[\w./:@+,=-]*", value) else "'" + value.replace("'", "'\\''") + "'"
 
 
+def _real_seconds_per_reading(demo: DemoSettings) -> float:
+    """Real seconds between an asset's readings (``speed`` "max": as if real time, the most cautious)."""
+    try:
+        speed = float(demo.speed)
+    except ValueError:
+        return demo.interval_s
+    return demo.interval_s / speed if speed > 0 else demo.interval_s
+
+
 def _kafka_overrides(run_id: str) -> dict[str, str]:
     return {
         "telemetry_topic": f"{run_id}.telemetry",
@@ -140,6 +149,10 @@ def plan(
         "FOREWARN_ALERTS_WRITE_INFLUX": "true",
         "FOREWARN_API_DATABASE_URL": database,
         "FOREWARN_API_WRITE_INFLUX": "true",
+        # the crew planner: one RUL cycle is one reading, which arrives every interval_s / speed real
+        # seconds (the work-order clock is real time); a short solver budget, the fleet is small
+        "FOREWARN_PLAN_RUL_STEP_S": str(_real_seconds_per_reading(demo)),
+        "FOREWARN_PLAN_TIME_LIMIT_S": "5",
         "FOREWARN_API_PORT": str(demo.api_port),
         "FOREWARN_STATE_DIR": str(state_dir),
     }

@@ -75,7 +75,27 @@ def render(result: dict[str, Any], addresses: dict[str, str], show_orders: int =
         f"repeat work orders  {o['repeat_work_orders']} (a second crew for one failure)",
         f"false alarms        {o['false_alarms']}"
         f" (and {o['warnings_of_failures_ahead']} warnings of failures still ahead)",
+        *_crew_plan_lines(result.get("crew_plan")),
         "",
         *(f"{name:<19} {address}" for name, address in addresses.items()),
     ]
     return "\n".join(lines)
+
+
+def _crew_plan_lines(plan: dict[str, Any] | None) -> list[str]:
+    """The crew planner's last plan (OR-Tools CP-SAT) in two lines, when the run made one."""
+    if not plan:
+        return []
+    f = plan["figures"]
+    reasons: dict[str, int] = {}
+    for u in plan.get("unplaced", []):
+        reasons[u["reason"]] = reasons.get(u["reason"], 0) + 1
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) or "none"
+    return [
+        f"crew plan (CP-SAT)  {plan['status']} in {plan['solve_s']:.1f} s: {f['placed']} of {f['jobs']}"
+        f" open work orders placed in the technicians' shifts; before the latest safe start"
+        f" {f['before_latest_safe_start']} of {f['with_latest_safe_start']}, before the SLA due"
+        f" {f['before_due']}",
+        f"                    travel {f['travel_min']} min, overtime {f['overtime_min']} min;"
+        f" unplaced: {why}",
+    ]

@@ -1,7 +1,8 @@
 """The work-order service seen from outside, through its REST API: list, and dispatch like an operator.
 
-The demo plays the dispatcher: every new work order is approved and scheduled with the technician
-the service suggests (the kit is reserved, or the order waits for parts). Work orders are read
+The demo plays the dispatcher: every new work order is approved, and the crew planner (OR-Tools
+CP-SAT, ``POST /plan/crew?apply=true``) gives approved orders a technician and a start within the
+technicians' shifts (the kit is reserved, or the order waits for parts). Work orders are read
 back with their technician and parts for the summary. It acts as the named user ``DISPATCHER``
 with that user's own API token (read from the run's mode-600 token file), so the audit shows who.
 """
@@ -70,15 +71,19 @@ class WorkOrderApi:
             return result
 
     def dispatch(self, work_order: dict[str, Any]) -> dict[str, Any]:
-        """requested → approved → scheduled with the suggested technician (or waiting_parts)."""
+        """requested → approved: the crew planner (``plan``) then gives it a technician and a start."""
         with self._client() as client:
             wid = work_order["id"]
-            current = work_order
-            if current["status"] == "requested":
-                current = _ok(client.post(f"/work-orders/{wid}/approve", json={}))
-            if current["status"] == "approved":
-                current = _ok(client.post(f"/work-orders/{wid}/schedule", json={}))
-            return current
+            if work_order["status"] == "requested":
+                return _ok(client.post(f"/work-orders/{wid}/approve", json={}))
+            return work_order
+
+    def plan(self) -> dict[str, Any]:
+        """Plan the open work orders with the solver and apply the plan (``POST /plan/crew?apply=true``):
+        technicians and starts within shifts, skills, travel and parts dates; kits reserved."""
+        with self._client() as client:
+            client.timeout = httpx.Timeout(max(self.timeout_s, 120.0))
+            return _ok(client.post("/plan/crew", params={"apply": "true"}))
 
     def visit(self, work_order: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
         """scheduled → in progress → completed with ``outcome`` (the CompleteIn body) → closed."""

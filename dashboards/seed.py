@@ -33,6 +33,7 @@ from forewarn.contracts.influx_schema import (
     MODEL_QUALITY,
     OPEN_ALERT_STATES,
     OPEN_WORK_ORDER_STATUSES,
+    PARTS_PLAN,
     PIPELINE,
     PRIORITIES,
     RISK,
@@ -60,6 +61,7 @@ SLA_H: Mapping[str, float] = {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
 MODEL_NAME = "forewarn-rul"
 FAILURE_MODE = "hpc_degradation"
 MODEL_VERSIONS: tuple[str, ...] = ("3", "4")
+PARTS_SKUS: tuple[str, ...] = ("BRG-6309-2RS", "MSL-CART-45")  # a few of the demo catalogue's parts
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,13 @@ def _snapshots(
                 at,
             )
         )
+    for site, sku in product(fleet.sites, PARTS_SKUS):
+        demand = 1.5 + rng.uniform(-0.5, 0.5)
+        free = rng.randint(0, 4)
+        fields: dict[str, FieldValue] = {"expected_demand": demand, "demand_sd": 1.0, "safety_stock": 1.645,
+                                         "free_stock": free, "lead_time_days": 14.0}  # fmt: skip
+        fields["suggested_qty"] = max(0, math.ceil(demand + 1.645 - free))
+        out.append(_point(PARTS_PLAN, {"site": site, "sku": sku}, fields, at))
     versions = ["3"] if at < promotion else ["3", "4"]
     for version in versions:
         with_outcome = 10 + int(version) * 3

@@ -31,7 +31,8 @@ from forewarn.influx import Series, query
 from forewarn.settings import InfluxSettings
 
 LATEST_QUERY = (
-    f'SELECT last("risk") AS "risk", "rul_cycles", "model_name", "model_version" FROM "{RISK.name}" '
+    f'SELECT last("risk") AS "risk", "rul_cycles", "horizon_cycles", "model_name", "model_version" '
+    f'FROM "{RISK.name}" '
     'WHERE time >= $since AND time <= $until GROUP BY "site", "asset_id", "failure_mode"'
 )
 
@@ -46,6 +47,7 @@ class Latest:
     rul: float | None
     model: str
     at_ms: int
+    horizon_cycles: float | None = None  # the riskiest mode's horizon (parts planning reads it)
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def latest_by_asset(series: Iterable[Series]) -> dict[str, Latest]:
             risk, rul = _num(row.get("risk")), _num(row.get("rul_cycles"))
             model = f"{row.get('model_name') or '?'} v{row.get('model_version') or '?'}"
             here = Latest(s.tags.get("site", ""), risk, s.tags.get("failure_mode", ""), rul, model,
-                          int(row["time"]))  # fmt: skip
+                          int(row["time"]), _num(row.get("horizon_cycles")))  # fmt: skip
             out[asset_id] = _merge(out.get(asset_id), here)
     return out
 
@@ -160,6 +162,7 @@ def _merge(old: Latest | None, new: Latest) -> Latest:
         min(ruls) if ruls else None,
         riskier.model,
         max(old.at_ms, new.at_ms),
+        riskier.horizon_cycles,
     )
 
 

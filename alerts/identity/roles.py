@@ -48,6 +48,8 @@ class Action(StrEnum):
     CLOSE = "close"
     CANCEL = "cancel"
     SET_STOCK = "set_stock"
+    MOVE_STOCK = "move_stock"  # receipts, issues, returns, transfers, stock takes (#17)
+    SET_PART_POLICY = "set_part_policy"  # lead time and reorder point per part and site (#17)
     SET_KIT = "set_kit"
     ADD_TECHNICIAN = "add_technician"
     MANAGE_USERS = "manage_users"
@@ -67,6 +69,8 @@ NEEDS: dict[Action, Role] = {
     Action.CLOSE: Role.DISPATCHER,
     Action.CANCEL: Role.DISPATCHER,
     Action.SET_STOCK: Role.DISPATCHER,
+    Action.MOVE_STOCK: Role.DISPATCHER,
+    Action.SET_PART_POLICY: Role.ADMIN,
     Action.SET_KIT: Role.ADMIN,
     Action.ADD_TECHNICIAN: Role.ADMIN,
     Action.MANAGE_USERS: Role.ADMIN,

@@ -214,6 +214,12 @@ class WorkOrderRow(Base):
     time_on_site_min: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(default=1)
     scheduled_start: Mapped[datetime | None]  # the planned start the dispatcher set (migration 0004)
+    # Crew planning (migration 0005, alerts.planning.crew_store): what the plan used and decided.
+    estimated_duration_min: Mapped[int | None]  # None: the failure mode's repair duration
+    parts_available_at: Mapped[datetime | None]  # when the kit is expected at the site (None: now)
+    latest_safe_start: Mapped[datetime | None]  # from the prediction at alert time (None: no RUL)
+    pinned: Mapped[bool | None] = mapped_column(Boolean)  # True: the planner never moves it
+    planned_end: Mapped[datetime | None]  # the planned start + duration (+ overtime) of the plan
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
@@ -328,3 +334,94 @@ class WebSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ShiftRow(Base):
+    """One interval of a technician's weekly calendar: every ``weekday`` (0 Monday … 6 Sunday) from
+    ``start_min`` to ``end_min`` minutes after midnight, local time in ``timezone`` (IANA, UTC by
+    default). A night shift crossing midnight is two rows; a technician's rows of one weekday do not
+    overlap (``alerts.planning.crew_admin`` refuses it)."""
+
+    __tablename__ = "technician_shifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
+    weekday: Mapped[int]
+    start_min: Mapped[int]
+    end_min: Mapped[int]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class ShiftExceptionRow(Base):
+    """An exception to a technician's calendar: ``unavailable`` (leave, training, sick) or ``extra``
+    hours, from ``start`` to ``end`` (UTC), with the reason a dispatcher gave."""
+
+    __tablename__ = "shift_exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class TravelTimeRow(Base):
+    """The drive between two sites in minutes, either way (stored once, ``site_a`` < ``site_b``)."""
+
+    __tablename__ = "travel_times"
+
+    site_a: Mapped[str] = mapped_column(String(200), primary_key=True)
+    site_b: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minutes: Mapped[int]
+
+
+class RepairDurationRow(Base):
+    """How long a repair of one failure mode takes on site, in minutes (the planner's estimate)."""
+
+    __tablename__ = "repair_durations"
+
+    failure_mode: Mapped[str] = mapped_column(String(100), primary_key=True)
+    minutes: Mapped[int]
+
+
+class PartMovementRow(Base):
+    """One movement of a part at a site (migration 0006): stock is the sum of movements.
+
+    ``quantity`` is the signed effect on the balance (``part_stock``) the kind moves
+    (``alerts.workorders.stock.MovementKind``): receipt, return, transfer_in add to ``on_hand``;
+    issue and transfer_out take from it (negative); adjust is either sign; reserve adds to ``reserved``,
+    unreserve takes from it (negative). The two legs of a transfer share ``transfer_id``. Never updated.
+    """
+
+    __tablename__ = "part_movements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    site: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int]
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    transfer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_part_movements_sku_site", "sku", "site", "id"),)
+
+
+class PartPolicyRow(Base):
+    """How a part is replenished at a site (migration 0006): supplier lead time and reorder point.
+
+    ``reorder_qty`` None: order up to what the demand plan suggests (no fixed lot size).
+    """
+
+    __tablename__ = "part_policies"
+
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    site: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_time_days: Mapped[float] = mapped_column(Float)
+    reorder_point: Mapped[int]
+    reorder_qty: Mapped[int | None]

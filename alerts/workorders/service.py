@@ -25,7 +25,7 @@ from alerts.store.tables import (
     WorkOrderPartRow,
     WorkOrderRow,
 )
-from alerts.workorders import audit
+from alerts.workorders import audit, stock
 from alerts.workorders.crew import Candidate, Suggestion, suggest
 from alerts.workorders.errors import ErrorCode, WorkOrderError
 from alerts.workorders.lifecycle import DEFAULT_SLA_H, can_transition, escalated, priority_for
@@ -161,7 +161,13 @@ def _move(
 
 
 def _audit_change(
-    session: Session, row: WorkOrderRow, before: dict[str, object], action: str, actor: str, now: datetime
+    session: Session,
+    row: WorkOrderRow,
+    before: dict[str, object],
+    action: str,
+    actor: str,
+    now: datetime,
+    extra: Mapping[str, object] | None = None,
 ) -> None:
     session.flush()
     audit.record(
@@ -172,7 +178,7 @@ def _audit_change(
         actor=actor,
         at=now,
         before=dict(before),
-        after=audit.snapshot(row),
+        after=audit.snapshot(row) | dict(extra or {}),
     )
 
 
@@ -235,7 +241,7 @@ def assign(
 
 
 def _stock(session: Session, sku: str, site: str) -> PartStockRow | None:
-    return session.get(PartStockRow, (sku, site), with_for_update=True)
+    return stock.lock(session, sku, site)
 
 
 def schedule(
@@ -277,15 +283,17 @@ def schedule(
             )
         assign(session, work_order_id, ranked[0].technician_id, actor=actor, now=now)
     lines = _lines(session, row.id)
-    stock = {line.sku: _stock(session, line.sku, row.site) for line in lines}
-    available = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in stock.items()}
+    balances = {line.sku: _stock(session, line.sku, row.site) for line in lines}
+    available = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in balances.items()}
     short = shortages(_needs(lines), available)
     if short:
         before = _move(session, row, S.WAITING_PARTS, action="schedule", actor=actor, now=now)
         row.scheduled_start = start_at or row.scheduled_start
-        _audit_change(session, row, before, "waiting_parts", actor, now)
+        # the parts short at this attempt: the parts fill rate (alerts.planning.parts_kpis) reads them
+        extra = {"parts_short": sorted({s.sku for s in short})}
+        _audit_change(session, row, before, "waiting_parts", actor, now, extra)
         return row
-    _reserve(lines, stock)
+    _reserve(session, row, lines, actor=actor, now=now)
     before = _move(session, row, S.SCHEDULED, action="schedule", actor=actor, now=now)
     row.scheduled_start = start_at or row.scheduled_start
     _audit_change(session, row, before, "schedule", actor, now)
@@ -311,13 +319,15 @@ def _needs(lines: Sequence[WorkOrderPartRow]) -> dict[str, int]:
     return needs
 
 
-def _reserve(lines: Sequence[WorkOrderPartRow], stock: Mapping[str, PartStockRow | None]) -> None:
-    """Reserve what every line still needs (the caller checked that the stock covers it)."""
+def _reserve(
+    session: Session, row: WorkOrderRow, lines: Sequence[WorkOrderPartRow], *, actor: str, now: datetime
+) -> None:
+    """Reserve what every line still needs, one ``reserve`` movement each (the caller checked that
+    the stock covers it; :mod:`alerts.workorders.stock` refuses anything beyond what is free)."""
     for line in lines:
         needed = line.quantity - line.reserved_qty
-        stock_row = stock[line.sku]
-        if needed > 0 and stock_row is not None:
-            stock_row.reserved += needed
+        if needed > 0:
+            stock.reserve(session, line.sku, row.site, needed, row.id, actor=actor, now=now)
             line.reserved_qty += needed
 
 
@@ -330,14 +340,12 @@ def start(session: Session, work_order_id: int, *, actor: str, now: datetime) ->
     return row
 
 
-def _release(session: Session, row: WorkOrderRow) -> set[str]:
-    """Return the work order's reservations to stock; the skus that had any."""
+def _release(session: Session, row: WorkOrderRow, *, actor: str, now: datetime) -> set[str]:
+    """Return the work order's reservations to stock (``unreserve`` movements); the skus that had any."""
     freed = set()
     for line in _lines(session, row.id):
         if line.reserved_qty:
-            stock_row = _stock(session, line.sku, row.site)
-            if stock_row is not None:
-                stock_row.reserved -= line.reserved_qty
+            stock.unreserve(session, line.sku, row.site, line.reserved_qty, row.id, actor=actor, now=now)
             line.reserved_qty = 0
             freed.add(line.sku)
     return freed
@@ -358,17 +366,17 @@ def complete(
         line.sku: line
         for line in session.scalars(select(WorkOrderPartRow).where(WorkOrderPartRow.work_order_id == row.id))
     }
-    freed = _release(session, row)
+    freed = _release(session, row, actor=actor, now=now)
     for sku, qty in sorted(outcome.parts_used.items()):
         if qty <= 0:
             raise WorkOrderError(ErrorCode.INVALID, f"parts_used[{sku!r}] must be positive, got {qty}")
-        stock_row = _stock(session, sku, row.site)
-        free = (stock_row.on_hand - stock_row.reserved) if stock_row else 0
-        if stock_row is None or free < qty:
+        free = stock.balance(session, sku, row.site).free
+        try:
+            stock.issue_to_work_order(session, sku, row.site, qty, row.id, actor=actor, now=now)
+        except WorkOrderError:
             raise WorkOrderError(
                 ErrorCode.INVALID, f"site {row.site!r} has {free} of part {sku!r}; {qty} reported used"
-            )
-        stock_row.on_hand -= qty
+            ) from None
         line = lines.get(sku)
         if line is None:
             line = WorkOrderPartRow(work_order_id=row.id, sku=sku, quantity=0)
@@ -402,7 +410,7 @@ def cancel(session: Session, work_order_id: int, *, actor: str, now: datetime, r
     row = get(session, work_order_id)
     before = _move(session, row, S.CANCELLED, action="cancel", actor=actor, now=now)
     row.notes = reason
-    freed = _release(session, row)
+    freed = _release(session, row, actor=actor, now=now)
     _audit_change(session, row, before, "cancel", actor, now)
     release_waiting(session, row.site, freed, actor=actor, now=now)
     return row
@@ -430,20 +438,24 @@ def set_stock(session: Session, sku: str, site: str, on_hand: int, *, actor: str
 
     A rise releases the work orders waiting there for this part whose whole kit is now free, most
     urgent first (:func:`release_waiting`), audited under the same actor.
+
+    As movements (:mod:`alerts.workorders.stock`): a part new at the site arrives as a ``receipt``;
+    a change of a known count is an ``adjust`` (a stock take). This is the one operation that may
+    bring in a SKU no kit or policy names (it declares the part at the site, as it always did).
     """
+    if on_hand < 0:
+        raise WorkOrderError(ErrorCode.INVALID, f"on_hand must be ≥ 0, got {on_hand}")
     row = _stock(session, sku, site)
     before = audit.snapshot(row) if row else None
     previous = row.on_hand if row else 0
-    if row is None:
-        row = PartStockRow(sku=sku, site=site, on_hand=on_hand, reserved=0)
-        session.add(row)
-    elif on_hand < row.reserved:
-        raise WorkOrderError(
-            ErrorCode.INVALID,
-            f"{row.reserved} of {sku!r} at {site!r} are reserved; on_hand cannot be {on_hand}",
+    if row is None and on_hand > 0:
+        stock.receive(session, sku, site, on_hand, actor=actor, now=now, note="set_stock", allow_new_sku=True)
+    else:
+        stock.adjust(
+            session, sku, site, on_hand, reason="set_stock", actor=actor, now=now, allow_new_sku=True
         )
-    row.on_hand = on_hand
-    session.flush()
+    row = _stock(session, sku, site)
+    assert row is not None  # the movement above created it
     audit.record(
         session,
         entity="part_stock",
@@ -499,15 +511,15 @@ def release_waiting(
         return []
     lines = {o.id: _lines(session, o.id) for o in orders}
     skus_needed = sorted({line.sku for order_lines in lines.values() for line in order_lines})
-    stock = {sku: _stock(session, sku, site) for sku in skus_needed}
-    free = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in stock.items()}
+    balances = {sku: _stock(session, sku, site) for sku in skus_needed}
+    free = {sku: (s.on_hand - s.reserved) if s else 0 for sku, s in balances.items()}
     plan = release_plan(
         [Waiting(o.id, Priority(o.priority), o.due_by, _needs(lines[o.id])) for o in orders], free
     )
     by_id = {o.id: o for o in orders}
     for work_order_id in plan:
         row = by_id[work_order_id]
-        _reserve(lines[row.id], stock)
+        _reserve(session, row, lines[row.id], actor=actor, now=now)
         before = _move(session, row, S.SCHEDULED, action="release", actor=actor, now=now)
         _audit_change(session, row, before, "release", actor, now)
     return plan

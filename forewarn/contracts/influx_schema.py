@@ -394,6 +394,21 @@ PIPELINE = Measurement(
     ),
 )
 
+PARTS_PLAN = Measurement(
+    name="parts_plan",
+    writer="forewarn plan parts --write-influx (alerts.planning.parts_points), one point per SKU and site",
+    cadence="gauge: every plan written (one point per SKU and site, zeros included)",
+    tags=("sku", "site"),
+    fields=(
+        _f("expected_demand", "none", "units expected to be used over lead time + review, from predictions"),
+        _f("demand_sd", "none", "standard deviation of that demand, units"),
+        _f("safety_stock", "none", "z x demand_sd for the service level, units"),
+        _f("free_stock", "none", "on hand minus reserved, units", Kind.INT),
+        _f("suggested_qty", "none", "units to order now (0 when the stock covers the target)", Kind.INT),
+        _f("lead_time_days", "d", "the supplier lead time, days"),
+    ),
+)
+
 MEASUREMENTS: tuple[Measurement, ...] = (
     TELEMETRY,
     RISK,
@@ -406,6 +421,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
     FEATURE_DRIFT,
     MODEL_EVENTS,
     PIPELINE,
+    PARTS_PLAN,
 )
 BY_NAME: dict[str, Measurement] = {m.name: m for m in MEASUREMENTS}
 
