@@ -2,8 +2,10 @@
 
 ``forewarn alerts seed --site S ...`` reads a TOML catalogue (``alerts/catalog.default.toml`` by
 default) and makes the store hold it for the given sites: technicians that are missing are added,
-kits are set to the catalogue's, and stock is created for parts a site does not stock yet. Running it
-again changes nothing; stock already there is never reset (work orders reserve and use it).
+kits are set to the catalogue's, stock is created for parts a site does not stock yet, and a part
+with a ``lead_time_days`` gets a replenishment policy at each site that has none. Running it again
+changes nothing; stock and policies already there are never reset (work orders reserve and use the
+stock; an admin may have set a policy since, e.g. a new supplier's lead time).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.store.tables import PartKitRow, PartStockRow, TechnicianRow
+from alerts.store.tables import PartKitRow, PartPolicyRow, PartStockRow, TechnicianRow
+from alerts.workorders.part_policy import MAX_LEAD_TIME_DAYS, set_policy
 from alerts.workorders.service import add_technician, set_kit, set_stock
 
 if TYPE_CHECKING:
@@ -42,13 +45,26 @@ class TechnicianSpec(BaseModel):
 
 
 class PartSpec(BaseModel):
-    """A spare part and how many each site holds when first seeded."""
+    """A spare part, how many each site holds when first seeded, and how it is replenished.
+
+    ``lead_time_days`` (the supplier's) seeds the part's policy at every site that has none: a work
+    order short of the part then expects it that long after it fell short, which the crew planner
+    needs to place it (without a policy the date is unknown and the order is left unplaced).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sku: str = Field(min_length=1, max_length=100)
     description: str = ""
     stock_per_site: Annotated[int, Field(ge=0)]
+    lead_time_days: Annotated[float, Field(ge=0, le=MAX_LEAD_TIME_DAYS, allow_inf_nan=False)] | None = None
+    reorder_point: Annotated[int, Field(ge=0)] | None = None  # 0 when a lead time is given without it
+
+    @model_validator(mode="after")
+    def _policy_has_lead_time(self) -> PartSpec:
+        if self.reorder_point is not None and self.lead_time_days is None:
+            raise ValueError(f"part {self.sku}: a reorder_point needs a lead_time_days (its policy)")
+        return self
 
 
 class PlanningSpec(BaseModel):
@@ -137,6 +153,8 @@ class SeedReport(BaseModel):
     kits_unchanged: int = 0
     stock_added: int = 0
     stock_existing: int = 0
+    policies_added: int = 0  # part policies given to (part, site) pairs that had none
+    policies_existing: int = 0
     shifts_seeded: int = 0  # weekly shifts given to technicians that had none
     travel_seeded: int = 0  # travel times between seeded sites that had none
     durations_seeded: int = 0  # repair durations of failure modes that had none
@@ -180,6 +198,23 @@ def seed(
                 continue
             set_stock(session, part.sku, site, part.stock_per_site, actor=actor, now=now)
             report.stock_added += 1
+    for part in catalog.parts:
+        if part.lead_time_days is None:
+            continue
+        for site in sites:
+            if session.get(PartPolicyRow, (part.sku, site)) is not None:
+                report.policies_existing += 1  # never overwritten: someone may have set it since
+                continue
+            set_policy(
+                session,
+                part.sku,
+                site,
+                lead_time_days=part.lead_time_days,
+                reorder_point=part.reorder_point or 0,
+                actor=actor,
+                now=now,
+            )
+            report.policies_added += 1
     if catalog.planning is not None:
         from alerts.planning.crew_admin import seed_defaults
 

@@ -22,7 +22,7 @@ from bench.plan_crew import crew_bench
 
 def run(seed: int) -> dict[str, Any]:
     """Every planning benchmark with ``seed``."""
-    result: dict[str, Any] = {"crew": crew_bench(seed)}
+    result: dict[str, Any] = {"crew": crew_bench(seed), "crew_scarce": crew_bench(seed, technicians=25)}
     try:
         parts = importlib.import_module("bench.plan_parts")
     except ModuleNotFoundError as missing:

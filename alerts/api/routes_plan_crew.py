@@ -9,7 +9,6 @@ input is a 4xx with ``code``/``detail`` and changes nothing (one transaction per
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
@@ -31,6 +30,7 @@ from alerts.planning.crew_calendar import (
     parse_clock,
     parse_weekdays,
 )
+from alerts.planning.crew_solvers import SolverName, solver_of
 from alerts.planning.settings import PlanSettings
 from alerts.store.db import transaction
 from alerts.store.tables import ShiftRow, TechnicianRow
@@ -42,26 +42,9 @@ Minutes = Annotated[int, Field(ge=0, le=crew_admin.MAX_MINUTES)]
 
 
 @lru_cache(maxsize=1)
-def _settings() -> PlanSettings:
+def plan_settings() -> PlanSettings:
     """The planning settings (``FOREWARN_PLAN_*``), read once per process."""
     return load(PlanSettings)
-
-
-class SolverName(StrEnum):
-    """Which solver plans: CP-SAT, or the greedy earliest-due-first baseline."""
-
-    CP_SAT = "cp-sat"
-    GREEDY = "greedy"
-
-
-def _solver(name: SolverName, time_limit_s: float, workers: int) -> crew_store.Solver:
-    if name is SolverName.GREEDY:
-        from alerts.planning import crew_greedy
-
-        return crew_greedy.schedule
-    from alerts.planning import crew_solver
-
-    return lambda problem: crew_solver.solve(problem, time_limit_s=time_limit_s, workers=workers)
 
 
 @router.post("")
@@ -75,8 +58,8 @@ def plan_crew(
 ) -> crew_render.CrewPlanOut:
     """Plan the open work orders (technician and start within shifts, skills, travel, parts dates,
     pins); with ``apply=true`` write technicians, starts and planned ends (audited ``plan``)."""
-    settings = _settings()
-    solve = _solver(solver, time_limit_s or settings.time_limit_s, settings.workers)
+    settings = plan_settings()
+    solve = solver_of(solver, time_limit_s or settings.time_limit_s, settings.workers)
     now = store.clock.now()
     with transaction(store.sessions) as session:
         run = crew_store.plan_crew(

@@ -11,6 +11,7 @@ from alerts.console import (
     routes_kpis,
     routes_login,
     routes_pipeline,
+    routes_plan,
     routes_work_orders,
 )
 
@@ -22,3 +23,4 @@ ROUTERS.append(routes_fleet.router)  # /console/fleet
 ROUTERS.append(routes_assets.router)  # /console/assets/{asset_id}
 ROUTERS.append(routes_kpis.router)  # /console/kpis
 ROUTERS.append(routes_pipeline.router)  # /console/pipeline
+ROUTERS.append(routes_plan.router)  # /console/plan (the crew's timeline, re-plan)

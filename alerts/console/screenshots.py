@@ -30,6 +30,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("alert", f"link:{PREFIX}/alerts/"),
     ("work-orders", f"{PREFIX}/work-orders"),
     ("work-order", f"link:{PREFIX}/work-orders/"),
+    ("plan", f"{PREFIX}/plan"),
     ("fleet", f"{PREFIX}/fleet"),
     ("asset", f"link:{PREFIX}/assets/"),
     ("kpis", f"{PREFIX}/kpis"),

@@ -38,6 +38,7 @@ def install(app: FastAPI) -> None:
 NAV = (
     ("alerts", "Alerts", f"{PREFIX}/alerts"),
     ("work-orders", "Work orders", f"{PREFIX}/work-orders"),
+    ("plan", "Crew plan", f"{PREFIX}/plan"),
     ("fleet", "Fleet", f"{PREFIX}/fleet"),
     ("kpis", "KPIs", f"{PREFIX}/kpis"),
     ("pipeline", "Pipeline", f"{PREFIX}/pipeline"),

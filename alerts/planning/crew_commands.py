@@ -20,11 +20,11 @@ import typer
 
 from alerts.cli import By, DatabaseUrl, JsonOut, _fail, _load, _operator, _store
 from alerts.plan_cli import plan_app
+from alerts.planning.crew_solvers import SolverName, solver_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from alerts.planning.crew_store import Solver
     from alerts.store.tables import ShiftRow
 
 shifts_app = typer.Typer(help="Technicians' weekly shifts (UTC or a timezone).", no_args_is_help=True)
@@ -35,13 +35,6 @@ plan_app.add_typer(shifts_app, name="shifts")
 plan_app.add_typer(exception_app, name="exception")
 plan_app.add_typer(travel_app, name="travel")
 plan_app.add_typer(duration_app, name="duration")
-
-
-class SolverName(StrEnum):
-    """Which solver plans."""
-
-    CP_SAT = "cp-sat"
-    GREEDY = "greedy"
 
 
 @contextmanager
@@ -61,16 +54,6 @@ def _change(database_url: str | None) -> Iterator[Session]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _solver(name: SolverName, time_limit_s: float, workers: int) -> Solver:
-    if name is SolverName.GREEDY:
-        from alerts.planning import crew_greedy
-
-        return crew_greedy.schedule
-    from alerts.planning import crew_solver
-
-    return lambda problem: crew_solver.solve(problem, time_limit_s=time_limit_s, workers=workers)
 
 
 @plan_app.command("crew")
@@ -95,7 +78,7 @@ def plan_crew(
 
     settings = _load(PlanSettings)
     actor = _operator(by)
-    solve = _solver(solver, time_limit_s or settings.time_limit_s, settings.workers)
+    solve = solver_of(solver, time_limit_s or settings.time_limit_s, settings.workers)
     step_of = _registry_step_of() if settings.rul_step_from_registry else None
     now = _now()
     with _change(database_url) as session:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.store.tables import (
     PartKitRow,
+    PartPolicyRow,
     PartStockRow,
     TechnicianRow,
     WorkOrderPartRow,
@@ -30,6 +31,7 @@ from alerts.workorders.crew import Candidate, Suggestion, suggest
 from alerts.workorders.errors import ErrorCode, WorkOrderError
 from alerts.workorders.lifecycle import DEFAULT_SLA_H, can_transition, escalated, priority_for
 from alerts.workorders.parts import shortages
+from alerts.workorders.parts_eta import parts_expected_at
 from alerts.workorders.release import Waiting, release_plan
 from forewarn.contracts.alert import Severity
 from forewarn.contracts.work_order import OPEN_STATUSES, Priority, WorkOrderStatus
@@ -259,6 +261,12 @@ def schedule(
     is the planned start (the dispatch board's date and time): kept in ``scheduled_start`` whether
     the kit is there or the order waits for it, refused when in the past; None keeps the one set
     before, if any.
+
+    ``parts_available_at`` (the date the crew planner places the order no earlier than) is set when
+    the order waits: now + the longest supplier lead time among the parts short at the site
+    (``part_policies``), None (unknown: the planner leaves it unplaced) when one of them has no
+    policy, a date already ahead kept (:mod:`alerts.workorders.parts_eta`). When the kit is
+    reserved (here or by :func:`release_waiting`) it is cleared: the parts are available now.
     """
     row = get(session, work_order_id)
     if not can_transition(WorkOrderStatus(row.status), S.SCHEDULED):
@@ -289,6 +297,7 @@ def schedule(
     if short:
         before = _move(session, row, S.WAITING_PARTS, action="schedule", actor=actor, now=now)
         row.scheduled_start = start_at or row.scheduled_start
+        row.parts_available_at = _parts_expected(session, row, {s.sku for s in short}, now)
         # the parts short at this attempt: the parts fill rate (alerts.planning.parts_kpis) reads them
         extra = {"parts_short": sorted({s.sku for s in short})}
         _audit_change(session, row, before, "waiting_parts", actor, now, extra)
@@ -296,8 +305,20 @@ def schedule(
     _reserve(session, row, lines, actor=actor, now=now)
     before = _move(session, row, S.SCHEDULED, action="schedule", actor=actor, now=now)
     row.scheduled_start = start_at or row.scheduled_start
+    row.parts_available_at = None  # the kit is reserved: its parts are available now
     _audit_change(session, row, before, "schedule", actor, now)
     return row
+
+
+def _parts_expected(session: Session, row: WorkOrderRow, short: set[str], now: datetime) -> datetime | None:
+    """When the ``short`` parts are expected at the order's site: the longest supplier lead time of
+    the site's part policies, None when one of them has no policy (the planner then leaves the order
+    unplaced rather than guess); a date already ahead is kept (:mod:`alerts.workorders.parts_eta`)."""
+    policies = select(PartPolicyRow.sku, PartPolicyRow.lead_time_days).where(
+        PartPolicyRow.site == row.site, PartPolicyRow.sku.in_(sorted(short))
+    )
+    lead = {sku: days for sku, days in session.execute(policies)}
+    return parts_expected_at(short, lead, now=now, known=row.parts_available_at)
 
 
 def _lines(session: Session, work_order_id: int) -> list[WorkOrderPartRow]:
@@ -521,6 +542,7 @@ def release_waiting(
         row = by_id[work_order_id]
         _reserve(session, row, lines[row.id], actor=actor, now=now)
         before = _move(session, row, S.SCHEDULED, action="release", actor=actor, now=now)
+        row.parts_available_at = None  # the kit is reserved: its parts are available now
         _audit_change(session, row, before, "release", actor, now)
     return plan
 
