@@ -159,10 +159,17 @@ def simulate_command(
     out_of_order: Annotated[float, typer.Option(min=0, max=1, help="Share of messages sent late.")] = 0.0,
     truth: Annotated[Path | None, typer.Option(help="Ground-truth log; default <state>/ingest/.")] = None,
     asset_prefix: Annotated[str, typer.Option(help="Asset ids are <prefix>-0001, ...")] = "pump",
+    change: Annotated[
+        str | None,
+        typer.Option(
+            help="A mid-run change on one site, SITE@STEP:KIND with KIND recalibration (sensors read"
+            " with a bias) or duty_point (new speed setpoints), e.g. site-2@100:duty_point.",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Generate and count, publish nothing.")] = False,
 ) -> None:
     """Simulate a pump fleet degrading towards hidden failures and publish it over MQTT (QoS 1)."""
-    from ingest.fleet import FleetConfig
+    from ingest.fleet import FleetChange, FleetConfig
     from ingest.gateway import utc_now
     from ingest.messages import FaultRates
     from ingest.mqtt_out import PublishError, publish_all
@@ -172,9 +179,17 @@ def simulate_command(
     pace = _speed(speed)
     site_names = tuple(sites or ["site-1", "site-2"])
     first = utc_option(start, "--start") or default_start(utc_now(), steps, interval_s, pace)
+    try:
+        shift = None if change is None else FleetChange.parse(change)
+    except ValueError as exc:
+        raise _fail(f"--change: {exc}", ExitCode.USAGE) from None
+    if shift is not None and shift.site not in site_names:
+        known = list(site_names)
+        raise _fail(f"--change: site {shift.site!r} is not one of the sites {known}", ExitCode.USAGE)
     config = FleetConfig(
-        assets, site_names, seed, first, interval_s, steps, failing_share, asset_prefix=asset_prefix
-    )
+        assets, site_names, seed, first, interval_s, steps, failing_share, asset_prefix=asset_prefix,
+        change=shift,
+    )  # fmt: skip
     run = SimulationRun(config, batch, FaultRates(malformed, duplicates, out_of_order))
     state_dir = load(StackSettings).state_dir
     truth_file = truth or truth_path(state_dir, seed)

@@ -14,6 +14,7 @@ each mode moves its own sensors by ``h`` times a mode signature. At failure the 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,6 +80,57 @@ _NOISE = {
 }
 
 
+class ChangeKind(StrEnum):
+    """A change in how one site's pumps read, from one step on (the data shifts under the model).
+
+    ``recalibration``: the site's sensors were recalibrated with a bias: bearing temperature reads
+    ``+6 °C`` and vibration ``+0.8 mm/s`` (the direction bearing wear moves them, so a model
+    trained before the change sees early wear). ``duty_point``: the site's pumps now run at new
+    speed setpoints (+350 rpm in every regime), an operating point the model never saw; the
+    physics follows (flow, pressure, vibration rise with speed).
+    """
+
+    RECALIBRATION = "recalibration"
+    DUTY_POINT = "duty_point"
+
+
+_RECALIBRATION_BIAS = {"bearing_temp_c": 6.0, "vibration_mm_s": 0.8}
+_DUTY_POINT_RPM = 350.0
+
+
+@dataclass(frozen=True)
+class FleetChange:
+    """From ``at_step`` on, the pumps of ``site`` read as ``kind`` says (:class:`ChangeKind`)."""
+
+    site: str
+    at_step: int
+    kind: ChangeKind
+
+    @classmethod
+    def parse(cls, text: str) -> FleetChange:
+        """``SITE@STEP:KIND``, e.g. ``site-2@100:duty_point``.
+
+        Raises:
+            ValueError: not of that form, a negative step or an unknown kind.
+        """
+        match = re.fullmatch(r"\s*([^@\s]+)@(\d+):(\w+)\s*", text)
+        if match is None:
+            raise ValueError(f"a fleet change is SITE@STEP:KIND (e.g. site-2@100:duty_point), got {text!r}")
+        site, step, kind = match.groups()
+        try:
+            return cls(site, int(step), ChangeKind(kind))
+        except ValueError:
+            kinds = [k.value for k in ChangeKind]
+            raise ValueError(f"unknown change kind {kind!r}; choose one of {kinds}") from None
+
+    def applies(self, site: str, step: int) -> bool:
+        """Whether a reading of ``site`` at ``step`` is changed."""
+        return site == self.site and step >= self.at_step
+
+    def __str__(self) -> str:
+        return f"{self.site}@{self.at_step}:{self.kind.value}"
+
+
 @dataclass(frozen=True)
 class FleetConfig:
     """What to simulate.
@@ -93,6 +145,7 @@ class FleetConfig:
         failing_share: share of assets whose (first) failure falls inside the run.
         min_degradation_steps: shortest degradation period before a failure.
         asset_prefix: asset ids are ``<prefix>-0001``...; a unique prefix keeps runs apart.
+        change: a mid-run change on one site (:class:`FleetChange`), or none.
     """
 
     assets: int
@@ -104,6 +157,7 @@ class FleetConfig:
     failing_share: float = 0.5
     min_degradation_steps: int = 20
     asset_prefix: str = "pump"
+    change: FleetChange | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +274,11 @@ class Fleet:
             asset.regime = _REGIMES[int(rng.integers(0, 3))]
         t_s = step * self.config.interval_s
         load = min(1.0, max(0.05, _REGIME_LOAD[asset.regime] + rng.normal(0, 0.03)))
+        change = self.config.change
+        changed = change is not None and change.applies(asset.site, step)
         setpoint = _REGIME_SPEED[asset.regime]
+        if changed and change is not None and change.kind is ChangeKind.DUTY_POINT:
+            setpoint += _DUTY_POINT_RPM
         ambient = 20.0 + 8.0 * math.sin(2 * math.pi * t_s / 86_400) + rng.normal(0, 0.3)
         speed_ratio = setpoint / 1450.0
         base = {
@@ -239,6 +297,8 @@ class Fleet:
                         + rng.normal(0, _NOISE[name] * (noise_gain if name == "vibration_mm_s" else 1.0)), 4)
             for name, value in base.items()
         }  # fmt: skip
+        if changed and change is not None and change.kind is ChangeKind.RECALIBRATION:
+            sensors = {name: round(v + _RECALIBRATION_BIAS.get(name, 0.0), 4) for name, v in sensors.items()}
         reading = {
             "schema": 1,
             "asset_id": asset.asset_id,

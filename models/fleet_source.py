@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forewarn.contracts.labels import NO_FAILURE, LabelSource
-from ingest.fleet import SENSORS, SETTINGS, Fleet, FleetConfig
+from ingest.fleet import SENSORS, SETTINGS, Fleet, FleetChange, FleetConfig
 from models.columns import TIME_MS, SourceColumns
 from models.labels import rul_from_label_times, validate_labels
 from models.predictor import ASSET
@@ -98,15 +98,18 @@ def fleet_history(
     rul_cap_steps: float,
     start: datetime = DEFAULT_START,
     asset_prefix: str = "pump",
+    change: FleetChange | None = None,
 ) -> FleetHistory:
     """Simulate a fleet and label every reading with RUL (steps) and the coming failure mode.
 
     Readings after an asset's last failure are censored, except those the run's end proves
     at least ``rul_cap_steps`` from failure: healthy examples, exact once the RUL is capped.
+    ``change``: a mid-run change on one site (the closed-loop scenario's shifted data).
     """
     config = FleetConfig(
-        assets, ("site-1", "site-2"), seed, start, interval_s, steps, failing_share, asset_prefix=asset_prefix
-    )
+        assets, ("site-1", "site-2"), seed, start, interval_s, steps, failing_share,
+        asset_prefix=asset_prefix, change=change,
+    )  # fmt: skip
     readings, labels = simulate(config)
     targets = rul_from_label_times(readings, labels, ASSET, TIME_MS, interval_s, min_known_rul=rul_cap_steps)
     return FleetHistory(pd.concat([readings, targets], axis=1), labels, interval_s)
