@@ -74,7 +74,8 @@ def log_training(
     import mlflow
     from mlflow import MlflowClient
 
-    from models import pyfunc
+    from models import drift, pyfunc
+    from models.drift_job import drift_bins
     from models.plots import save_plots
 
     model = result.model
@@ -118,6 +119,14 @@ def log_training(
             mlflow.log_metrics(extra_metrics)
         mlflow.log_dict(model.spec.model_dump(mode="json"), "feature_spec.json")
         mlflow.log_dict(model.normaliser.to_dict(), "regime_normaliser.json")
+        # the live stream's drift is judged against this (models.drift_job); risk: the out-of-fold
+        # risk, scored on assets the regressor had not seen, as live assets are
+        mlflow.log_text(
+            drift.reference_from(model, training, model.risk(result.oof_rul), drift_bins())
+            .to_json()
+            .decode(),
+            drift.REFERENCE_ARTIFACT,
+        )
         mlflow.log_dict(result.cv, "cv_by_family.json")
         if holdout is not None:
             features = model.features(holdout.readings)
@@ -161,6 +170,7 @@ def log_training(
         "forewarn.source": source,
         "forewarn.input_columns": json.dumps(pyfunc.input_columns(model)),
         "forewarn.metrics": json.dumps({p: m.model_dump() for p, m in metrics.items()}),
+        drift.REFERENCE_TAG: drift.REFERENCE_ARTIFACT,
         **unit.tags(),
     }.items():
         client.set_model_version_tag(settings.registered_model, version, key, value)

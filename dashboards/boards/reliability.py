@@ -2,8 +2,9 @@
 
 Predicted failures are risk alerts raised; actual failures are completed work orders that found a
 fault. Precision and false-alarm rate per model version come from the work-order service's
-``model_quality`` gauge; drift from the streaming job's ``feature_drift`` (PSI above 0.25 is the
-usual "investigate" line).
+``model_quality`` gauge; drift from ``feature_drift``, written by the drift check of
+``forewarn models watch`` (``models.drift_job``) per site (``all`` = the fleet) and feature; its
+alarm threshold is ``FOREWARN_DRIFT_PSI_THRESHOLD`` (2.0: measured, see models/README.md "Drift").
 """
 
 # InfluxQL here is built from constants in this file, never from input: S608 does not apply.
@@ -16,7 +17,7 @@ from dashboards.influxql import InfluxQL
 from dashboards.panels import Item, bar_gauge_panel, layout, table_panel, timeseries_panel
 
 UID = "forewarn-reliability"
-PSI_STEPS = ((None, "green"), (0.1, "orange"), (0.25, "red"))
+PSI_STEPS = ((None, "green"), (1.0, "orange"), (2.0, "red"))
 
 
 def models_row() -> list[Item]:
@@ -99,16 +100,17 @@ def drift_row() -> list[Item]:
             "Feature drift (PSI)",
             InfluxQL(
                 'SELECT max("psi") FROM "feature_drift" WHERE $timeFilter '
-                'GROUP BY time($__interval), "feature" fill(none)'
-            ).alias("$tag_feature"),
-            description="Population stability index; above 0.25 the model sees inputs unlike training.",
+                'GROUP BY time($__interval), "site", "feature" fill(none)'
+            ).alias("$tag_site $tag_feature"),
+            description="Population stability index against the champion's training reference, per site "
+            "(all = the fleet); at the drift threshold (2.0 by default) the drift alarm fires.",
         ),
         bar_gauge_panel(
             "Latest PSI by feature",
             InfluxQL(
                 'SELECT last("psi") FROM "feature_drift" '
-                'WHERE $timeFilter GROUP BY "feature", "model_version"'
-            ).alias("$tag_feature (v$tag_model_version)"),
+                'WHERE $timeFilter GROUP BY "site", "feature", "model_version"'
+            ).alias("$tag_site $tag_feature (v$tag_model_version)"),
             steps=PSI_STEPS,
         ),
     ]
