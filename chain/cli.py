@@ -103,6 +103,8 @@ COMPONENT_SETTINGS = (
     "ingest.settings",
     "streaming.settings",
     "models.settings",
+    "models.drift_job",
+    "models.lifecycle.settings",
     "alerts.settings",
     "dashboards.settings",
     "chain.settings",

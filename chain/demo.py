@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-from chain.fleetrun import FleetRun, RunError, Say
+from chain.closed_loop import render as render_closed_loop
+from chain.closed_loop import run_closed_loop
+from chain.fleetrun import FleetRun, RunError, Say, Simulation
 from chain.plan import plan
 from chain.processes import ComponentError
 from chain.settings import DemoSettings
@@ -56,27 +58,39 @@ def _demo(run: FleetRun, state_dir: Path, say: Say) -> dict[str, Any]:
     started = time.monotonic()
     run.start_pipeline()
     say(f"   all up in {time.monotonic() - started:.0f} s; streaming the fleet over MQTT")
-    sim = run.simulate()
-    run.watch(sim, d.progress_s)
-    sent = run.finish(sim)
-    say(f"== simulator done: {sent['readings']:,} readings in {sent['messages']:,} messages,"
-        f" injected {sent['injected']}; waiting for the pipeline to settle …")  # fmt: skip
-    published = run.published(sim)
+    closed: dict[str, Any] | None = None
+    sims: tuple[Simulation, ...]
+    if d.drift:
+        closed, sims = run_closed_loop(run, say)
+    else:
+        sim = run.simulate()
+        run.watch(sim, d.progress_s)
+        sent = run.finish(sim)
+        say(f"== simulator done: {sent['readings']:,} readings in {sent['messages']:,} messages,"
+            f" injected {sent['injected']}; waiting for the pipeline to settle …")  # fmt: skip
+        sims = (sim,)
+    published = run.published(*sims)
     accounting = run.settle(published, d.settle_timeout_s)
     crew_plan = run.replan()  # the last work orders too
-    outcomes, orders = run.outcomes(sim)
+    outcomes, orders = run.outcomes(*sims)
     letters = run.ledger.letters_by_reason(published.assets)
     result = summary(accounting, letters, outcomes, orders, run.api.technicians(), len(run.raised_at))
     result["run"] = {"id": run.plan.run_id, "folder": str(run.plan.run_dir), "model": trained}
     result["crew_plan"] = {k: crew_plan[k] for k in ("status", "solve_s", "figures", "kpis", "now")}
     result["crew_plan"]["unplaced"] = crew_plan["unplaced"]
+    if closed is not None:
+        result["closed_loop"] = closed
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    for name in ("gateway", "stream", "engine"):
+    for name in ("gateway", "stream", "engine", "watch"):
         run.supervisor.daemon(run.supervisor.components[name]).stop(30)
-    crews = run.play_crews(sim, orders)
+    if closed is None:
+        crews = run.play_crews(sims[0], orders)
+        say(f"== the crews visited {crews['visited']} scheduled work orders (found a fault at"
+            f" {crews['fault_found']}); outcomes recorded, orders closed")  # fmt: skip
+    else:
+        crews = closed["crews"]
+        say(render_closed_loop(closed))
     result["crews"] = crews
-    say(f"== the crews visited {crews['visited']} scheduled work orders (found a fault at"
-        f" {crews['fault_found']}); outcomes recorded, orders closed")  # fmt: skip
     say("== the console, page by page, in Debian's chromium (screenshots) …")
     result["console"] = console_screenshots(run)
     (run.plan.run_dir / "summary.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

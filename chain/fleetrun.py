@@ -62,6 +62,7 @@ class FleetRun:
     raised_at: dict[str, datetime] = field(default_factory=dict)
     last_plan: dict[str, Any] | None = None
     _planned_at: float = field(default=float("-inf"), init=False)
+    _plan_pending: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.plan.run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +157,8 @@ class FleetRun:
         s.start(Component("engine", ["alerts", "run"], ready_log="alert engine"))
         s.start(Component("stream", ["stream", "run"]))
         s.start(Component("gateway", ["gateway", "run"], ready_log="subscribed to"))
+        # the model lifecycle: drift of the live stream, retraining on labels, managed promotion
+        s.start(Component("watch", ["models", "watch"]))
         self.tails = [
             TopicTail(self.plan.kafka, self.plan.kafka.telemetry_topic, self.ledger.add_telemetry),
             TopicTail(self.plan.kafka, self.plan.kafka.dlq_topic, self.ledger.add_dead_letters),
@@ -163,12 +166,20 @@ class FleetRun:
             TopicTail(self.plan.kafka, self.plan.kafka.alerts_topic, self._add_alerts),
         ]
 
-    def simulate(self, demo: DemoSettings | None = None, prefix: str | None = None) -> Simulation:
+    def simulate(
+        self,
+        demo: DemoSettings | None = None,
+        prefix: str | None = None,
+        change: str | None = None,
+        start: datetime | None = None,
+    ) -> Simulation:
         """Start the simulator (it publishes over MQTT as the sites' users).
 
         Args:
             demo: the fleet to simulate (default: the plan's).
             prefix: asset id prefix (default: the plan's); a second fleet in one run needs its own.
+            change: a mid-run change on one site (``SITE@STEP:KIND``, ``forewarn simulate --change``).
+            start: the first reading's event time (default: the simulator's, nothing in the future).
         """
         d = demo or self.plan.demo
         prefix = prefix or self.plan.asset_prefix
@@ -181,6 +192,8 @@ class FleetRun:
             "--duplicates", str(d.duplicates), "--out-of-order", str(d.out_of_order),
             "--truth", str(truth), "--asset-prefix", prefix,
             *[arg for site in d.sites for arg in ("--site", site)],
+            *(["--change", change] if change else []),
+            *(["--start", start.isoformat()] if start else []),
         ]  # fmt: skip
         log = self.supervisor.log_file("simulate")
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -205,20 +218,21 @@ class FleetRun:
         """Read what is new on the run's topics and dispatch new work orders."""
         for tail in self.tails:
             tail.catch_up()
-        approved = False
         for wo in self.api.work_orders():
             if wo["id"] not in self.dispatched or wo["status"] == "requested":
                 self.dispatched[wo["id"]] = self.api.dispatch(wo)
-                approved = True
+                self._plan_pending = True
             elif wo["status"] != self.dispatched[wo["id"]]["status"]:
                 self.dispatched[wo["id"]] = wo
-        if approved and time.monotonic() - self._planned_at >= PLAN_EVERY_S:
+        # orders approved within PLAN_EVERY_S of the last plan wait for the next one, not for more orders
+        if self._plan_pending and time.monotonic() - self._planned_at >= PLAN_EVERY_S:
             self.replan()
 
     def replan(self) -> dict[str, Any]:
         """Run the crew planner on the open work orders and apply its plan; its figures."""
         self.last_plan = self.api.plan()
         self._planned_at = time.monotonic()
+        self._plan_pending = False
         for wo in self.api.work_orders():
             self.dispatched[wo["id"]] = wo
         return self.last_plan
@@ -277,16 +291,21 @@ class FleetRun:
 
     # -- judging -----------------------------------------------------------------------------------
 
-    def published(self, sim: Simulation) -> Published:
-        """Distinct readings the simulator generated (from its ground truth) and what it sent."""
-        assert sim.summary is not None
-        header, assets = _truth_assets(sim.truth)
-        keys = frozenset((asset, seq) for asset in assets for seq in range(int(header["steps"])))
-        malformed = sum(n for kind, n in sim.summary["injected"].items() if kind.startswith("malformed"))
-        return Published(keys, int(sim.summary["readings"]), malformed)
+    def published(self, *sims: Simulation) -> Published:
+        """Distinct readings the simulators generated (from their ground truth) and what they sent."""
+        keys: set[tuple[str, int]] = set()
+        readings = malformed = 0
+        for sim in sims:
+            assert sim.summary is not None
+            header, assets = _truth_assets(sim.truth)
+            keys.update((asset, seq) for asset in assets for seq in range(int(header["steps"])))
+            malformed += sum(n for kind, n in sim.summary["injected"].items() if kind.startswith("malformed"))
+            readings += int(sim.summary["readings"])
+        return Published(frozenset(keys), readings, malformed)
 
-    def outcomes(self, sim: Simulation) -> tuple[Outcomes, list[dict[str, Any]]]:
-        failures = read_failures(sim.truth)
+    def outcomes(self, *sims: Simulation) -> tuple[Outcomes, list[dict[str, Any]]]:
+        """Every failure of these fleets judged against the work orders the run opened."""
+        failures = [f for sim in sims for f in read_failures(sim.truth)]
         orders = self.api.work_orders()
         warnings = [
             Warning(wo["id"], wo["asset_id"], wo["failure_mode"], self.raised_at[wo["source_alert_id"]])

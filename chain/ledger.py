@@ -39,6 +39,7 @@ class Ledger:
         stream_letter_keys: the readings the scoring job dead-lettered.
         risk_records: records on `risk` (at least once: replays may repeat some).
         risk_keys: distinct ``(asset_id, seq)`` scored.
+        scored_by: risk records per (asset, model version).
         unreadable: records of any topic that did not decode (a producer bug if ever non-zero).
     """
 
@@ -51,6 +52,8 @@ class Ledger:
     stream_letter_keys: set[Key] = field(default_factory=set)
     risk_records: int = 0
     risk_keys: set[Key] = field(default_factory=set)
+    # (asset, model version) -> risk records: which model scored which asset (the hot swap shows here)
+    scored_by: Counter[tuple[str, str]] = field(default_factory=Counter)
     unreadable: Counter[str] = field(default_factory=Counter)
 
     def add_telemetry(self, values: Iterable[bytes]) -> None:
@@ -94,6 +97,7 @@ class Ledger:
                 continue
             self.risk_records += 1
             self.risk_keys.add(key)
+            self.scored_by[(key[0], str(record.get("model_version", "")))] += 1
 
     @property
     def telemetry_duplicates(self) -> int:

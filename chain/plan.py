@@ -154,6 +154,11 @@ def plan(
         "FOREWARN_PLAN_RUL_STEP_S": str(_real_seconds_per_reading(demo)),
         "FOREWARN_PLAN_TIME_LIMIT_S": "5",
         "FOREWARN_API_PORT": str(demo.api_port),
+        # the model lifecycle (`forewarn models watch`): a drift check every 10 s over the last
+        # drift_window_readings readings per pump; retrains at most once a minute
+        "FOREWARN_DRIFT_WINDOW_S": str(demo.drift_window_readings * demo.interval_s),
+        "FOREWARN_LIFECYCLE_DRIFT_INTERVAL_S": "10",
+        "FOREWARN_LIFECYCLE_COOLDOWN_S": "60",
         "FOREWARN_STATE_DIR": str(state_dir),
     }
     return RunPlan(run_id, run_dir, demo, env)

@@ -32,6 +32,15 @@ def demo(
     steps: Annotated[int | None, typer.Option(min=30, help="Readings per pump.")] = None,
     speed: Annotated[str | None, typer.Option(help="Simulated seconds per wall second, or 'max'.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Names the run's topics and folder.")] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="The closed loop: one site changes mid-run (FOREWARN_DEMO_DRIFT_CHANGE), the watch sees"
+            " the drift, retrains on the crews' labels and promotes; a second fleet is judged against the"
+            " first. Runs in real time, one reading a second per pump.",
+        ),
+    ] = False,
 ) -> None:
     """The whole chain on the local stack: train, start the pipeline, stream a fleet, raise work orders.
 
@@ -46,7 +55,14 @@ def demo(
     from chain.demo import run_demo
     from chain.settings import DemoSettings
 
-    overrides = {k: v for k, v in {"assets": assets, "steps": steps, "speed": speed}.items() if v is not None}
+    overrides: dict[str, object] = {
+        k: v for k, v in {"assets": assets, "steps": steps, "speed": speed}.items() if v is not None
+    }
+    if drift:  # crews' labels and readings on one clock: real time (chain.closed_loop)
+        if speed not in (None, "1"):
+            typer.echo("error: --drift runs in real time; leave --speed out", err=True)
+            raise typer.Exit(ExitCode.USAGE)
+        overrides |= {"drift": True, "speed": "1", "interval_s": 1.0}
     try:
         state_dir = load(StackSettings).state_dir
         settings = load(DemoSettings, state_dir, **overrides)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
+from ingest.fleet import FleetChange
 
 
 class DemoSettings(ForewarnSettings):
@@ -41,3 +42,18 @@ class DemoSettings(ForewarnSettings):
     max_lead_readings: PositiveInt = 150
     progress_s: PositiveFloat = 5.0
     settle_timeout_s: PositiveFloat = 600.0
+    # the closed loop (`forewarn demo --drift`, chain.closed_loop): a change on one site mid-run,
+    # drift seen by `forewarn models watch`, a retrain on the crews' labels, a managed promotion, a
+    # second fleet judged against the first; it runs in real time (one reading a second per pump)
+    drift: bool = False
+    drift_change: str = "site-2@100:duty_point"
+    drift_wait_s: PositiveFloat = 900.0  # for the watch to retrain and promote after phase 1
+    swap_wait_s: PositiveFloat = 40.0  # after a promotion: the scoring job re-resolves @champion every 30 s
+    # the watch's drift window, in readings per pump (x interval_s of event time)
+    drift_window_readings: PositiveInt = 100
+
+    @field_validator("drift_change")
+    @classmethod
+    def _change(cls, value: str) -> str:
+        FleetChange.parse(value)
+        return value

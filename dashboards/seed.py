@@ -441,8 +441,8 @@ def _snapshots(
             out.append(
                 _point(
                     FEATURE_DRIFT,
-                    {"model_name": MODEL_NAME, "model_version": version, "feature": feature},
-                    {"psi": rng.uniform(0.01, 0.3), "mean_shift_sd": rng.uniform(-1, 1)},
+                    {"model_name": MODEL_NAME, "model_version": version, "feature": feature, "site": "all"},
+                    {"psi": rng.uniform(0.01, 0.3), "mean_shift_sd": rng.uniform(-1, 1), "rows": 1000},
                     at,
                 )
             )

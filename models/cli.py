@@ -7,7 +7,6 @@ bar go to stderr. Errors are one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import logging
@@ -24,7 +23,9 @@ from forewarn.settings import MlflowSettings, load
 
 log = logging.getLogger("forewarn.models")
 
-models_app = typer.Typer(help="Promote and roll back registered models.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Promote, roll back, retrain, approve and watch registered models.", no_args_is_help=True
+)
 benchmark_app = typer.Typer(help="Benchmarks on recorded datasets.", no_args_is_help=True)
 
 DataDir = Annotated[
@@ -229,52 +230,16 @@ def _labels_source(path: Path, settings: Any) -> Any:
 
 def _train_and_register(data: Any, settings: Any, mlflow_settings: MlflowSettings) -> tuple[Any, ...]:
     """Hold out assets, train, score, log the run and register the challenger (any source)."""
-    from models import dataset, tracking, training
+    from models.lifecycle import challenger
 
-    frame = data.frame
-    fit_assets, held_assets = training.split_assets(
-        frame["asset_id"].to_numpy(), settings.holdout_fraction, settings.seed
-    )
-    fit_frame = frame[frame["asset_id"].isin(fit_assets)].reset_index(drop=True)
-    log.info(
-        "training on %d assets (%d readings, %d with known RUL), holding out %d",
-        len(fit_assets),
-        len(fit_frame),
-        int(fit_frame["rul_cycles"].notna().sum()),
-        len(held_assets),
-    )
-    bar, step = _progress(training.steps(settings) + 1 + (1 if len(held_assets) else 0))
+    bar, step = _progress(challenger.step_count(data, settings))
     try:
-        result = training.train(fit_frame, settings, data.columns, step)
+        trained = challenger.train_and_register(data, settings, mlflow_settings, step)
     except ValueError as exc:
         bar.close()
         raise _fail(f"training failed: {exc}") from None
-    metrics = {}
-    extra: dict[str, float] = {}
-    holdout = None
-    if len(held_assets):
-        step("evaluate held-out assets")
-        held = frame[frame["asset_id"].isin(held_assets)]
-        # censored readings only ever trail an asset's history: dropping them keeps every window whole
-        holdout = dataset.holdout_set(
-            held[held["rul_cycles"].notna()].reset_index(drop=True), settings.rul_cap_cycles
-        )
-        metrics["holdout"] = training.evaluate(
-            result.model, holdout.readings, holdout.true_rul, holdout.points
-        )
-        extra = training.extra_scores(result.model, held.reset_index(drop=True), data.labels, data.step_s)
-    if data.test is not None:
-        test = data.test
-        metrics["test"] = training.evaluate(result.model, test.readings, test.true_rul, test.points)
-    step("log run and register model")
-    tracking.connect(mlflow_settings)
-    with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links on stdout; ours is the JSON line
-        registered = tracking.log_training(
-            result, settings, fit_frame, dataset.data_hash(fit_frame), data.source, holdout, metrics,
-            data.params, extra,
-        )  # fmt: skip
     _done(bar)
-    return registered, result, metrics, extra
+    return trained.registered, trained.result, trained.metrics, trained.extra
 
 
 def _evaluator(name: str, data_dir: Path | None, subset: str | None, max_units: int | None) -> Any:
@@ -344,6 +309,7 @@ def promote(
         )
     except registry.RegistryError as exc:
         raise _fail(str(exc)) from None
+    _promotion_event(model_name, result, by or getpass.getuser(), reason)
     typer.echo(registry.side_by_side(result.challenger, result.champion, result.decision))
     if result.outcome is registry.Outcome.REFUSED:
         raise _fail(
@@ -374,6 +340,8 @@ def rollback(
         )
     except registry.RegistryError as exc:
         raise _fail(str(exc)) from None
+    who = by or getpass.getuser()
+    _event(settings.registered_model, old, "rolled_back", f"champion v{old} -> v{new} by {who}: {reason}")
     typer.echo(f"rolled back {settings.registered_model}: champion {old} -> {new}")
 
 
@@ -428,8 +396,228 @@ def list_models(
     )
 
 
+def _event(name: str, version: str, action: str, note: str, numbers: dict[str, float] | None = None) -> None:
+    """Record a model event (registry tag, then InfluxDB ``model_events``; never fails the command)."""
+    from datetime import UTC, datetime
+
+    from forewarn.settings import InfluxSettings
+    from models.events import ModelAction, ModelEvent, record
+    from models.lifecycle.settings import LifecycleSettings
+
+    budget = load(LifecycleSettings).event_retry_budget_s
+    event = ModelEvent(name, version, ModelAction(action), note, datetime.now(UTC), numbers or {})
+    record(event, load(InfluxSettings), retry_budget_s=budget)
+
+
+def _promotion_event(name: str, result: Any, who: str, why: str) -> None:
+    """``promoted`` or ``gate_refused`` for a ``forewarn models promote``, with both models' scores."""
+    from models import registry
+
+    numbers = {
+        f"challenger_{k}": float(getattr(result.challenger, k)) for k in ("rmse", "phm08_score", "pr_auc")
+    }
+    if result.champion is not None:
+        numbers |= {
+            f"champion_{k}": float(getattr(result.champion, k)) for k in ("rmse", "phm08_score", "pr_auc")
+        }
+    was = result.champion_version or "none"
+    if result.outcome is registry.Outcome.PROMOTED:
+        note = f"v{result.challenger_version} promoted to champion (was {was}) by {who}: {why}"
+        _event(name, result.challenger_version, "promoted", note, numbers)
+    else:
+        checks = "; ".join(f"{m} {'ok' if ok else 'FAIL'} {r}" for m, ok, r in result.decision.checks)
+        note = f"gate refused v{result.challenger_version} against champion {was} ({who}: {why}): {checks}"
+        _event(name, result.challenger_version, "gate_refused", note, numbers)
+
+
+Policy = Annotated[
+    str | None,
+    typer.Option(
+        "--policy", help="MANAGED (promote when the gate passes) or MANUAL (wait for `forewarn models "
+        "approve`); default FOREWARN_LIFECYCLE_POLICY.", show_default=False,
+    ),
+]  # fmt: skip
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", envvar="FOREWARN_ALERTS_DATABASE_URL",
+        help="The work-order store the labels come from (as `forewarn labels export`).", show_default=False,
+    ),
+]  # fmt: skip
+
+
+def _lifecycle(policy: str | None = None, labels: Path | None = None) -> Any:
+    from models.lifecycle.settings import LifecycleSettings
+
+    overrides: dict[str, Any] = {}
+    if policy is not None:
+        overrides["policy"] = policy.upper()
+    if labels is not None:
+        overrides["labels_file"] = labels
+    return load(LifecycleSettings, **overrides)
+
+
+@models_app.command("retrain")
+def retrain(
+    name: Name = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels", help="A label file instead of the work-order store (FOREWARN_LIFECYCLE_LABELS_FILE)."
+        ),
+    ] = None,
+    database_url: StoreUrl = None,
+    policy: Policy = None,
+    why: Annotated[
+        str, typer.Option("--why", help="Why (recorded on the version and the events).")
+    ] = "manual retrain",
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+    families: Families = None,
+    rul_cap: Annotated[int | None, typer.Option(min=1, show_default=False)] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, show_default=False)] = None,
+    cv_folds: Annotated[int | None, typer.Option(min=2, help="Folds, grouped by asset.")] = None,
+) -> None:
+    """Retrain from the latest labels + the champion's original source; judge, then promote or wait.
+
+    The challenger is judged against the champion on recently labelled assets it was not trained on
+    (FOREWARN_LIFECYCLE_*); every step is a model event. Prints one JSON line (`decision`:
+    promoted, awaiting_approval or refused); exit 0 whenever the retrain ran.
+    """
+    _logging()
+    from mlflow import MlflowClient
+
+    from forewarn.settings import InfluxSettings
+    from ingest.cmapss import CmapssFormatError
+    from models import tracking
+    from models.lifecycle import retrain as lifecycle_retrain
+    from models.lifecycle.service import latest_labels
+    from models.sources import Source, SourceError
+
+    settings = _settings(source=Source.LABELS, registered_model=name, families=families,
+                         rul_cap_cycles=rul_cap, horizon_cycles=horizon, cv_folds=cv_folds)  # fmt: skip
+    lifecycle = _lifecycle(policy, labels)
+    mlflow_settings = load(MlflowSettings)
+    tracking.connect(mlflow_settings)
+    bar, step = _progress(_training_steps(settings) + 2)
+    try:
+        with latest_labels(lifecycle, database_url) as path:
+            request = lifecycle_retrain.RetrainRequest(settings.registered_model, path, settings, lifecycle,
+                                                       load(InfluxSettings), mlflow_settings,
+                                                       by or getpass.getuser(), why)  # fmt: skip
+            report = lifecycle_retrain.retrain(request, MlflowClient(), step)
+    except (SourceError, CmapssFormatError, ValueError) as exc:
+        bar.close()
+        raise _fail(f"retrain failed: {exc}") from None
+    _done(bar)
+    typer.echo(json.dumps(report.as_json()))
+
+
+def _training_steps(settings: Any) -> int:
+    from models import training
+
+    return training.steps(settings)
+
+
+@models_app.command("approve")
+def approve(
+    version: Annotated[str, typer.Argument(help="The version awaiting approval (its gate passed).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the version).")],
+    name: Name = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+) -> None:
+    """Promote a retrained version that passed its gate and awaits approval (policy MANUAL)."""
+    _logging()
+    from mlflow import MlflowClient
+
+    from models import registry, tracking
+
+    settings = _settings(registered_model=name)
+    tracking.connect(load(MlflowSettings))
+    model = settings.registered_model
+    who = by or getpass.getuser()
+    try:
+        previous, verdict = registry.approve(MlflowClient(), model, version, who, reason)
+    except registry.RegistryError as exc:
+        raise _fail(str(exc)) from None
+    numbers = {k: float(v) for k, v in verdict.get("numbers", {}).items()}
+    _event(model, version, "approved", f"v{version} approved by {who}: {reason}", numbers)
+    was = previous or "none"
+    note = f"v{version} promoted to champion (was {was}) on approval by {who}: {reason}"
+    _event(model, version, "promoted", note, numbers)
+    typer.echo(f"approved {model} version {version}: champion {previous or 'none'} -> {version}")
+
+
+@models_app.command("watch")
+def watch(
+    name: Name = None,
+    database_url: StoreUrl = None,
+    policy: Policy = None,
+) -> None:
+    """The lifecycle service: drift checks, drift alarms, retrains on drift or schedule (until SIGTERM)."""
+    _logging()
+    from forewarn.settings import InfluxSettings
+    from models.lifecycle import service
+
+    settings = _settings(registered_model=name)
+    lifecycle = _lifecycle(policy)
+    influx, mlflow_settings = load(InfluxSettings), load(MlflowSettings)
+    log.info("watching %s: %s", settings.registered_model, json.dumps(lifecycle.redacted(), default=str))
+    stop = service.stop_event()
+    service.watcher(settings.registered_model, lifecycle, influx, mlflow_settings, database_url, stop).run()
+
+
+@models_app.command("drift")
+def drift(
+    name: Name = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A version (default: the champion).")
+    ] = None,
+) -> None:
+    """Check drift once (FOREWARN_DRIFT_*); print the report as one JSON line (exit 0; a skip says why)."""
+    _logging()
+    import dataclasses
+    import time as clock
+
+    from forewarn.settings import InfluxSettings
+    from models import tracking
+    from models.drift_job import DriftSettings, DriftUnavailableError, check_drift
+
+    settings = _settings(registered_model=name)
+    tracking.connect(load(MlflowSettings))
+    try:
+        report = check_drift(settings.registered_model, load(InfluxSettings), load(DriftSettings),
+                             int(clock.time() * 1000), version)  # fmt: skip
+    except DriftUnavailableError as exc:
+        raise _fail(str(exc), ExitCode.UNREACHABLE) from None
+    body = dataclasses.asdict(report)
+    typer.echo(json.dumps({**_nan_free(body), "note": report.note()}, default=str))
+
+
+def _nan_free(value: Any) -> Any:
+    """JSON has no NaN: a score that cannot be computed prints as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_free(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_free(v) for v in value]
+    return value
+
+
 def _score(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _calibration(model: Any) -> dict[str, Any]:
+    """The benchmark's calibration keys: method and both out-of-fold Brier scores (null when unknown)."""
+    report = getattr(model.calibrator, "report", None)
+    if report is None:  # a bare logistic calibrator (versions trained before the choice existed)
+        return {"calibration_method": "logistic", "cv_brier_logistic": None, "cv_brier_isotonic": None}
+    return {
+        "calibration_method": report.method.value,
+        "cv_brier_logistic": _finite(report.cv_brier_logistic),
+        "cv_brier_isotonic": _finite(report.cv_brier_isotonic),
+    }
 
 
 @benchmark_app.command("cmapss")
@@ -442,7 +630,13 @@ def benchmark_cmapss(
 ) -> None:
     """Train on train_FDxxx, predict each test engine's last cycle, score against RUL_FDxxx.
 
-    Prints exactly one JSON line on stdout: subset, rmse, phm08_score, n_test_units, train_seconds.
+    Prints exactly one JSON line on stdout (null where a score cannot be computed):
+    ``subset``; ``rmse`` and ``phm08_score`` (sum over engines) against the true RUL of RUL_FDxxx;
+    ``rmse_capped`` and ``phm08_capped`` against it capped at ``rul_cap_cycles`` (the published
+    convention); ``pr_auc`` and ``brier`` of the risk over every row of the test histories
+    (failure within ``horizon_cycles``); ``calibration_method`` (logistic or isotonic) with
+    ``cv_brier_logistic`` and ``cv_brier_isotonic``, the out-of-fold Brier scores that chose it;
+    ``family``, ``n_test_units``, ``train_seconds``.
     """
     _logging()
     from ingest.cmapss import CmapssFormatError
@@ -465,12 +659,18 @@ def benchmark_cmapss(
         json.dumps(
             {
                 "subset": subset.upper(),
+                "rul_cap_cycles": result.model.rul_cap_cycles,
+                "horizon_cycles": result.model.horizon_cycles,
                 "rmse": round(scores.rmse, 3),
+                "rmse_capped": round(scores.rmse_capped, 3),
                 "phm08_score": round(scores.phm08_score, 1),
+                "phm08_capped": round(scores.phm08_capped, 1),
                 "n_test_units": scores.n_points,
                 "train_seconds": round(train_seconds, 1),
                 "family": result.model.family,
-                "pr_auc": None if math.isnan(scores.pr_auc) else round(scores.pr_auc, 4),
+                "pr_auc": _finite(scores.pr_auc),
+                "brier": _finite(scores.brier),
+                **_calibration(result.model),
             }
         )
     )
@@ -493,9 +693,11 @@ def benchmark_fleet(
 ) -> None:
     """Train on one simulated fleet, score another seed's fleet (same steps and interval).
 
-    Prints one JSON line: RMSE (readings within the RUL cap of a failure), PR-AUC of the risk,
-    failure-mode accuracy within the horizon, and the warning lead times (steps between risk first
-    reaching 0.5 and each failure; ``missed`` = failures it never reached 0.5 before).
+    Prints one JSON line: RMSE (readings within the RUL cap of a failure, so the true RUL there is
+    the capped one: one convention only), PR-AUC and Brier score of the risk on every reading with a
+    known RUL, ``calibration_method`` with ``cv_brier_logistic``/``cv_brier_isotonic`` (as ``benchmark
+    cmapss``), failure-mode accuracy within the horizon, and the warning lead times (steps between risk
+    first reaching 0.5 and each failure; ``missed`` = failures it never reached 0.5 before).
     """
     _logging()
     from models import sources, training
@@ -525,6 +727,8 @@ def benchmark_fleet(
                 "horizon_steps": settings.horizon_cycles,
                 "rmse": round(scores.rmse, 3),
                 "pr_auc": _finite(scores.pr_auc),
+                "brier": _finite(scores.brier),
+                **_calibration(result.model),
                 **{k.removeprefix("holdout_"): _finite(v) for k, v in extra.items()},
                 "simulate_seconds": round(simulated - started, 1),
                 "train_seconds": round(trained - simulated, 1),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from models.labels import failure_within
+from models.metrics import brier, reliability_curve
 from models.units import Unit
 
 BANDS = (0, 25, 50, 75, 100, 125, 10_000)
@@ -20,7 +23,7 @@ def save_plots(
     horizon_cycles: int,
     unit: Unit,
 ) -> list[Path]:
-    """Predicted vs true RUL, error by true-RUL band, and risk calibration; returns the files.
+    """Predicted vs true RUL, error by true-RUL band, and the risk's reliability curve; returns the files.
 
     ``unit``: what the model's RUL counts (cycles for C-MAPSS, reading steps for a fleet), for the axes.
     """
@@ -54,20 +57,37 @@ def save_plots(
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    failed = (true_rul <= horizon_cycles).astype(float)
-    edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(risk, edges) - 1, 0, 9)
-    mean_risk = [risk[which == b].mean() for b in range(10) if (which == b).any()]
-    observed = [failed[which == b].mean() for b in range(10) if (which == b).any()]
-    ax.plot([0, 1], [0, 1], color="black", linewidth=1)
-    ax.plot(mean_risk, observed, marker="o")
-    ax.set(
-        xlabel="predicted risk",
-        ylabel=f"observed failure within {horizon_cycles} {unit.label()}",
-        title="Risk calibration",
-    )
+    fig = reliability_figure(risk, failure_within(true_rul, horizon_cycles), horizon_cycles, unit)
     paths.append(folder / "risk_calibration.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def reliability_figure(risk: np.ndarray, failed: np.ndarray, horizon_cycles: int, unit: Unit) -> Any:
+    """The reliability diagram: observed failure rate against mean predicted risk per equal-width bin.
+
+    A calibrated risk lies on the diagonal. The rows per bin are drawn as bars below (log scale: most
+    rows of a fleet are healthy), since a bin of five rows says little; the title gives the Brier score.
+    """
+    import matplotlib.pyplot as plt
+
+    curve = reliability_curve(risk, failed)
+    filled = curve.counts > 0
+    fig, (ax, bars) = plt.subplots(2, 1, figsize=(5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="black", linewidth=1, label="calibrated")
+    ax.plot(curve.mean_risk[filled], curve.observed_rate[filled], marker="o", label="model")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        ylabel=f"observed failure within {horizon_cycles} {unit.label()}",
+        title=f"Risk reliability (Brier {brier(risk, failed):.4f}, {len(risk)} rows)",
+    )
+    ax.legend(loc="upper left")
+    centres = (curve.edges[:-1] + curve.edges[1:]) / 2
+    bars.bar(centres, curve.counts, width=np.diff(curve.edges) * 0.9, color="grey")
+    for x, n in zip(centres[filled], curve.counts[filled], strict=True):
+        bars.annotate(str(int(n)), (x, n), ha="center", va="bottom", fontsize=7)
+    bars.set(xlabel="predicted risk", ylabel="rows", yscale="log")
+    bars.set_ylim(0.5, max(int(curve.counts.max()), 1) * 5)  # room for the largest bin's label
+    return fig

@@ -4,9 +4,10 @@ One object holds everything scoring needs (feature spec, regime normaliser, regr
 calibration, healthy reference), so training, batch scoring, the MLflow pyfunc and the streaming
 job all compute the same thing.
 
-Risk is derived from the predicted RUL by a logistic calibration fitted on out-of-fold
-predictions: ``risk = P(true RUL <= horizon | predicted RUL)``. Risk and RUL therefore never
-contradict each other, and the risk is calibrated on assets the regressor had not seen.
+Risk is derived from the predicted RUL by a calibration fitted on out-of-fold predictions
+(logistic or isotonic, whichever has the lower out-of-fold Brier score: :mod:`models.calibration`):
+``risk = P(true RUL <= horizon | predicted RUL)``. Risk and RUL therefore never contradict each
+other, and the risk is calibrated on assets the regressor had not seen.
 
 Contributions are occlusion effects per sensor: how many cycles of RUL the model would give
 back if that sensor's features looked like a healthy engine's (the training median over rows
@@ -26,6 +27,7 @@ import orjson
 import pandas as pd
 
 from forewarn.contracts.risk import UNSPECIFIED_FAILURE_MODE
+from models.calibration import risk_of
 from models.features import FeatureSpec, feature_names, feature_sensor, fleet_features
 from models.regimes import RegimeNormaliser
 
@@ -64,10 +66,12 @@ class RulRiskModel:
         )
 
     def risk(self, rul: np.ndarray) -> np.ndarray:
-        """P(failure within the horizon) for predicted RULs."""
-        return np.asarray(
-            self.calibrator.predict_proba(np.asarray(rul).reshape(-1, 1))[:, 1], dtype=np.float64
-        )
+        """P(failure within the horizon) for predicted RULs.
+
+        ``calibrator`` is a :class:`models.calibration.RiskCalibrator` (logistic or isotonic), or the
+        bare ``LogisticRegression`` of versions registered before it: both still score.
+        """
+        return risk_of(self.calibrator, rul)
 
     def failure_modes(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Most likely failure mode per row and its probability (``unspecified`` and NaN without modes).

@@ -95,7 +95,8 @@ def same_inputs(challenger_tags: dict[str, str], champion_tags: dict[str, str]) 
     """
     mine, theirs = challenger_tags.get(INPUT_COLUMNS_TAG), champion_tags.get(INPUT_COLUMNS_TAG)
     if mine is not None and theirs is not None:
-        return bool(json.loads(mine) == json.loads(theirs))
+        # by name: the model picks its columns from the readings by name, so their order is no matter
+        return sorted(json.loads(mine)) == sorted(json.loads(theirs))
 
     def kind(tags: dict[str, str]) -> str:
         return tags.get("forewarn.source", "").split(":", 1)[0]
@@ -122,6 +123,11 @@ def _version_by_alias(client: Any, name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def version_by_alias(client: Any, name: str, alias: str) -> str | None:
+    """The version holding ``alias`` (``champion``, ``challenger``), or None (no such alias or model)."""
+    return _version_by_alias(client, name, alias)
 
 
 def _record(client: Any, name: str, version: str, prefix: str, values: dict[str, str]) -> None:
@@ -178,20 +184,100 @@ def promote(
             "note": decision.note,
         }
     )
-    record = {"at": clock().isoformat(), "by": who, "why": why, "metrics": numbers}
     if not decision.passed:
-        _record(client, name, challenger_version, "gate_refused", record)
+        record_refusal(client, name, challenger_version, who, why, numbers, clock)
         return PromotionResult(
             Outcome.REFUSED, challenger_version, champion_version, challenger, champion, decision
         )
-    client.set_registered_model_alias(name, CHAMPION, challenger_version)
-    _record(client, name, challenger_version, "promoted", record)
-    client.set_model_version_tag(name, challenger_version, PREVIOUS, champion_version or "")
-    if champion_version is not None:
-        _record(client, name, champion_version, "replaced", {"at": record["at"], "by": who, "why": why})
+    promote_version(client, name, challenger_version, champion_version, who, why, numbers, clock)
     return PromotionResult(
         Outcome.PROMOTED, challenger_version, champion_version, challenger, champion, decision
     )
+
+
+def record_refusal(
+    client: Any,
+    name: str,
+    version: str,
+    who: str,
+    why: str,
+    numbers: str,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> None:
+    """Record on ``version`` that the gate refused it (``forewarn.gate_refused_*``; ``numbers`` a JSON)."""
+    record = {"at": clock().isoformat(), "by": who, "why": why, "metrics": numbers}
+    _record(client, name, version, "gate_refused", record)
+
+
+def promote_version(
+    client: Any,
+    name: str,
+    version: str,
+    champion_version: str | None,
+    who: str,
+    why: str,
+    numbers: str,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> None:
+    """Move ``champion`` to ``version`` (whose gate passed) and record who, why and the numbers.
+
+    The previous champion is recorded on the new one (:data:`PREVIOUS`), so :func:`rollback` can
+    return to it; scorers that resolve ``@champion`` pick the new version up at their next lookup.
+    """
+    record = {"at": clock().isoformat(), "by": who, "why": why, "metrics": numbers}
+    client.set_registered_model_alias(name, CHAMPION, version)
+    _record(client, name, version, "promoted", record)
+    client.set_model_version_tag(name, version, PREVIOUS, champion_version or "")
+    if champion_version is not None:
+        _record(client, name, champion_version, "replaced", {"at": record["at"], "by": who, "why": why})
+
+
+JUDGED = "forewarn.judged"
+"""A retrained version's verdict: JSON ``{"passed", "champion_version", "judge_assets", "challenger",
+"champion", "checks", "note"}`` (see :mod:`models.lifecycle.retrain`)."""
+AWAITING = "forewarn.awaiting_approval"
+"""Set on a version whose gate passed under the MANUAL policy; removed when it is approved."""
+
+
+def approve(
+    client: Any, name: str, version: str, who: str, why: str, clock: Clock = lambda: datetime.now(UTC)
+) -> tuple[str | None, dict[str, Any]]:
+    """Promote a version that awaits approval (its gate passed against the current champion).
+
+    Returns:
+        (the champion it replaced, the recorded verdict).
+
+    Raises:
+        RegistryError: the version was not judged, its gate did not pass, it already is the
+            champion, or the champion changed since it was judged (judge it again: retrain).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = dict(client.get_model_version(name, version).tags)
+    except MlflowException as exc:
+        raise RegistryError(f"registered model {name!r} has no version {version}: {exc.message}") from None
+    champion_version = _version_by_alias(client, name, CHAMPION)
+    if champion_version == version:
+        raise RegistryError(f"version {version} of {name!r} already is the champion")
+    if JUDGED not in tags:
+        raise RegistryError(
+            f"version {version} of {name!r} was not judged by `forewarn models retrain`: "
+            "promote a trained challenger with `forewarn models promote`"
+        )
+    verdict = json.loads(tags[JUDGED])
+    if not verdict.get("passed"):
+        raise RegistryError(f"version {version} of {name!r} did not pass its gate: {verdict.get('note', '')}")
+    judged_against = verdict.get("champion_version") or None
+    if judged_against != champion_version:
+        raise RegistryError(
+            f"version {version} was judged against champion {judged_against or '(none)'}, "
+            f"but the champion now is {champion_version or '(none)'}: retrain to judge it again"
+        )
+    promote_version(client, name, version, champion_version, who, why, tags[JUDGED], clock)
+    if AWAITING in tags:
+        client.delete_model_version_tag(name, version, AWAITING)
+    return champion_version, verdict
 
 
 def rollback(

@@ -114,6 +114,11 @@ def log_training(
             mlflow.log_metrics({f"cv_{family}_{k}": v for k, v in cv_scores.items() if not np.isnan(v)})
         for prefix, scores in metrics.items():
             mlflow.log_metrics(scores.as_mlflow(prefix))
+        report = getattr(model.calibrator, "report", None)  # models.calibration: how risk was calibrated
+        if report is not None:
+            calibration_params, calibration_metrics = report.as_mlflow()
+            mlflow.log_params(calibration_params)
+            mlflow.log_metrics(calibration_metrics)
         mlflow.log_metric("train_seconds", result.train_seconds)
         if extra_metrics:
             mlflow.log_metrics(extra_metrics)

@@ -18,7 +18,7 @@ from forewarn.contracts.labels import NO_FAILURE
 from models.columns import SourceColumns
 from models.features import FeatureSpec, feature_names
 from models.labels import capped_rul, failure_within
-from models.metrics import EvalMetrics, phm08_score, pr_auc, rmse
+from models.metrics import EvalMetrics, brier, phm08_score, pr_auc, rmse
 from models.predictor import ASSET, UNSPECIFIED_MODE, RulRiskModel
 from models.regimes import fit_regimes
 from models.settings import ModelsSettings
@@ -135,22 +135,32 @@ def cv_scores(
     predicted: np.ndarray, capped: np.ndarray, true_rul: np.ndarray, cuts: np.ndarray
 ) -> dict[str, float]:
     """Out-of-fold scores: over all rows against the capped target (``rmse``, ``phm08_score`` per row)
-    and benchmark-like at the truncation points against the true RUL (``cut_rmse``,
-    ``cut_phm08_score`` per point, ``cut_points``; NaN without points).
+    and benchmark-like at the truncation points, against the capped target there (``cut_rmse_capped``,
+    ``cut_phm08_score_capped``: the convention C-MAPSS results are usually quoted in) and against the
+    true RUL (``cut_rmse``, ``cut_phm08_score``); per point, ``cut_points``; NaN without points.
     """
     scores = {"rmse": rmse(predicted, capped), "phm08_score": phm08_score(predicted, capped) / len(capped)}
-    at_cuts = {"cut_rmse": float("nan"), "cut_phm08_score": float("nan")}
+    nan = float("nan")
+    at_cuts = {"cut_rmse": nan, "cut_phm08_score": nan, "cut_rmse_capped": nan, "cut_phm08_score_capped": nan}
     if cuts.size:
         at_cuts = {
             "cut_rmse": rmse(predicted[cuts], true_rul[cuts]),
             "cut_phm08_score": phm08_score(predicted[cuts], true_rul[cuts]) / cuts.size,
+            "cut_rmse_capped": rmse(predicted[cuts], capped[cuts]),
+            "cut_phm08_score_capped": phm08_score(predicted[cuts], capped[cuts]) / cuts.size,
         }
     return scores | at_cuts | {"cut_points": float(cuts.size)}
 
 
 def selection_score(scores: dict[str, float]) -> float:
-    """What picks the family: the benchmark-like RMSE, or the all-rows RMSE without truncation points."""
-    cut = scores["cut_rmse"]
+    """What picks the family: the benchmark-like RMSE against the capped target at the truncation
+    points, or the all-rows RMSE without truncation points.
+
+    Capped, because a prediction at the cap for an asset far from failure is right as far as the
+    model can know (its target never exceeds the cap): the uncapped figure mostly measures how far
+    beyond the cap the truncated assets happen to be.
+    """
+    cut = scores["cut_rmse_capped"]
     return scores["rmse"] if np.isnan(cut) else cut
 
 
@@ -246,7 +256,7 @@ def train(
     fit_ok = history_ok if best in BOUNDED_FAMILIES else np.ones(len(y), dtype=bool)
     regressor = make_estimator(best, settings.seed).fit(x[fit_ok], y[fit_ok])
     step("calibrate risk")
-    calibrator = _fit_risk(oof[best], failure_within(true_rul, settings.horizon_cycles))
+    calibrator = _fit_risk(oof[best], failure_within(true_rul, settings.horizon_cycles), assets, settings)
     step("fit failure-mode classifier")
     modes, mode_classifier = _fit_modes(x, y, readings, settings)
     healthy = y >= settings.rul_cap_cycles
@@ -347,18 +357,28 @@ def extra_scores(
     return out
 
 
-def _fit_risk(predicted_rul: np.ndarray, failed_within: np.ndarray) -> Any:
-    from sklearn.linear_model import LogisticRegression
+def _fit_risk(
+    predicted_rul: np.ndarray, failed_within: np.ndarray, assets: np.ndarray, settings: ModelsSettings
+) -> Any:
+    """The risk calibrator (logistic or isotonic on the out-of-fold predicted RUL), its choice attached.
 
-    if len(np.unique(failed_within)) < 2:
-        raise ValueError("risk calibration needs readings both inside and outside the horizon")
-    return LogisticRegression(C=1.0).fit(predicted_rul.reshape(-1, 1), failed_within)
+    The two are compared on a second split of the out-of-fold rows, grouped by asset like the CV
+    but with another seed (:func:`models.calibration.choose_calibrator`); the report rides on the
+    calibrator (``calibrator.report``) for the run to log.
+    """
+    from models.calibration import choose_calibrator
+
+    folds = asset_folds(assets, settings.cv_folds, settings.seed + 2)
+    return choose_calibrator(predicted_rul, failed_within, folds)
 
 
 def evaluate(
     model: RulRiskModel, readings: pd.DataFrame, true_rul: np.ndarray, points: np.ndarray
 ) -> EvalMetrics:
-    """Scores on held-out assets: RMSE and PHM08 at the ``points`` rows, PR-AUC of risk on all rows.
+    """Scores on held-out assets: RMSE and PHM08 at the ``points`` rows, PR-AUC and Brier of risk on all rows.
+
+    RMSE and PHM08 both ways: against the true RUL (``rmse``, ``phm08_score``) and against the true
+    RUL capped at the model's training cap (``rmse_capped``, ``phm08_capped``: the published convention).
 
     Args:
         model: the model to score.
@@ -369,10 +389,15 @@ def evaluate(
     features = model.features(readings)
     rul = model.predict_rul(features)
     risk = model.risk(rul)
+    failed = failure_within(true_rul, model.horizon_cycles)
+    capped = capped_rul(true_rul[points], model.rul_cap_cycles)
     return EvalMetrics(
         rmse=rmse(rul[points], true_rul[points]),
         phm08_score=phm08_score(rul[points], true_rul[points]),
-        pr_auc=pr_auc(risk, failure_within(true_rul, model.horizon_cycles)),
+        pr_auc=pr_auc(risk, failed),
         n_assets=int(readings[ASSET].nunique()),
         n_points=int(points.sum()),
+        rmse_capped=rmse(rul[points], capped),
+        phm08_capped=phm08_score(rul[points], capped),
+        brier=brier(risk, failed),
     )

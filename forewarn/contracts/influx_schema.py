@@ -351,21 +351,50 @@ MODEL_QUALITY = Measurement(
 
 FEATURE_DRIFT = Measurement(
     name="feature_drift",
-    writer="streaming job, drift of each key feature against the training reference",
-    cadence="gauge: every micro-batch window",
-    tags=("model_name", "model_version", "feature"),
+    writer="forewarn models watch (models.drift_job), drift of each key feature against the training ref.",
+    cadence="gauge: every drift check (one point per site and feature, at the window's last event time)",
+    # feature: a sensor the model normalises (its regime z-score) or `risk`; site: a site or `all`
+    tags=("model_name", "model_version", "feature", "site"),
     fields=(
         _f("psi", "none", "population stability index against the training reference"),
         _f("mean_shift_sd", "none", "shift of the mean, in training standard deviations"),
+        _f("rows", "none", "live values judged in the window", Kind.INT),
     ),
 )
 
 MODEL_EVENTS = Measurement(
     name="model_events",
-    writer="models promote / rollback, one point per alias change",
-    cadence="event: one point per promotion or rollback",
+    writer="models.events.record: forewarn models promote / rollback / approve / retrain / watch "
+    "(drift alarms, retrains, gate results, promotions, approvals, rollbacks)",
+    cadence="event: one point per model event (action tag: models.events.ModelAction)",
     tags=("model_name", "model_version", "action"),
-    fields=(_f("note", "none", "who and why, for the annotation text", Kind.STRING),),
+    fields=(
+        _f("note", "none", "what happened, who and why, for the annotation text", Kind.STRING),
+        # drift_alarm: the worst feature of the drift check
+        _f("psi", "none", "drift alarm: population stability index of the worst feature"),
+        _f("mean_shift_sd", "none", "drift alarm: mean shift of the worst feature, training sds"),
+        _f("drift_rows", "none", "drift alarm: live rows the worst feature was judged on"),
+        # retrain: what the challenger was built and judged from
+        _f("labels", "none", "retrain: labels read (work-order outcomes)"),
+        _f("new_labels", "none", "retrain: labels since the champion's training"),
+        _f("labelled_assets", "none", "retrain: assets with a label"),
+        _f("train_assets", "none", "retrain: assets the challenger was trained on (base + labels)"),
+        _f("base_assets", "none", "retrain: assets of the original training source"),
+        _f("judge_assets", "none", "retrain/gate: recently labelled assets held out to judge on"),
+        _f("train_seconds", "s", "retrain: training time"),
+        # gate_passed / gate_refused / promoted / approved: both models on the judge assets
+        _f("challenger_rmse", "none", "gate: challenger RMSE on the judge assets (RUL steps)"),
+        _f("champion_rmse", "none", "gate: champion RMSE on the judge assets (RUL steps)"),
+        _f("challenger_phm08_score", "none", "gate: challenger PHM08 score on the judge assets"),
+        _f("champion_phm08_score", "none", "gate: champion PHM08 score on the judge assets"),
+        _f("challenger_pr_auc", "none", "gate: challenger PR-AUC of the risk on the judge assets"),
+        _f("champion_pr_auc", "none", "gate: champion PR-AUC of the risk on the judge assets"),
+        _f("challenger_false_alarm_rate", "percentunit", "gate: share of healthy readings at risk >= 0.5"),
+        _f("champion_false_alarm_rate", "percentunit", "gate: share of healthy readings at risk >= 0.5"),
+        _f("challenger_missed_failures", "none", "gate: judged failures never warned (risk < 0.5)"),
+        _f("champion_missed_failures", "none", "gate: judged failures never warned (risk < 0.5)"),
+        _f("judged_failures", "none", "gate: confirmed failures on the judge assets"),
+    ),
 )
 
 PIPELINE = Measurement(

@@ -60,6 +60,14 @@ def test_benchmark_prints_exactly_one_json_line(six_regime_subset: Path) -> None
     assert line["rmse"] > 0
     assert line["phm08_score"] > 0
     assert line["train_seconds"] > 0
+    # both conventions: the truth capped at the training cap can only bring the predictions closer
+    assert line["rul_cap_cycles"] == 125
+    assert 0 < line["rmse_capped"] <= line["rmse"]
+    assert 0 < line["phm08_capped"] <= line["phm08_score"] + 0.1  # both rounded to 0.1
+    assert 0 <= line["brier"] <= 1
+    assert line["calibration_method"] in {"logistic", "isotonic"}
+    kept = line[f"cv_brier_{line['calibration_method']}"]
+    assert kept == min(line["cv_brier_logistic"], line["cv_brier_isotonic"])
 
 
 def test_benchmark_on_a_malformed_file_fails_with_the_line(tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""The model lifecycle closes by itself, for real: a site's pumps move to a new duty point mid-run,
+``forewarn models watch`` sees the drift, retrains on the labels the crews' work orders produced,
+promotes the challenger (MANAGED) and the scoring job swaps it in; a second fleet is then warned no
+worse than the first was after the change.
+
+Small and real time (event time = wall time, so the crews' labels and the readings share a clock):
+24 pumps on two sites, one reading every half second.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chain.closed_loop import run_closed_loop
+from chain.fleetrun import FleetRun
+from chain.ledger import account
+from chain.plan import plan
+from chain.settings import DemoSettings
+from forewarn.settings import load
+from infra.stack.service import StackContext
+from tests.conftest import unique
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.spark, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def run(stack: StackContext, influx_database: str, tmp_path: Path) -> Iterator[FleetRun]:
+    settings = load(
+        DemoSettings,
+        stack.state,
+        assets=24,
+        steps=200,
+        interval_s=0.5,
+        speed="1",
+        batch=2,
+        malformed=0.0,
+        duplicates=0.0,
+        out_of_order=0.0,
+        train_assets=120,
+        api_port=_free_port(),
+        progress_s=3.0,
+        drift=True,
+        drift_change="site-2@60:duty_point",
+        drift_window_readings=60,
+        drift_wait_s=900.0,
+    )
+    run_id = unique("loop")
+    fleet_run = FleetRun(plan(stack.state, settings, run_id, influx_database, f"loop-model-{run_id}"))
+    yield fleet_run
+    fleet_run.supervisor.stop_all()
+    fleet_run.close()
+
+
+@pytest.mark.timeout(1800)
+def test_drift_retrain_promote_and_swap_leave_the_changed_site_no_worse_warned(run: FleetRun) -> None:
+    run.prepare()
+    trained = run.train()
+    assert trained["promoted"], trained
+    run.seed_catalogue()
+    run.start_pipeline()
+
+    result, sims = run_closed_loop(run, print)
+    print(result)
+
+    # every reading of both fleets accounted for, across the swap
+    verdict = account(run.published(*sims), run.ledger, exact=False)
+    assert verdict.ok, verdict.failures
+    # the lifecycle's events, in order: a drift alarm, then a retrain, then a promotion
+    actions = [e["action"] for e in result["model_events"]]
+    first_alarm = actions.index("drift_alarm")
+    first_retrain = actions.index("retrain", first_alarm)
+    assert "gate_passed" in actions[first_retrain:], actions
+    assert "promoted" in actions[first_retrain:], actions
+    alarms = [e for e in result["model_events"] if e["action"] == "drift_alarm"]
+    assert any("site-2" in e.get("note", "") for e in alarms), alarms
+    assert result["feature_drift_points"] > 0
+    # the new champion scored the second fleet: the old one never did
+    assert result["champion_after"] != result["champion_before"]
+    assert result["champion_before"] not in result["phase2_scored_by"], result["phase2_scored_by"]
+    # and on the changed site it warns no worse than the old champion did after the change
+    before, after = result["before"], result["after"]
+    assert before["failures"] >= 3, before
+    assert after["failures"] >= 3, after
+    assert after["missed_rate"] <= before["missed_rate"], (before, after)
+    assert (after["false_alarm_rate"] or 0.0) <= (before["false_alarm_rate"] or 0.0), (before, after)

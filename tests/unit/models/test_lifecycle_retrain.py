@@ -1,0 +1,210 @@
+"""Model events' line protocol and tags, the retrain's pure parts: the judge split, the verdict, the
+policy, and how the base source's frame joins the labels' frame.
+
+Against the real MLflow and InfluxDB: ``tests/integration/models/test_lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forewarn.settings import InfluxSettings
+from models.columns import SourceColumns
+from models.events import TAG_VALUE_LIMIT, ModelAction, ModelEvent, events_of, record
+from models.lifecycle.base import champion_base, combine, parse_source
+from models.lifecycle.retrain import Decision, JudgeScores, decide, split_judge, verdict
+from models.lifecycle.settings import LifecycleSettings, Policy
+from models.metrics import EvalMetrics
+from models.settings import ModelsSettings
+from models.sources import SourceError, TrainingData
+
+AT = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeRegistry:
+    """Records ``set_model_version_tag`` calls (a real MLflow test is in the integration tier)."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.tags[key] = value
+
+
+def test_an_event_is_one_model_events_point() -> None:
+    numbers = {"challenger_rmse": 10.5, "champion_rmse": 12.0, "challenger_pr_auc": math.nan}
+    event = ModelEvent("pumps", "4", ModelAction.GATE_PASSED, 'gate passed, "rmse" ok', AT, numbers)
+    assert event.line() == (
+        'model_events,action=gate_passed,model_name=pumps,model_version=4 note="gate passed, \\"rmse\\" ok",'
+        "challenger_rmse=10.5,champion_rmse=12.0 1777636800000"
+    )
+
+
+def test_an_event_with_an_undeclared_number_or_a_naive_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not declare field 'rmse_typo'"):
+        ModelEvent("pumps", "4", ModelAction.RETRAIN, "x", AT, {"rmse_typo": 1.0})
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ModelEvent("pumps", "4", ModelAction.RETRAIN, "x", datetime(2026, 5, 1), {})  # noqa: DTZ001
+
+
+def test_the_registry_tag_is_append_only_and_trimmed() -> None:
+    event = ModelEvent("pumps", "4", ModelAction.PROMOTED, "why " * 3000, AT, {"challenger_rmse": 10.5})
+    key, value = event.tag()
+    assert key == "forewarn.event.1777636800000.promoted"
+    assert len(value) <= TAG_VALUE_LIMIT
+    back = events_of({key: value, "forewarn.family": "ridge"})
+    assert back[0]["action"] == "promoted"
+    assert back[0]["numbers"] == {"challenger_rmse": 10.5}
+    assert back[0]["note"].endswith("…")
+
+
+def test_influxdb_down_keeps_the_event_in_the_registry_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    registry = FakeRegistry()
+    nowhere = InfluxSettings(url="http://127.0.0.1:9", timeout_s=0.5)  # nothing listens on the discard port
+    event = ModelEvent("pumps", "4", ModelAction.ROLLED_BACK, "champion v4 -> v3", AT)
+    naps: list[float] = []
+    with caplog.at_level(logging.ERROR, "models.events"):
+        done = record(event, nowhere, registry, retry_budget_s=1.0, sleep=naps.append)
+    assert done.registry
+    assert not done.influx
+    assert "forewarn.event.1777636800000.rolled_back" in registry.tags
+    assert len(naps) >= 2
+    assert naps[1] > naps[0]
+    assert "not written to InfluxDB" in caplog.text
+    assert "model_events,action=rolled_back" in caplog.text
+    assert "127.0.0.1:9" in done.problems[0]
+
+
+def test_an_event_without_influx_is_a_registry_tag_only() -> None:
+    registry = FakeRegistry()
+    done = record(ModelEvent("pumps", "2", ModelAction.APPROVED, "ok", AT), None, registry)
+    assert done.registry
+    assert not done.influx
+    assert done.problems == ()
+
+
+def test_the_judge_split_is_seeded_by_asset_and_holds_out_failures_and_sound_assets() -> None:
+    faulty = [f"f{i}" for i in range(10)]
+    sound = [f"s{i}" for i in range(10)]
+    labels = pd.DataFrame({"asset_id": faulty + sound, "failure_mode": ["bearing_wear"] * 10 + ["none"] * 10})
+    train, judge = split_judge(labels, faulty + sound, 0.3, seed=0)
+    assert sorted(train + judge) == sorted(faulty + sound)
+    assert not set(train) & set(judge)
+    assert sum(a.startswith("f") for a in judge) == 3
+    assert sum(a.startswith("s") for a in judge) == 3
+    assert split_judge(labels, faulty + sound, 0.3, seed=0) == (train, judge)
+    assert split_judge(labels, faulty + sound, 0.3, seed=1)[1] != judge
+
+
+def scores(rmse: float, pr_auc: float = 0.8) -> JudgeScores:
+    return JudgeScores(EvalMetrics(rmse=rmse, phm08_score=rmse * 10, pr_auc=pr_auc, n_assets=5, n_points=100),
+                       0.05, 1.0, 4)  # fmt: skip
+
+
+def test_the_verdict_compares_on_the_judge_assets_and_needs_enough_of_them() -> None:
+    models, lifecycle = ModelsSettings(), LifecycleSettings(min_judge_assets=3)
+    assert verdict(scores(10.0), scores(12.0), 5, models, lifecycle).passed
+    assert not verdict(scores(13.0), scores(12.0), 5, models, lifecycle).passed
+    few = verdict(scores(10.0), scores(12.0), 2, models, lifecycle)
+    assert not few.passed
+    assert "too few recently labelled assets to judge: 2 held out" in few.note
+    blind = verdict(scores(10.0, math.nan), None, 5, models, lifecycle)
+    assert not blind.passed
+    assert "no confirmed failure" in blind.note
+    assert scores(10.0).numbers("challenger")["challenger_rmse"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("passed", "policy", "expected"),
+    [
+        (True, Policy.MANAGED, Decision.PROMOTED),
+        (True, Policy.MANUAL, Decision.AWAITING_APPROVAL),
+        (False, Policy.MANAGED, Decision.REFUSED),
+        (False, Policy.MANUAL, Decision.REFUSED),
+    ],
+)
+def test_the_policy(passed: bool, policy: Policy, expected: Decision) -> None:
+    assert decide(passed, policy) is expected
+
+
+def test_lifecycle_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="base_source"):
+        LifecycleSettings(base_source="kafka:somewhere")
+    with pytest.raises(ValueError, match="judge_fraction"):
+        LifecycleSettings(judge_fraction=0.0)
+    assert LifecycleSettings(policy="MANUAL").policy is Policy.MANUAL
+
+
+def source(assets: list[str], sensors: tuple[str, ...], name: str, **params: Any) -> TrainingData:
+    rows = 6
+    frame = pd.DataFrame(
+        {
+            "asset_id": np.repeat(assets, rows),
+            "cycle": np.tile(np.arange(1, rows + 1), len(assets)),
+            "load_frac": 0.5,
+            **{s: np.arange(rows * len(assets), dtype=float) for s in sensors},
+            "rul_cycles": np.tile(np.arange(rows, 0, -1, dtype=float), len(assets)),
+            "ts_ms": np.arange(rows * len(assets)) * 1000,
+        }
+    )
+    labels = pd.DataFrame({"asset_id": assets, "cycle": pd.NA, "time": pd.Timestamp(AT),
+                           "failure_mode": "seal_leak", "source": "simulation"})  # fmt: skip
+    columns = SourceColumns(("load_frac",), sensors, (1,), cycle_is_age=False)
+    return TrainingData(frame, columns, name, dict(params), labels=labels, step_s=60.0)
+
+
+def test_frames_combine_with_prefixed_asset_ids() -> None:
+    base = source(["pump-1", "pump-2"], ("vibration", "flow"), "fleet:assets=2", sim_interval_s=1.0)
+    labels = source(["pump-1"], ("flow", "vibration"), "labels:x.csv", labels=4)
+    data, note = combine(base, labels)
+    assert note == "labels + fleet:assets=2"
+    assert sorted(data.frame["asset_id"].unique()) == ["base:pump-1", "base:pump-2", "labels:pump-1"]
+    assert len(data.frame) == 18
+    assert data.columns.sensors == ("vibration", "flow")  # the base's order
+    assert data.params == {
+        "labels": 4,
+        "base_sim_interval_s": 1.0,
+        "base_source": "fleet:assets=2",
+        "base_assets": 2,
+    }
+    assert data.source == "labels:x.csv+fleet:assets=2"
+    assert data.step_s == 60.0
+    assert data.labels is not None
+    assert sorted(data.labels["asset_id"]) == [
+        "base:pump-1",
+        "base:pump-2",
+        "labels:pump-1",
+    ]
+
+
+def test_mismatched_columns_train_on_labels_only_and_say_so() -> None:
+    base = source(["e1"], ("sensor_2", "sensor_3"), "cmapss:FD001")
+    labels = source(["pump-1"], ("flow", "vibration"), "labels:x.csv")
+    data, note = combine(base, labels)
+    assert data is labels
+    assert note.startswith("labels only: the base source cmapss:FD001 reads")
+
+
+def test_the_champions_source_is_rebuilt_from_its_tags_and_params() -> None:
+    fleet = "fleet:assets=200,steps=400,interval_s=1,seed=3"
+    spec, why = champion_base({"forewarn.source": fleet}, {"sim_failing_share": "0.8"})
+    assert spec is not None
+    assert spec.params == {"assets": 200, "steps": 400, "interval_s": 1.0, "seed": 3, "failing_share": 0.8}
+    # a retrained champion: its base source tag and base_-prefixed params win
+    tags = {"forewarn.source": "labels:l.csv+" + fleet, "forewarn.base_source": fleet}
+    again, _ = champion_base(tags, {"base_sim_failing_share": "0.6"})
+    assert again is not None
+    assert again.params["failing_share"] == 0.6
+    none, why = champion_base({"forewarn.source": "labels:l.csv"}, {})
+    assert none is None
+    assert "cannot be rebuilt" in why
+    assert parse_source("cmapss:fd003") is not None
+    with pytest.raises(SourceError, match="cannot rebuild"):
+        parse_source("fleet:assets=2")
