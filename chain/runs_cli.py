@@ -37,8 +37,8 @@ def demo(
         typer.Option(
             "--drift",
             help="The closed loop: one site changes mid-run (FOREWARN_DEMO_DRIFT_CHANGE), the watch sees"
-            " the drift, retrains on the crews' labels and promotes; a second fleet is judged against the"
-            " first. Runs in real time, one reading a second per pump.",
+            " the drift, retrains on the crews' labels and promotes; the fleet streams again and is"
+            " judged against the first run. Real time, one reading a second per pump.",
         ),
     ] = False,
 ) -> None:

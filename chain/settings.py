@@ -47,7 +47,8 @@ class DemoSettings(ForewarnSettings):
     # second fleet judged against the first; it runs in real time (one reading a second per pump)
     drift: bool = False
     drift_change: str = "site-2@100:duty_point"
-    drift_wait_s: PositiveFloat = 900.0  # for the watch to retrain and promote after phase 1
+    # after phase 1, for the watch to retrain and promote (a retrain of the demo's model: 1-3 min)
+    drift_wait_s: PositiveFloat = 300.0
     swap_wait_s: PositiveFloat = 40.0  # after a promotion: the scoring job re-resolves @champion every 30 s
     # the watch's drift window, in readings per pump (x interval_s of event time)
     drift_window_readings: PositiveInt = 100

@@ -36,7 +36,14 @@ import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
-from forewarn.contracts.influx_schema import FEATURE_DRIFT, RISK, TELEMETRY, parse_value_field
+from forewarn.contracts.influx_schema import (
+    FEATURE_DRIFT,
+    RISK,
+    SENSOR_PREFIX,
+    SETTING_PREFIX,
+    TELEMETRY,
+    parse_value_field,
+)
 from forewarn.influx import InfluxQueryError, InfluxWriteError, InfluxWriter, query
 from forewarn.settings import ForewarnSettings, InfluxSettings, load
 from models import drift
@@ -206,11 +213,14 @@ def check_drift(
     if loaded.reference is None:
         return skipped(loaded.missing or f"version {version} has no drift reference", version)
     reference, model = loaded.reference, loaded.model
-    end_ms = _latest_telemetry_ms(influx, now_ms + int(settings.max_skew_s * 1000))
+    until_ms = now_ms + int(settings.max_skew_s * 1000)
+    # bounded below: an unbounded last() reads every telemetry series the database ever held
+    end_ms = _latest_telemetry_ms(influx, now_ms - int(2 * settings.window_s * 1000), until_ms)
     if end_ms is None:
-        return skipped("no telemetry in InfluxDB", version)
+        return skipped(f"no telemetry in the {2 * settings.window_s:.0f} s before now", version)
     start_ms = end_ms - int(settings.window_s * 1000)
-    readings = _telemetry(influx, start_ms, end_ms)
+    inputs = [*model.normaliser.settings, *model.normaliser.sensors]
+    readings = _telemetry(influx, start_ms, end_ms, inputs)
     if readings.empty:
         return skipped("no telemetry in the window", version, start_ms, end_ms)
     risk = _risk(influx, model_name, version, start_ms, end_ms) if settings.include_risk else None
@@ -262,23 +272,41 @@ def _select(
         raise DriftUnavailableError(str(exc)) from None
 
 
-def _latest_telemetry_ms(influx: InfluxSettings, until_ms: int) -> int | None:
+def _latest_telemetry_ms(influx: InfluxSettings, since_ms: int, until_ms: int) -> int | None:
+    """The latest telemetry point's time in ``(since_ms, until_ms]``, or None."""
     # the time of last() is the latest point's own time; seq is on every telemetry point
-    series = _select(influx, f'SELECT last("seq") FROM "{TELEMETRY.name}" WHERE time <= {until_ms}ms')  # noqa: S608
+    series = _select(
+        influx,
+        f'SELECT last("seq") FROM "{TELEMETRY.name}" WHERE time > {since_ms}ms AND time <= {until_ms}ms',  # noqa: S608
+    )
     rows = [row for s in series for row in s.values]
     return int(rows[0][0]) if rows else None
 
 
-def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int) -> pd.DataFrame:
-    """The window's readings: ``site`` and one column per setting and sensor (the readings' names)."""
+def _ident(name: str) -> str:
+    """An InfluxQL double-quoted identifier."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[str]) -> pd.DataFrame:
+    """The window's readings: ``site`` and one column per setting and sensor (the readings' names).
+
+    Only the model's ``inputs`` are read (each as a setting and as a sensor field): ``SELECT *``
+    returns a column for every field the measurement's shard ever saw, and one fleet that once sent
+    thousands of sensor names makes every window of every other fleet that wide.
+    """
+    fields = [_ident(f"{prefix}{name}") for name in inputs for prefix in (SETTING_PREFIX, SENSOR_PREFIX)]
     series = _select(
         influx,
-        f'SELECT * FROM "{TELEMETRY.name}" WHERE time > {start_ms}ms AND time <= {end_ms}ms',  # noqa: S608
+        f'SELECT "site", {", ".join(fields)} FROM "{TELEMETRY.name}"'  # noqa: S608
+        f" WHERE time > {start_ms}ms AND time <= {end_ms}ms",
     )
     frames = [pd.DataFrame(list(s.values), columns=list(s.columns)) for s in series if s.values]
     if not frames:
         return pd.DataFrame(columns=["site"])
     points = pd.concat(frames, ignore_index=True)
+    # a field no point of the window has (each input is asked for as a setting and as a sensor)
+    points = points.loc[:, [c for c in points.columns if c == "site" or points[c].notna().any()]]
     names: dict[str, str] = {}
     for column in points.columns:
         parsed = parse_value_field(str(column))

@@ -119,6 +119,11 @@ def test_a_recalibrated_site_raises_the_alarm_against_the_registered_champion(
     assert stored[("all", "risk")]["rows"] == len(readings)
     assert all(row["time"] == last_ms for row in stored.values())
 
+    # a window shorter than the clock skew allowed (a real-time fleet) still ends at the latest reading
+    short = check_drift(name, influx, DriftSettings(window_s=120.0, min_rows=10), now_ms=last_ms)
+    assert short.skipped is None, short.skipped
+    assert short.window_end_ms == last_ms
+
     # a version registered before drift references: skipped with its reason, nothing written
     client.delete_model_version_tag(name, version, REFERENCE_TAG)
     drift_job.load_version.cache_clear()

@@ -78,7 +78,8 @@ def test_scores_judge_cuts_on_the_true_rul_and_fall_back_without_cuts() -> None:
     assert scores["cut_rmse_capped"] == pytest.approx(np.sqrt((0.0**2 + 5.0**2) / 2))
     assert selection_score(scores) == scores["cut_rmse_capped"]
     none = cv_scores(predicted, capped, true, np.empty(0, dtype=np.int64))
-    assert np.isnan(none["cut_rmse"]) and np.isnan(none["cut_rmse_capped"])
+    assert np.isnan(none["cut_rmse"])
+    assert np.isnan(none["cut_rmse_capped"])
     assert selection_score(none) == none["rmse"]
 
 
