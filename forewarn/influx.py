@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 FieldValue = float | int | bool | str
 
 
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes (a field or tag name in a ``SELECT``), escaped."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @functools.lru_cache(maxsize=65_536)
 def escape_tag(value: str) -> str:
     """Escape a measurement, tag key or tag value (commas, equals signs, spaces, backslashes).

@@ -44,7 +44,7 @@ from forewarn.contracts.influx_schema import (
     TELEMETRY,
     parse_value_field,
 )
-from forewarn.influx import InfluxQueryError, InfluxWriteError, InfluxWriter, query
+from forewarn.influx import InfluxQueryError, InfluxWriteError, InfluxWriter, query, quote_ident
 from forewarn.settings import ForewarnSettings, InfluxSettings, load
 from models import drift
 from models.drift import FLEET, REFERENCE_TAG, DriftReference, FeatureDrift
@@ -283,11 +283,6 @@ def _latest_telemetry_ms(influx: InfluxSettings, since_ms: int, until_ms: int) -
     return int(rows[0][0]) if rows else None
 
 
-def _ident(name: str) -> str:
-    """An InfluxQL double-quoted identifier."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[str]) -> pd.DataFrame:
     """The window's readings: ``site`` and one column per setting and sensor (the readings' names).
 
@@ -295,7 +290,7 @@ def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[
     returns a column for every field the measurement's shard ever saw, and one fleet that once sent
     thousands of sensor names makes every window of every other fleet that wide.
     """
-    fields = [_ident(f"{prefix}{name}") for name in inputs for prefix in (SETTING_PREFIX, SENSOR_PREFIX)]
+    fields = [quote_ident(f"{prefix}{name}") for name in inputs for prefix in (SETTING_PREFIX, SENSOR_PREFIX)]
     series = _select(
         influx,
         f'SELECT "site", {", ".join(fields)} FROM "{TELEMETRY.name}"'  # noqa: S608

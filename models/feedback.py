@@ -16,6 +16,7 @@ features are computed over consecutive readings, as the streaming job does.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pandas as pd
 
 from forewarn.contracts.influx_schema import SENSOR_PREFIX, ValueKind, parse_value_field
 from forewarn.contracts.labels import LABEL_FILE_COLUMNS, NO_FAILURE
+from forewarn.influx import quote_ident
 from forewarn.settings import InfluxSettings
 from models.columns import TIME_MS, SourceColumns
 from models.dataset import cmapss_columns
@@ -83,8 +85,12 @@ def query_telemetry(
     rows: list[dict[str, Any]] = []
     try:
         for asset in assets:
-            # the asset id is quoted and escaped as an InfluxQL string literal
-            query = f'SELECT * FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
+            fields = _asset_fields(http, settings, asset)
+            if not fields:
+                continue
+            # the asset id is quoted and escaped as an InfluxQL string literal, the fields as identifiers
+            selected = ", ".join(quote_ident(f) for f in ("site", "asset_id", *sorted(fields)))
+            query = f'SELECT {selected} FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
             params = {"db": settings.database, "q": query, "epoch": "ms", "chunked": "true",
                       "chunk_size": "10000", **settings.auth_params()}  # fmt: skip
             try:
@@ -92,15 +98,55 @@ def query_telemetry(
                     if response.status_code != 200:
                         response.read()
                         raise SourceError(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
-                    for text in response.iter_lines():
-                        if text.strip():
-                            rows.extend(_points(orjson.loads(text)))
+                    for document in json_lines(response.iter_bytes()):
+                        rows.extend(_points(orjson.loads(document)))
             except httpx.HTTPError as exc:
                 raise SourceError(f"cannot read telemetry from InfluxDB at {settings.url}: {exc}") from None
     finally:
         if own:
             http.close()
     return pd.DataFrame(rows)
+
+
+def _asset_fields(http: httpx.Client, settings: InfluxSettings, asset: str) -> set[str]:
+    """The fields an asset's points carry: those with a value in its first or its latest point.
+
+    ``SELECT *`` answers with a column for every field the measurement's shard ever saw, and one
+    fleet that sent thousands of sensor names makes every other asset's rows that wide (gigabytes
+    for a few dozen assets). An asset's readings carry the same settings and sensors throughout.
+    """
+    found: set[str] = set()
+    for order in ("ASC", "DESC"):
+        query = (
+            f'SELECT * FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
+            f" ORDER BY time {order} LIMIT 1"
+        )
+        params = {"db": settings.database, "q": query, "epoch": "ms", **settings.auth_params()}
+        try:
+            response = http.get(f"{settings.url}/query", params=params)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"cannot read telemetry from InfluxDB at {settings.url}: {exc}") from None
+        if response.status_code != 200:
+            raise SourceError(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+        for row in _points(orjson.loads(response.content)):
+            found.update(k for k, v in row.items() if v is not None and k not in ("time", "site", "asset_id"))
+    return found
+
+
+def json_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The documents of a chunked InfluxDB answer: one JSON document per ``\n``-ended line.
+
+    Split on ``\n`` alone: a text splitter (``httpx``'s ``iter_lines``, ``str.splitlines``) also
+    breaks at U+2028, U+0085, ``\x1c``..., which a field name another fleet sent can hold, and cuts
+    a document in two.
+    """
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from (line for line in complete if line.strip())
+    if pending.strip():
+        yield pending
 
 
 def _points(document: dict[str, Any]) -> list[dict[str, Any]]:

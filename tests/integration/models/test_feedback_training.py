@@ -109,3 +109,26 @@ def test_labels_without_stored_telemetry_are_refused(
     )
     assert result.exit_code == 1
     assert "no telemetry for the 1 labelled assets" in result.output
+
+
+def test_another_fleets_thousand_sensors_do_not_widen_or_break_the_labelled_readings(
+    stack: StackContext, influx_database: str, tmp_path: Path
+) -> None:
+    history = fleet_history(assets=4, steps=120, interval_s=2.0, seed=32, failing_share=1.0, rul_cap_steps=60)
+    influx = stack.influx.model_copy(update={"database": influx_database})
+    store_telemetry(influx, history.readings)
+    # one odd gateway: a thousand sensor names, one holding line separators (U+2028, U+0085)
+    odd = {f"s{i}": float(i) for i in range(1000)} | {"odd\u2028name\x85": 1.0}
+    rows = [{"site": "site-9", "asset_id": "odd-1", "ts": int(history.readings["ts_ms"].min()) + i, "seq": i,
+             "settings": "{}", "sensors": orjson.dumps(odd).decode()} for i in range(3)]  # fmt: skip
+    with InfluxWriter(influx) as writer:
+        assert writer.write(telemetry_lines(rows, None)) == len(rows)
+    path = tmp_path / "labels.csv"
+    write_label_file(work_order_labels(history.labels), path)
+
+    data = labels_source(path, influx, rul_cap_steps=60)
+    assert set(data.columns.sensors) == set(SENSORS)  # only what the labelled assets carry
+    assert len(data.frame) == len(history.readings)
+    back = data.frame.set_index(["asset_id", "seq"])["rul_cycles"]
+    truth = history.readings.set_index(["asset_id", "seq"])["rul_cycles"]
+    pd.testing.assert_series_equal(back.sort_index(), truth.sort_index(), check_names=False)

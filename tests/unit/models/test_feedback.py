@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forewarn.contracts.labels import NO_FAILURE, Label, LabelSource, write_label_file
-from models.feedback import read_label_file, reading_step_s, telemetry_columns, telemetry_readings
+from models.feedback import (
+    json_lines,
+    read_label_file,
+    reading_step_s,
+    telemetry_columns,
+    telemetry_readings,
+)
 from models.sources import SourceError
 from models.training import thin_healthy
 
@@ -126,3 +136,30 @@ def test_thinning_keeps_the_run_up_and_every_nth_healthy_row() -> None:
     assert keep[5:8].all()  # below the cap: all kept
     assert keep[rul >= 125].sum() == 4  # 8 healthy rows, every second
     assert thin_healthy(rul, 125, 1).all()
+
+
+@given(
+    documents=st.lists(
+        st.dictionaries(
+            st.text(min_size=1), st.one_of(st.text(), st.integers(-(2**63), 2**63 - 1), st.none()), max_size=5
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+)
+def test_chunked_answers_split_into_their_documents_whatever_the_names_hold(
+    documents: list[dict[str, object]], cuts: list[int]
+) -> None:
+    # field names may hold U+2028, U+0085, \x1c...: a text line splitter would cut a document there
+    body = b"".join(orjson.dumps(d) + b"\n" for d in documents)
+    edges = sorted({0, len(body), *(c % (len(body) + 1) for c in cuts)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(edges)]
+    assert [orjson.loads(line) for line in json_lines(chunks)] == documents
+
+
+def test_a_name_with_a_unicode_line_separator_stays_in_its_document() -> None:
+    columns = ["time", "sensor.a\u2028b\x1cc\x85"]
+    document = {"results": [{"series": [{"columns": columns, "values": [[1, 2]]}]}]}
+    chunks = [orjson.dumps(document) + b"\n"]
+    assert [orjson.loads(line) for line in json_lines(chunks)] == [document]
