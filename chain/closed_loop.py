@@ -10,8 +10,9 @@ have come in it retrains from them and the original training source, judges the 
 the champion on recently labelled assets and, under the MANAGED policy, promotes it; the scoring
 job hot-swaps the new champion. Phase 2 streams the same fleet again (same seed, new asset ids)
 with the changed site at the new point from its first reading. Before (phase 1, the changed site
-from the change to the first promotion: the old champion) and after (phase 2, the changed site:
-the new champion) are judged the same way: failures warned in time, missed, and false alarms.
+from the change to the first promotion: the old champion) and after (phase 2, the changed site over
+the same steps, and over the whole phase: the new champion) are judged the same way: failures
+warned in time, missed, and false alarms.
 
 Event time equals wall time here (the closed loop runs in real time, ``speed`` 1): a crew's time on
 site and the readings it labels are on one clock, as they are in the field. A compressed demo would
@@ -290,9 +291,17 @@ def run_closed_loop(run: FleetRun, say: Say) -> tuple[dict[str, Any], tuple[Simu
         "champion_after": after_version,
         "changed_at": changed_at.isoformat(),
         "promoted_at": None if swapped_at is None else swapped_at.isoformat(),
-        # the old champion's watch: from the change to the first promotion after it
+        # the old champion's watch: from the change to the first promotion after it; the new one's:
+        # the same steps of the replayed fleet (same pumps, same lives), and the whole of phase 2
         "before": figures(phase1, truth.site_of, change.site, changed_at, swapped_at),
-        "after": figures(phase2, truth2.site_of, change.site, None),
+        "after": figures(
+            phase2,
+            truth2.site_of,
+            change.site,
+            start2 + (changed_at - start),
+            None if swapped_at is None else start2 + (swapped_at - start),
+        ),
+        "after_whole_phase": figures(phase2, truth2.site_of, change.site, None),
         "by_site": {
             site: {
                 "phase1": figures(phase1, truth.site_of, site, None),
@@ -335,8 +344,9 @@ def render(result: dict[str, Any]) -> str:
             f" -> {result['champion_after']}",
             f"   model events: {', '.join(actions) or 'none'}",
             f"   feature_drift points: {result['feature_drift_points']}",
-            line("before (old champion, changed site, after the change)", b),
-            line("after  (new champion, changed site)                  ", a),
+            line("before (old champion, changed site, change to promotion)", b),
+            line("after  (new champion, the same steps of the replay)    ", a),
+            line("after  (new champion, the whole replay)                ", result["after_whole_phase"]),
         ]
     )
 
