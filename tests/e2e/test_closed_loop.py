@@ -93,4 +93,6 @@ def test_drift_is_seen_a_retrain_on_work_order_labels_is_promoted_and_swapped_in
     before, after = result["before"], result["after_whole_phase"]
     assert before["failures"] >= 1, before
     assert after["failures"] >= 1, after
-    assert after["warned_in_time"] + after["missed"] <= after["failures"], after
+    # the replay is the same fleet: the same failures on every site, whichever model warns of them
+    for site, phases in result["by_site"].items():
+        assert phases["phase1"]["failures"] == phases["phase2"]["failures"], (site, phases)
