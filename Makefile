@@ -8,7 +8,7 @@ FOREWARN := $(VENV)/bin/forewarn
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain bench-console bench-plan clean
+.PHONY: help setup up down status logs lint format test test-unit demo drill bench bench-ingest bench-stream bench-chain bench-console bench-plan soak clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench-console: up ## Console pages with 500 open alerts / work orders: server re
 
 bench-plan: ## Planning: CP-SAT crew schedule vs greedy earliest-due-first (500 jobs, 50 technicians, 2 weeks, 10 s goal on 2 cores); parts reordering over a simulated year (.state/bench/plan.json; BENCH_ARGS=--seed N)
 	@$(VENV)/bin/python -m bench.plan $(BENCH_ARGS) --out .state/bench/plan.json > /dev/null
+
+soak: up ## The pipeline at a steady rate (200 readings/s, 15 min): RSS and open files per process over time, slope per hour, lag (.state/bench/soak.json; SOAK_ARGS="--seconds 180 --rate 200 --every-s 10")
+	@$(VENV)/bin/python -m bench.soak $(SOAK_ARGS) --out .state/bench/soak.json
 
 clean: down ## Stop the stack and delete its state (data, logs, jars) and caches; keeps .venv
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from forewarn.contracts.alert import AlertState, Severity
-from forewarn.settings import ForewarnSettings, InfluxSettings, KafkaSettings, SettingsError, load
+from forewarn.settings import ForewarnSettings, InfluxRole, InfluxSettings, KafkaSettings, SettingsError, load
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -165,12 +165,13 @@ def run_engine(
     from alerts.notify import WebhookNotifier
     from alerts.settings import EngineSettings
     from forewarn import logs
+    from forewarn.settings import KafkaRole
 
     logs.setup("alerts")
     log = logging.getLogger("alerts")
     overrides = {"rules_file": rules_file} if rules_file else {}
     settings = _load(EngineSettings, **overrides)
-    kafka = _load(KafkaSettings)
+    kafka = _load(KafkaSettings).for_role(KafkaRole.ALERTS)  # its own user and ACLs
     _echo_settings("EngineSettings", settings.redacted())
     try:
         rules = load_rules(settings.rules_file) if settings.rules_file else RuleConfig()
@@ -184,7 +185,8 @@ def run_engine(
         timeout_s=settings.webhook_timeout_s,
     )
     try:
-        engine = AlertEngine(settings, kafka, rules, SystemClock(), notifier, _load(InfluxSettings))
+        influx = _load(InfluxSettings).for_role(InfluxRole.WRITER)  # writes alerts; reads nothing back
+        engine = AlertEngine(settings, kafka, rules, SystemClock(), notifier, influx)
     except EngineStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -231,7 +233,7 @@ def show_kpis(
     typer.echo(snapshot.model_dump_json(indent=2))
     if points:
         try:
-            with InfluxWriter(_load(InfluxSettings), retry_budget_s=10) as writer:
+            with InfluxWriter(_load(InfluxSettings).for_role(InfluxRole.WRITER), retry_budget_s=10) as writer:
                 writer.write(points)
         except InfluxWriteError as exc:
             typer.echo(f"error: {exc}", err=True)

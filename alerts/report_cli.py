@@ -76,7 +76,7 @@ def asset_report(
     from alerts.store.db import make_engine, migrate, session_factory, transaction
     from forewarn import logs
     from forewarn.exits import ExitCode
-    from forewarn.settings import InfluxSettings, MlflowSettings, load
+    from forewarn.settings import InfluxRole, InfluxSettings, MlflowRole, MlflowSettings, load
 
     logs.setup("report")
     target = out or Path(f"{asset_id}.html")
@@ -97,9 +97,9 @@ def asset_report(
     try:
         migrate(engine)
         with transaction(session_factory(engine)) as session:
-            data = build(
-                asset_id, window, load(InfluxSettings), session, mlflow_unit_of(load(MlflowSettings))
-            )
+            influx = load(InfluxSettings).for_role(InfluxRole.READER)
+            unit_of = mlflow_unit_of(load(MlflowSettings).for_role(MlflowRole.READER))
+            data = build(asset_id, window, influx, session, unit_of)
     except SourceUnreachableError as exc:
         _fail(str(exc), ExitCode.UNREACHABLE)
     except ReportError as exc:

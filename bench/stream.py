@@ -47,7 +47,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
@@ -56,6 +55,7 @@ from bench.procfs import MemorySampler
 from bench.spark_progress import Progress, jvm_pid
 from bench.stream_run import Run
 from forewarn.contracts.telemetry import Reading
+from forewarn.influx_admin import create_database, drop_database
 from forewarn.paths import project_root
 from forewarn.settings import (
     InfluxSettings,
@@ -163,9 +163,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     admin = KafkaAdminClient(**kafka.client_config())
     admin.create_topics([new_topic(t) for t in topics.values()], wait_for_metadata=True)
     made_topics = list(topics.values())
-    httpx.post(
-        f"{influx.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10
-    ).raise_for_status()
+    create_database(influx, database)  # as the admin, granting the writer and the reader
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     spark = None
     result: dict[str, Any] = {}
@@ -273,7 +271,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             spark.stop()
         admin.delete_topics(made_topics)
         admin.close()
-        httpx.post(f"{influx.url}/query", params={"q": f'DROP DATABASE "{database}"'}, timeout=10)
+        drop_database(influx, database)
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 

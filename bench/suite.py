@@ -55,12 +55,11 @@ def influx_sink_vs_raw(influx: InfluxSettings, readings: int = 50_000) -> dict[s
     import httpx
 
     from forewarn.influx import InfluxWriter
+    from forewarn.influx_admin import create_database, drop_database
     from streaming.sinks import telemetry_lines
 
     database = f"bench_{int(time.time())}"
-    httpx.post(
-        f"{influx.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10
-    ).raise_for_status()
+    create_database(influx, database)  # as the admin, granting the writer and the reader
     target = influx.model_copy(update={"database": database})
     rng = np.random.default_rng(0)
     now_ms = int(time.time() * 1000) - readings
@@ -82,7 +81,7 @@ def influx_sink_vs_raw(influx: InfluxSettings, readings: int = 50_000) -> dict[s
         sink_s = time.perf_counter() - started
         body = [line for line in telemetry_lines(rows, None) if line]  # type: ignore[arg-type]
         started = time.perf_counter()
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers=influx.auth_headers()) as client:
             for i in range(0, len(body), 5000):
                 client.post(
                     f"{influx.url}/write",
@@ -91,7 +90,7 @@ def influx_sink_vs_raw(influx: InfluxSettings, readings: int = 50_000) -> dict[s
                 ).raise_for_status()
         raw_s = time.perf_counter() - started
     finally:
-        httpx.post(f"{influx.url}/query", params={"q": f'DROP DATABASE "{database}"'}, timeout=10)
+        drop_database(influx, database)
     return {
         "points": readings,
         "sink_points_per_s": round(readings / sink_s, 1),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -62,6 +63,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "dashboards": ("dashboards.cli", "Grafana dashboards as code."),
     "demo": ("chain.runs_cli", "The whole chain on the local stack."),
     "drill": ("chain.runs_cli", "Kill -9 drill of the whole chain."),
+    "assets": ("ingest.assets_cli", "The asset register: every asset belongs to one site."),
 }
 
 
@@ -191,5 +193,11 @@ def status(
 
 
 def main() -> None:
-    """Console-script entry point (``forewarn``); errors and exit statuses: :class:`ForewarnGroup`."""
+    """Console-script entry point (``forewarn``); errors and exit statuses: :class:`ForewarnGroup`.
+
+    Everything forewarn writes (the generated credentials, work orders, logs naming assets and
+    users, service data) is for the user who runs it alone: files mode 600, folders 700. The stack's
+    services and the pipeline's processes inherit the mask.
+    """
+    os.umask(0o077)
     app(prog_name="forewarn")

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from chain.ledger import Accounting, Ledger, Published, account
@@ -26,6 +25,7 @@ from chain.processes import Component, ComponentError, Supervisor
 from chain.settings import DemoSettings
 from chain.topics import TopicTail, create_topics, group_lag
 from chain.workorders import CONSOLE_USERS, DISPATCHER, WorkOrderApi
+from forewarn.influx_admin import create_database
 from forewarn.paths import project_root
 
 Say = Callable[[str], None]
@@ -92,10 +92,9 @@ class FleetRun:
 
     def prepare(self) -> None:
         """The run's topics, InfluxDB database and the shell file to explore it afterwards."""
-        create_topics(self.plan.kafka)
-        influx = self.plan.influx
-        httpx.post(f"{influx.url}/query", params={"q": f'CREATE DATABASE "{influx.database}"'},
-                   timeout=influx.timeout_s).raise_for_status()  # fmt: skip
+        create_topics(self.plan.kafka, self.plan.engine_group)
+        influx = self.plan.influx  # the admin: it creates the run's database and grants the roles on it
+        create_database(influx, influx.database)
         (self.plan.run_dir / "run.env").write_text(self.plan.env_file())
 
     def train(self) -> dict[str, Any]:

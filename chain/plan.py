@@ -34,11 +34,13 @@ class RunPlan:
 
     @property
     def kafka(self) -> KafkaSettings:
-        return load(KafkaSettings, self.run_dir, **_kafka_overrides(self.run_id))
+        # the run's topics, the stack's credentials (<state>/forewarn.env; the run is <state>/runs/<run>)
+        return load(KafkaSettings, self.run_dir.parents[1], **_kafka_overrides(self.run_id))
 
     @property
     def influx(self) -> InfluxSettings:
-        return load(InfluxSettings, self.run_dir, database=self.env["FOREWARN_INFLUX_DATABASE"])
+        # the run's database, the stack's credentials (as for kafka above)
+        return load(InfluxSettings, self.run_dir.parents[1], database=self.env["FOREWARN_INFLUX_DATABASE"])
 
     @property
     def api_url(self) -> str:
@@ -129,6 +131,8 @@ def plan(
     env = {
         **{f"FOREWARN_KAFKA_{k.upper()}": v for k, v in _kafka_overrides(run_id).items()},
         "FOREWARN_INFLUX_DATABASE": influx_database or load(InfluxSettings, state_dir).database,
+        # the run's own asset register, like its work orders: runs deal the same pump ids to sites
+        "FOREWARN_ASSETS_DATABASE_URL": f"sqlite:///{run_dir / 'assets.sqlite'}",
         "FOREWARN_MODELS_REGISTERED_MODEL": model,
         "FOREWARN_STREAM_MODEL_NAME": model,
         "FOREWARN_STREAM_CHECKPOINT_DIR": str(run_dir / "checkpoints"),

@@ -121,6 +121,7 @@ def drill_command(
     assets: Annotated[int, typer.Option(min=1, help="Pumps in the fleet.")] = 40,
     steps: Annotated[int, typer.Option(min=30, help="Readings per pump.")] = 300,
     speed: Annotated[str, typer.Option(help="Simulated seconds per wall second.")] = "60",
+    api_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the drill's API.")] = 8912,
 ) -> None:
     """Kill gateway, Kafka broker, scoring job, alert engine and InfluxDB in turn, restart each, then check.
 
@@ -132,7 +133,7 @@ def drill_command(
 
     state_dir = load(StackSettings).state_dir
     try:
-        settings = load(DemoSettings, state_dir, assets=assets, steps=steps, speed=speed, api_port=8912)
+        settings = load(DemoSettings, state_dir, assets=assets, steps=steps, speed=speed, api_port=api_port)
         float(settings.speed)
     except (SettingsError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from forewarn.settings import KafkaSettings
-from infra.stack.kafka import ensure_topics
+from infra.stack.kafka import ensure_topics, grant_roles
+from infra.stack.kafka_acls import DEFAULT_ALERTS_GROUP
 
 
 class TopicTail:
@@ -66,10 +67,12 @@ class TopicTail:
         self.consumer.close()
 
 
-def create_topics(kafka: KafkaSettings) -> None:
-    """Create the project topics named in ``kafka`` that do not exist yet (a run's own topics)."""
+def create_topics(kafka: KafkaSettings, alerts_group: str = DEFAULT_ALERTS_GROUP) -> None:
+    """Create the project topics named in ``kafka`` that do not exist yet (a run's own topics), and
+    give each component role its ACLs on them (``alerts_group``: the run's alert engine group)."""
     admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-system")
     ensure_topics(admin, kafka.topic_partitions(), kafka.replication_factor, kafka.topic_configs())
+    grant_roles(kafka, kafka, alerts_group)
 
 
 def group_lag(kafka: KafkaSettings, group_id: str, topic: str) -> int | None:

@@ -14,7 +14,7 @@ import typer
 
 from forewarn import paths
 from forewarn.exits import ExitCode
-from forewarn.settings import InfluxSettings, StackSettings, load
+from forewarn.settings import InfluxRole, InfluxSettings, StackSettings, load
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code: build, push, seed and verify.")
 
@@ -93,7 +93,7 @@ def push(
     overrides = {k: v for k, v in {"url": url, "token": token, "folder_uid": folder_uid}.items() if v}
     state_dir = load(StackSettings).state_dir
     settings = load(GrafanaSettings, state_dir, **overrides)
-    influx = load(InfluxSettings, state_dir)
+    influx = load(InfluxSettings, state_dir).for_role(InfluxRole.READER)  # Grafana only reads
     credential: str | tuple[str, str] | None = None
     if settings.token:
         credential = settings.token.get_secret_value()
@@ -125,15 +125,12 @@ def seed(
     import httpx
 
     from dashboards.seed import seed as seed_database
+    from forewarn.influx_admin import create_database
 
-    influx = load(InfluxSettings, load(StackSettings).state_dir)
+    admin = load(InfluxSettings, load(StackSettings).state_dir)
+    influx = admin.for_role(InfluxRole.WRITER)
     try:
-        httpx.post(
-            f"{influx.url}/query",
-            params={"q": f'CREATE DATABASE "{database}"', **influx.auth_params()},
-            headers=influx.auth_headers(),
-            timeout=influx.timeout_s,
-        ).raise_for_status()
+        create_database(admin, database)  # needs the admin; it grants the writer and the reader
         summary = seed_database(influx, database, datetime.now(UTC), hours=hours)
     except (httpx.HTTPError, RuntimeError) as exc:
         code = ExitCode.UNREACHABLE if isinstance(exc, httpx.TransportError) else ExitCode.FAILED
@@ -157,7 +154,7 @@ def verify(
     from dashboards.render import build_all
     from dashboards.verify import InfluxQL, check_board_any_choice
 
-    influx = load(InfluxSettings, load(StackSettings).state_dir)
+    influx = load(InfluxSettings, load(StackSettings).state_dir).for_role(InfluxRole.READER)
     now = datetime.now(UTC)
     time_range = TimeRange(now - timedelta(hours=hours), now)
     failures = 0

@@ -93,7 +93,7 @@ class InfluxQL:
 
     def series(self, query: str) -> list[dict[str, Any]]:
         """The series of the first statement's result; InfluxDB's error as ValueError."""
-        params = {"db": self.database, "q": query, "epoch": "ms", **self.settings.auth_params()}
+        params = {"db": self.database, "q": query, "epoch": "ms"}
         response = self._client.get(f"{self.settings.url}/query", params=params)
         body = response.json() if response.content else {}
         if response.status_code != 200 or "error" in body:

@@ -214,7 +214,7 @@ class InfluxWriter:
     def _send(self, batch: list[str]) -> tuple[int, str] | None:
         """POST one batch: None when written, (status, body) when refused (4xx but 429); an outage is
         retried with back-off until the budget is spent, then raises :class:`InfluxWriteError`."""
-        params = {"db": self.database, "precision": "ms", **self.settings.auth_params()}
+        params = {"db": self.database, "precision": "ms"}
         body = "\n".join(batch).encode()
         deadline = time.monotonic() + self.retry_budget_s
         delay_s = 0.2
@@ -283,7 +283,6 @@ def query(
         "db": database or settings.database,
         "q": statement,
         "epoch": "ms",
-        **settings.auth_params(),
     }
     if params:
         request["params"] = orjson.dumps(dict(params)).decode()

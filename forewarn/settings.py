@@ -12,6 +12,7 @@ Production points the same code at real clusters by setting, for example,
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -32,6 +33,35 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from forewarn import paths
 
 T = TypeVar("T", bound="ForewarnSettings")
+
+
+class KafkaRole(StrEnum):
+    """Who a Kafka client is: each component authenticates as ``forewarn-<role>`` with its own ACLs."""
+
+    ADMIN = "admin"  # the stack's scripts, operators' tools and tests: a super user
+    GATEWAY = "gateway"  # writes telemetry and its dead letters
+    SCORING = "scoring"  # reads telemetry; writes risk and the scoring dead letters
+    ALERTS = "alerts"  # the alert engine and the API's outbox: read risk; write alerts and risk.dlq
+
+
+class InfluxRole(StrEnum):
+    """Who an InfluxDB client is (``forewarn-<role>``)."""
+
+    ADMIN = "admin"  # creates databases and users
+    WRITER = "writer"  # the pipeline: writes (and reads back) the project's database
+    READER = "reader"  # dashboards and the console: read only
+
+
+class MlflowRole(StrEnum):
+    """Who an MLflow client is (``forewarn-<role>``; the admin is MLflow's own admin user)."""
+
+    ADMIN = "admin"  # training, gating, promotion, rollback
+    READER = "reader"  # the scoring job: reads versions and downloads artifacts
+
+
+def role_user(role: str) -> str:
+    """The user name a role authenticates as on every service of the local stack."""
+    return f"forewarn-{role}"
 
 
 class SettingsError(ValueError):
@@ -120,6 +150,8 @@ class StackSettings(ForewarnSettings):
         description="Sites that get an MQTT publishing user (JSON list).",
     )
     kafka_controller_port: PositiveInt = 9093
+    # Generated: the broker's own password on the KRaft controller listener (SASL/PLAIN).
+    kafka_controller_password: SecretStr | None = None
     kafka_heap_mb: PositiveInt = 1024
     influx_rpc_port: PositiveInt = 8088
     start_timeout_s: PositiveInt = 120
@@ -172,6 +204,11 @@ class KafkaSettings(ForewarnSettings):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # SSL/SASL_SSL: the CA (PEM) that signed the brokers' certificates; None = the system's trust store.
+    ssl_cafile: Path | None = None
+    # Local stack: each role's generated password ({"gateway": "...", ...}); the user is
+    # "forewarn-<role>". Empty (a cluster run elsewhere): every component uses sasl_username.
+    users: dict[str, SecretStr] = Field(default_factory=dict)
     telemetry_topic: str = "telemetry"
     dlq_topic: str = "telemetry.dlq"
     risk_topic: str = "risk"
@@ -223,6 +260,8 @@ class KafkaSettings(ForewarnSettings):
             "security_protocol": self.security_protocol,
             "bootstrap_timeout_ms": int(self.bootstrap_timeout_s * 1000),
         }
+        if self.ssl_cafile:
+            config["ssl_cafile"] = str(self.ssl_cafile)
         if self.sasl_mechanism:
             config["sasl_mechanism"] = self.sasl_mechanism
             config["sasl_plain_username"] = self.sasl_username
@@ -230,6 +269,13 @@ class KafkaSettings(ForewarnSettings):
                 self.sasl_password.get_secret_value() if self.sasl_password else None
             )
         return config
+
+    def for_role(self, role: KafkaRole) -> KafkaSettings:
+        """These settings authenticating as ``role``'s own user, when one was generated for it."""
+        password = self.users.get(role.value)
+        if password is None:
+            return self
+        return self.model_copy(update={"sasl_username": role_user(role), "sasl_password": password})
 
     def first_server(self) -> tuple[str, int]:
         """Host and port of the first bootstrap server (where the local stack listens)."""
@@ -247,6 +293,16 @@ class InfluxSettings(ForewarnSettings):
     password: SecretStr | None = None
     token: SecretStr | None = None
     timeout_s: float = 10.0
+    # Local stack: each role's generated password (admin, writer, reader); the user is
+    # "forewarn-<role>". Empty: every component uses username/password or the token.
+    users: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def for_role(self, role: InfluxRole) -> InfluxSettings:
+        """These settings authenticating as ``role``'s own user, when one was generated for it."""
+        password = self.users.get(role.value)
+        if password is None:
+            return self
+        return self.model_copy(update={"username": role_user(role), "password": password})
 
     @field_validator("url")
     @classmethod
@@ -259,13 +315,15 @@ class InfluxSettings(ForewarnSettings):
         return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 8086)
 
     def auth_headers(self) -> dict[str, str]:
-        """``Authorization`` for a token (2.x/3.x); 1.x user and password go in the query instead."""
-        return {"Authorization": f"Token {self.token.get_secret_value()}"} if self.token else {}
+        """``Authorization``: a token (2.x/3.x), else 1.x user and password as HTTP basic auth.
 
-    def auth_params(self) -> dict[str, str]:
-        """``u``/``p`` query parameters for InfluxDB 1.x authentication, if configured."""
+        Never ``u``/``p`` in the query string: that is the part of a request servers and proxies log.
+        """
+        if self.token:
+            return {"Authorization": f"Token {self.token.get_secret_value()}"}
         if self.username and self.password:
-            return {"u": self.username, "p": self.password.get_secret_value()}
+            pair = f"{self.username}:{self.password.get_secret_value()}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
         return {}
 
 
@@ -281,13 +339,33 @@ class MlflowSettings(ForewarnSettings):
     # minutes of rate limiting but makes a command wait 4 minutes when the server is down; 2 is ~4 s.
     http_max_retries: NonNegativeInt = 2
     http_timeout_s: PositiveInt = 120
+    # Basic auth of the tracking server (MLflow's basic-auth app), or a bearer token (a server behind
+    # an auth proxy, Databricks); None: no auth.
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    # Local stack: each role's generated password (admin, reader); the user is "forewarn-<role>".
+    users: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def for_role(self, role: MlflowRole) -> MlflowSettings:
+        """These settings authenticating as ``role``'s own user, when one was generated for it."""
+        password = self.users.get(role.value)
+        if password is None:
+            return self
+        return self.model_copy(update={"username": role_user(role), "password": password})
 
     def client_env(self) -> dict[str, str]:
-        """The ``MLFLOW_HTTP_*`` variables MLflow's client reads its retry budget and timeout from."""
-        return {
+        """The ``MLFLOW_*`` variables MLflow's client reads its retry budget, timeout and user from."""
+        env = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.http_max_retries),
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.http_timeout_s),
         }
+        if self.username and self.password:
+            env["MLFLOW_TRACKING_USERNAME"] = self.username
+            env["MLFLOW_TRACKING_PASSWORD"] = self.password.get_secret_value()
+        if self.token:
+            env["MLFLOW_TRACKING_TOKEN"] = self.token.get_secret_value()
+        return env
 
     @field_validator("tracking_uri")
     @classmethod

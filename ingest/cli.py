@@ -24,7 +24,16 @@ import orjson
 import typer
 
 from forewarn.exits import ExitCode
-from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings, SettingsError, StackSettings, load
+from forewarn.settings import (
+    InfluxRole,
+    InfluxSettings,
+    KafkaRole,
+    KafkaSettings,
+    MqttSettings,
+    SettingsError,
+    StackSettings,
+    load,
+)
 
 gateway_app = typer.Typer(help="MQTT → Kafka gateway with validation, dead letters and store-and-forward.")
 replay_app = typer.Typer(help="Replay recorded run-to-failure data (C-MAPSS) over MQTT.")
@@ -97,9 +106,9 @@ def gateway_run(
     overrides = {k: v for k, v in {"gateway_id": gateway_id, "spool_dir": spool_dir}.items() if v is not None}
     state_dir = load(StackSettings).state_dir
     settings = load(GatewaySettings, state_dir, **overrides)
-    kafka = load(KafkaSettings, state_dir)
+    kafka = load(KafkaSettings, state_dir).for_role(KafkaRole.GATEWAY)  # its own user and ACLs
     mqtt_settings = load(MqttSettings, state_dir)
-    influx = load(InfluxSettings, state_dir)
+    influx = load(InfluxSettings, state_dir).for_role(InfluxRole.WRITER)  # its metrics
     log = logging.getLogger("forewarn.gateway")
     for cls_settings in (settings, kafka, mqtt_settings, influx):
         log.info("settings %s: %s", type(cls_settings).__name__, logs.settings_line(cls_settings))
@@ -169,6 +178,7 @@ def simulate_command(
     dry_run: Annotated[bool, typer.Option(help="Generate and count, publish nothing.")] = False,
 ) -> None:
     """Simulate a pump fleet degrading towards hidden failures and publish it over MQTT (QoS 1)."""
+    from ingest.assets_cli import RegisterError, register_before_publishing
     from ingest.fleet import FleetChange, FleetConfig
     from ingest.gateway import utc_now
     from ingest.messages import FaultRates
@@ -201,8 +211,9 @@ def simulate_command(
         }
     else:
         try:
+            register_before_publishing(state_dir, run.assets(utc_now()))
             stats = publish_all(load(MqttSettings, state_dir), run.messages(), site_names, pace)
-        except (PublishError, SettingsError) as exc:
+        except (PublishError, SettingsError, RegisterError) as exc:
             raise _fail(str(exc)) from None
         summary = stats.as_json()
     truth_file.parent.mkdir(parents=True, exist_ok=True)
@@ -228,11 +239,13 @@ def replay_cmapss(
     truth: Annotated[Path | None, typer.Option(help="Ground-truth log; default <state>/ingest/.")] = None,
 ) -> None:
     """Publish a C-MAPSS subset over MQTT: each engine an asset, each cycle one reading."""
+    from ingest.assets_cli import RegisterError, register_before_publishing
     from ingest.cmapss import CmapssFormatError, read_rul, read_run, subset_files
     from ingest.gateway import utc_now
     from ingest.messages import batches
     from ingest.mqtt_out import PublishError, publish_all
     from ingest.replay import SPLITS, ReplayConfig, readings
+    from ingest.replay import assets as replay_assets
     from ingest.replay import truth as replay_truth
     from ingest.simulate import default_start
 
@@ -254,10 +267,11 @@ def replay_cmapss(
     config = ReplayConfig(files.subset, split, site, first, cycle_s, asset_prefix)
     state_dir = load(StackSettings).state_dir
     try:
+        register_before_publishing(state_dir, replay_assets(frame, config, utc_now()))
         stats = publish_all(
             load(MqttSettings, state_dir), batches(readings(frame, config), batch), [site], pace
         )
-    except (PublishError, SettingsError) as exc:
+    except (PublishError, SettingsError, RegisterError) as exc:
         raise _fail(str(exc)) from None
     truth_file = truth or state_dir / "ingest" / f"truth-{files.subset.lower()}-{split}.jsonl"
     truth_file.parent.mkdir(parents=True, exist_ok=True)

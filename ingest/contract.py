@@ -26,7 +26,8 @@ can be refused downstream for it:
   (InfluxDB's line protocol cannot carry a newline nor a trailing backslash; the rest no sensor is
   named, and Mosquitto refuses in topics);
 - ``non_finite``: NaN, infinities, and numbers beyond a double (``1e400``, a 400-digit integer:
-  orjson refuses the whole payload as "infinity");
+  orjson refuses the whole payload as "infinity"), and the ``NaN``/``Infinity``/``-Infinity`` tokens
+  (or ``nan``/``inf``) that careless encoders write: not JSON, but what is wrong is the number;
 - ``bad_timestamp``: ``ts`` before 1970 or after 2262-04-11 (InfluxDB's time range; epoch ms
   or RFC 3339 alike), or not a time at all;
 - ``wrong_type``: ``seq`` outside [0, 2^63).
@@ -39,6 +40,7 @@ contracts of the ground: ``forewarn.contracts.telemetry`` and ``forewarn.contrac
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -61,6 +63,8 @@ TOPIC_PREFIX = "forewarn"
 TOPIC_SUFFIX = "telemetry"
 _isfinite = math.isfinite
 _FIELDS = frozenset({"schema", "asset_id", "ts", "seq", "settings", "sensors"})
+# what Python's json, printf and spreadsheets write for NaN and infinities (not JSON tokens)
+_NON_FINITE_TOKEN = re.compile(r"[-+]?(?:nan|inf(?:inity)?)(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 class UnknownSensorPolicy(StrEnum):
@@ -95,11 +99,16 @@ class ContractPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """What one message became: its readings (in payload order) and its dead letters."""
+    """What one message became: its readings (in payload order) and its dead letters.
+
+    ``indexed``: the payload was a JSON array, so a reading refused later (the asset register's
+    rules, :mod:`ingest.asset_gate`) is dead-lettered with its element's index.
+    """
 
     readings: list[Reading] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     stripped_sensors: int = 0
+    indexed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +180,7 @@ def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPo
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        reason = GatewayReason.NON_FINITE if "infinity" in str(exc) else GatewayReason.MALFORMED_JSON
-        return Decoded(dead_letters=[dead(reason, f"not JSON: {exc}")])
+        return Decoded(dead_letters=[dead(*_refused_json(exc))])
     if isinstance(document, dict):
         elements: list[Any] = [document]
         indexed = False
@@ -199,7 +207,40 @@ def decode(payload: bytes, topic: str, received_at: datetime, policy: ContractPo
         else:
             readings.append(reading)
             stripped += dropped
-    return Decoded(readings=readings, dead_letters=dead_letters, stripped_sensors=stripped)
+    return Decoded(readings=readings, dead_letters=dead_letters, stripped_sensors=stripped, indexed=indexed)
+
+
+def _refused_json(exc: orjson.JSONDecodeError) -> tuple[GatewayReason, str]:
+    """Why orjson refused a payload, as precisely as its message and position tell.
+
+    orjson reports the first fault only, as text: a sender is told the fault it can fix (its
+    encoder writes ``NaN``, its bytes are Latin-1, its nesting runs away) rather than "not JSON".
+    """
+    message = str(exc)
+    if "not valid UTF-8" in message:
+        return GatewayReason.NOT_UTF8, f"not UTF-8 text: {message}"
+    if "infinity" in message:  # "number is infinity when parsed as double": 1e400, 400 digits
+        return GatewayReason.NON_FINITE, f"a number beyond a double: {message}"
+    if "depth limit" in message:
+        return GatewayReason.NOT_A_READING, f"nested deeper than 1,024 levels, where no reading is: {message}"
+    token = _non_finite_token(exc.doc, exc.pos)
+    if token is not None:
+        detail = f"{token!r} at char {exc.pos}: JSON has no NaN or infinity, a reading must be finite"
+        return GatewayReason.NON_FINITE, detail
+    return GatewayReason.MALFORMED_JSON, f"not JSON: {message}"
+
+
+def _non_finite_token(doc: object, pos: int) -> str | None:
+    """The ``NaN``/``Infinity`` token where orjson stopped (it stops after a sign: ``-Infinity``)."""
+    if not isinstance(doc, str):
+        return None
+    for start in (pos - 1, pos):  # a sign first, so the detail shows it
+        if start < 0 or (start < pos and doc[start] not in "+-"):
+            continue
+        match = _NON_FINITE_TOKEN.match(doc, start)
+        if match is not None:
+            return match[0]
+    return None
 
 
 def _reading(element: Any, parts: TopicParts, now_ms: int, policy: ContractPolicy) -> tuple[Reading, int]:

@@ -4,7 +4,9 @@ One main thread does all the work; paho's network thread only puts received mess
 (bounded by the MQTT 5 ``Receive Maximum`` the gateway announces, since unacknowledged messages
 are not resent). Per group of messages taken together (what waited in the queue)::
 
-    decode → records (one telemetry run per asset, in arrival order, + dead letters)
+    decode → asset register (:mod:`ingest.asset_gate`: a reading of another site's asset, or of an
+             unknown one under the ``dead_letter`` policy, becomes a dead letter)
+           → records (one telemetry run per asset, in arrival order, + dead letters)
       normal:   send to Kafka → when every record is accepted, PUBACK (in receive order)
       outage:   append to the spool (fsync) → PUBACK
       spool full: hold the message, no PUBACK → the broker stops sending (back-pressure)
@@ -42,17 +44,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from forewarn.contracts.dead_letter import DeadLetter
 from forewarn.contracts.telemetry import Reading
 from forewarn.logs import RateLimitedLog
-from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings
+from forewarn.settings import InfluxSettings, KafkaSettings, MqttSettings, load
 from ingest import paho_tables
+from ingest.asset_gate import AssetGate, RegisterUnavailableError
+from ingest.asset_store import AssetStore
 from ingest.contract import Decoded, decode
 from ingest.kafka_out import Delivery, KafkaOut, wait
 from ingest.metrics import GatewayMetrics, MetricsSink, pipeline_lines, summary_line
 from ingest.records import OutRecord, message_records, telemetry_records
-from ingest.settings import GatewaySettings
+from ingest.settings import AssetSettings, GatewaySettings
 from ingest.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,17 @@ def utc_now() -> datetime:
 
 
 class GatewayError(RuntimeError):
-    """The gateway cannot run (broker refused the login or the subscription)."""
+    """The gateway cannot run (broker refused the login or the subscription, no asset register)."""
+
+
+def _open_register(state_dir: Path) -> AssetStore:
+    """The asset register ``FOREWARN_ASSETS_*`` names; GatewayError when its database cannot be opened."""
+    url = load(AssetSettings, state_dir).url(state_dir)
+    try:
+        return AssetStore(url)
+    except (SQLAlchemyError, OSError) as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise GatewayError(f"asset register {make_url(url).render_as_string()}: {first}") from None
 
 
 @dataclass
@@ -94,8 +110,9 @@ class Gateway:
         mqtt_settings: broker address and the gateway's login.
         kafka_settings: cluster and topic names.
         influx_settings: where ``pipeline`` metrics go (None: log only).
-        state_dir: the state folder (default home of the spool).
+        state_dir: the state folder (default home of the spool and of the asset register).
         clock: the receive-time clock (timezone-aware UTC).
+        asset_store: the asset register (None: the one ``FOREWARN_ASSETS_*`` names).
     """
 
     def __init__(
@@ -106,6 +123,7 @@ class Gateway:
         influx_settings: InfluxSettings | None,
         state_dir: Path,
         clock: Clock = utc_now,
+        asset_store: AssetStore | None = None,
     ) -> None:
         self.settings = settings
         self.mqtt_settings = mqtt_settings
@@ -113,8 +131,13 @@ class Gateway:
         self.clock = clock
         self.policy = settings.policy()
         self.metrics = GatewayMetrics()
+        store = asset_store or _open_register(state_dir)  # first: a gateway without it does not start
         self.spool = Spool(settings.spool_path(state_dir), settings.spool_max_records)
         self.metrics.spool_depth = self.spool.depth
+        self.assets = AssetGate(store, settings.unknown_assets, settings.assets_refresh_s,
+                                retry_s=settings.retry_interval_s)  # fmt: skip
+        self.assets.refresh(force=True)
+        self._held_log = RateLimitedLog(log, noun="holds")
         self._influx = (
             MetricsSink(influx_settings) if influx_settings and settings.metrics_to_influx else None
         )
@@ -251,6 +274,7 @@ class Gateway:
     def step(self, wait_s: float = 0.02) -> None:
         """One turn of the loop: settle deliveries, forward the spool when due, take messages."""
         self._settle()
+        self.assets.refresh()
         if self.spool.depth and not self._in_flight and time.monotonic() >= self._next_forward:
             self._forward()
         if len(self._in_flight) >= self.settings.max_in_flight_batches:
@@ -300,7 +324,13 @@ class Gateway:
         received_at = self.clock()
         runs: dict[tuple[str, str], list[Reading]] = {}
         letters: list[DeadLetter] = []
-        decoded_all = [decode(bytes(m.payload), m.topic, received_at, self.policy) for m in messages]
+        payloads = [(bytes(m.payload), m.topic) for m in messages]
+        decoded_all = [decode(payload, topic, received_at, self.policy) for payload, topic in payloads]
+        try:
+            decoded_all = self.assets.screen(payloads, decoded_all, received_at)
+        except RegisterUnavailableError as exc:  # held unacknowledged: the broker redelivers, never lost
+            self._held_log.log("register", "holding %d messages: %s", len(messages), exc)
+            return False
         for decoded in decoded_all:
             for reading in decoded.readings:
                 runs.setdefault((reading.site, reading.asset_id), []).append(reading)
@@ -481,6 +511,7 @@ class Gateway:
         if self._influx is not None:
             self._influx.close()
         self.spool.close()
+        self.assets.store.close()
         log.info(
             "gateway stopped: %d records spooled for the next start, %d messages left unacknowledged"
             " for redelivery", self.spool.depth, unacked,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ingest.assets import Asset
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
 
 if TYPE_CHECKING:
@@ -43,6 +44,13 @@ class ReplayConfig:
 
     def asset_id(self, unit: int) -> str:
         return f"{self.asset_prefix}{self.subset.lower()}-{self.split}-{unit:03d}"
+
+
+def assets(frame: pd.DataFrame, config: ReplayConfig, now: datetime) -> list[Asset]:
+    """The replayed engines as register entries (type ``turbofan``, by ``replay``), one per unit,
+    registered to the publishing site before the first reading."""
+    units = sorted(int(u) for u in frame["unit"].unique())
+    return [Asset(config.asset_id(u), config.site, "turbofan", None, now, "replay") for u in units]
 
 
 def readings(frame: pd.DataFrame, config: ReplayConfig) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from forewarn.settings import ForewarnSettings
+from ingest.assets import UnknownAssetPolicy
 from ingest.contract import ContractPolicy, UnknownSensorPolicy
 
 COMPRESSION_TYPES = ("gzip", "snappy", "lz4", "zstd", "none")
@@ -78,6 +79,13 @@ class GatewaySettings(ForewarnSettings):
     )
     metrics_interval_s: PositiveFloat = 10.0
     metrics_to_influx: bool = True
+    unknown_assets: UnknownAssetPolicy = Field(
+        UnknownAssetPolicy.REGISTER,
+        description="Unregistered asset: 'register' it to the publishing site, or 'dead_letter' it.",
+    )
+    assets_refresh_s: PositiveFloat = Field(
+        30.0, description="How often the in-memory asset register is reloaded (moves, removals)."
+    )
 
     @field_validator("compression_type")
     @classmethod
@@ -134,3 +142,18 @@ class GatewaySettings(ForewarnSettings):
     def spool_path(self, state_dir: Path) -> Path:
         """The spool database file of this gateway."""
         return (self.spool_dir or state_dir / "ingest" / "spool") / f"{self.gateway_id}.sqlite"
+
+
+class AssetSettings(ForewarnSettings):
+    """The asset register (``FOREWARN_ASSETS_*``): shared by the gateways, the simulator, the replay,
+    ``forewarn assets`` and the API's ``/assets``."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_ASSETS_")
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the register; None = sqlite:///<state>/ingest/assets.sqlite."
+    )
+
+    def url(self, state_dir: Path) -> str:
+        """The register's database URL."""
+        return self.database_url or f"sqlite:///{state_dir / 'ingest' / 'assets.sqlite'}"

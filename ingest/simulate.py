@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 
+from ingest.assets import Asset
 from ingest.fleet import SENSORS, SETTINGS, Fleet, FleetConfig
 from ingest.messages import FaultInjector, FaultRates, Message, batches
 
@@ -40,6 +41,11 @@ class SimulationRun:
         self.rates = rates
         self.fleet = Fleet(config)
         self.injector = FaultInjector(rates, config.seed)
+
+    def assets(self, now: datetime) -> list[Asset]:
+        """The fleet as register entries (type ``pump``, by ``simulator``): registered before the
+        first message, so a gateway that dead-letters unknown assets takes every reading."""
+        return [Asset(a.asset_id, a.site, "pump", None, now, "simulator") for a in self.fleet.assets]
 
     def messages(self) -> Iterator[Message]:
         """Every message in publish order."""

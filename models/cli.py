@@ -222,10 +222,11 @@ def _source(source: str, labels: Path | None) -> Any:
 
 
 def _labels_source(path: Path, settings: Any) -> Any:
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxRole, InfluxSettings
     from models import feedback
 
-    return feedback.labels_source(path, load(InfluxSettings), settings.rul_cap_cycles)
+    influx = load(InfluxSettings).for_role(InfluxRole.READER)  # reads the labelled assets' telemetry
+    return feedback.labels_source(path, influx, settings.rul_cap_cycles)
 
 
 def _train_and_register(data: Any, settings: Any, mlflow_settings: MlflowSettings) -> tuple[Any, ...]:
@@ -400,13 +401,13 @@ def _event(name: str, version: str, action: str, note: str, numbers: dict[str, f
     """Record a model event (registry tag, then InfluxDB ``model_events``; never fails the command)."""
     from datetime import UTC, datetime
 
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxRole, InfluxSettings
     from models.events import ModelAction, ModelEvent, record
     from models.lifecycle.settings import LifecycleSettings
 
     budget = load(LifecycleSettings).event_retry_budget_s
     event = ModelEvent(name, version, ModelAction(action), note, datetime.now(UTC), numbers or {})
-    record(event, load(InfluxSettings), retry_budget_s=budget)
+    record(event, load(InfluxSettings).for_role(InfluxRole.WRITER), retry_budget_s=budget)
 
 
 def _promotion_event(name: str, result: Any, who: str, why: str) -> None:
@@ -486,7 +487,7 @@ def retrain(
     _logging()
     from mlflow import MlflowClient
 
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxRole, InfluxSettings
     from ingest.cmapss import CmapssFormatError
     from models import tracking
     from models.lifecycle import retrain as lifecycle_retrain
@@ -502,7 +503,8 @@ def retrain(
     try:
         with latest_labels(lifecycle, database_url) as path:
             request = lifecycle_retrain.RetrainRequest(settings.registered_model, path, settings, lifecycle,
-                                                       load(InfluxSettings), mlflow_settings,
+                                                       load(InfluxSettings).for_role(InfluxRole.WRITER),
+                                                       mlflow_settings,
                                                        by or getpass.getuser(), why)  # fmt: skip
             report = lifecycle_retrain.retrain(request, MlflowClient(), step)
     except (SourceError, CmapssFormatError, ValueError) as exc:
@@ -555,12 +557,13 @@ def watch(
 ) -> None:
     """The lifecycle service: drift checks, drift alarms, retrains on drift or schedule (until SIGTERM)."""
     _logging()
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxRole, InfluxSettings
     from models.lifecycle import service
 
     settings = _settings(registered_model=name)
     lifecycle = _lifecycle(policy)
-    influx, mlflow_settings = load(InfluxSettings), load(MlflowSettings)
+    # the service writes drift and model events; it promotes, so MLflow as the admin
+    influx, mlflow_settings = load(InfluxSettings).for_role(InfluxRole.WRITER), load(MlflowSettings)
     log.info("watching %s: %s", settings.registered_model, json.dumps(lifecycle.redacted(), default=str))
     stop = service.stop_event()
     service.watcher(settings.registered_model, lifecycle, influx, mlflow_settings, database_url, stop).run()
@@ -578,14 +581,15 @@ def drift(
     import dataclasses
     import time as clock
 
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxRole, InfluxSettings
     from models import tracking
     from models.drift_job import DriftSettings, DriftUnavailableError, check_drift
 
     settings = _settings(registered_model=name)
     tracking.connect(load(MlflowSettings))
     try:
-        report = check_drift(settings.registered_model, load(InfluxSettings), load(DriftSettings),
+        influx = load(InfluxSettings).for_role(InfluxRole.WRITER)  # writes feature_drift
+        report = check_drift(settings.registered_model, influx, load(DriftSettings),
                              int(clock.time() * 1000), version)  # fmt: skip
     except DriftUnavailableError as exc:
         raise _fail(str(exc), ExitCode.UNREACHABLE) from None

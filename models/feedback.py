@@ -92,7 +92,7 @@ def query_telemetry(
             selected = ", ".join(quote_ident(f) for f in ("site", "asset_id", *sorted(fields)))
             query = f'SELECT {selected} FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
             params = {"db": settings.database, "q": query, "epoch": "ms", "chunked": "true",
-                      "chunk_size": "10000", **settings.auth_params()}  # fmt: skip
+                      "chunk_size": "10000"}  # fmt: skip
             try:
                 with http.stream("GET", f"{settings.url}/query", params=params) as response:
                     if response.status_code != 200:
@@ -121,7 +121,7 @@ def _asset_fields(http: httpx.Client, settings: InfluxSettings, asset: str) -> s
             f'SELECT * FROM "{MEASUREMENT}" WHERE "asset_id" = {_quote(asset)}'  # noqa: S608
             f" ORDER BY time {order} LIMIT 1"
         )
-        params = {"db": settings.database, "q": query, "epoch": "ms", **settings.auth_params()}
+        params = {"db": settings.database, "q": query, "epoch": "ms"}
         try:
             response = http.get(f"{settings.url}/query", params=params)
         except httpx.HTTPError as exc:

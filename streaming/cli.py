@@ -25,8 +25,11 @@ def run(
     """Score telemetry with the champion model: Kafka → per-asset features → risk (Kafka, InfluxDB)."""
     from forewarn import logs
     from forewarn.settings import (
+        InfluxRole,
         InfluxSettings,
+        KafkaRole,
         KafkaSettings,
+        MlflowRole,
         MlflowSettings,
         SparkSettings,
         StackSettings,
@@ -44,9 +47,9 @@ def run(
     stream = load(StreamSettings, stack.state_dir)
     config = JobConfig(
         stream=stream,
-        kafka=load(KafkaSettings, stack.state_dir),
-        influx=load(InfluxSettings, stack.state_dir),
-        mlflow=load(MlflowSettings, stack.state_dir),
+        kafka=load(KafkaSettings, stack.state_dir).for_role(KafkaRole.SCORING),  # own user and ACLs
+        influx=load(InfluxSettings, stack.state_dir).for_role(InfluxRole.WRITER),
+        mlflow=load(MlflowSettings, stack.state_dir).for_role(MlflowRole.READER),  # loads, never moves
         checkpoint_dir=stream.checkpoint_dir or stack.state_dir / "checkpoints" / "stream",
     )
     for cls_settings in (stream, spark_settings):

@@ -66,6 +66,7 @@ class JobConfig:
             name=self.stream.model_name,
             alias=self.stream.model_alias,
             refresh_s=self.stream.alias_refresh_s,
+            client_env=tuple(sorted(self.mlflow.client_env().items())),
         )
 
     def step_config(self) -> StepConfig:

@@ -9,9 +9,10 @@ bucket's call (``streaming.step``) resolves the champion once and scores all its
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,19 @@ class Champion:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """Which registered model to score with, and where the registry is."""
+    """Which registered model to score with, and where the registry is.
+
+    ``client_env``: the ``MLFLOW_*`` variables of the scoring job's registry user (the reader),
+    set in each Python worker before it talks to MLflow. They travel inside the pickled task (not
+    in the Spark conf the UI shows, not on a command line), so executors on a cluster get them too.
+    """
 
     tracking_uri: str
     registry_uri: str
     name: str
     alias: str
     refresh_s: float
+    client_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 _CACHE: dict[ModelRef, Champion] = {}
@@ -55,6 +62,7 @@ _CACHE: dict[ModelRef, Champion] = {}
 def _load(ref: ModelRef, version: str) -> Any:
     import mlflow
 
+    os.environ.update(ref.client_env)  # MLflow's client reads its user from the environment
     mlflow.set_tracking_uri(ref.tracking_uri)
     mlflow.set_registry_uri(ref.registry_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}")
@@ -92,6 +100,7 @@ def single_threaded(model: Any) -> Any:
 def _alias_version(ref: ModelRef) -> str:
     from mlflow import MlflowClient
 
+    os.environ.update(ref.client_env)
     client = MlflowClient(tracking_uri=ref.tracking_uri, registry_uri=ref.registry_uri)
     return str(client.get_model_version_by_alias(ref.name, ref.alias).version)
 

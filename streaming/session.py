@@ -65,6 +65,8 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
+        # checkpoints hold the fleet's state: the owner's alone (Hadoop applies its own umask, 022)
+        .config("spark.hadoop.fs.permissions.umask-mode", "077")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")

@@ -48,9 +48,18 @@ def kafka_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str
             module = "org.apache.kafka.common.security.scram.ScramLoginModule"
         options["kafka.sasl.mechanism"] = kafka.sasl_mechanism
         options["kafka.sasl.jaas.config"] = (
-            f'{module} required username="{kafka.sasl_username}" password="{password}";'
+            f'{module} required username="{_jaas_quoted(kafka.sasl_username or "")}" '
+            f'password="{_jaas_quoted(password)}";'
         )
+    if kafka.ssl_cafile:  # SASL_SSL/SSL: trust the cluster's CA (a PEM file, as for kafka-python)
+        options["kafka.ssl.truststore.type"] = "PEM"
+        options["kafka.ssl.truststore.location"] = str(kafka.ssl_cafile)
     return options
+
+
+def _jaas_quoted(value: str) -> str:
+    """A value inside a JAAS config's double quotes (its parser reads backslash escapes)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -75,16 +74,17 @@ def new_topic(stack: StackContext) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def influx_database(stack: StackContext) -> Iterator[str]:
-    """A fresh InfluxDB database for one test, dropped afterwards."""
+    """A fresh InfluxDB database for one test, dropped afterwards.
+
+    Created by the admin (``stack.influx``) with the writer's and the reader's grants on it, so a
+    component under test that narrows itself to its role works on it as it does on the stack's.
+    """
+    from forewarn.influx_admin import create_database, drop_database
+
     name = unique("test").replace("-", "_")
-    influx = stack.influx
-
-    def query(q: str) -> None:
-        httpx.post(f"{influx.url}/query", params={"q": q}, timeout=influx.timeout_s).raise_for_status()
-
-    query(f'CREATE DATABASE "{name}"')
+    create_database(stack.influx, name)
     yield name
-    query(f'DROP DATABASE "{name}"')
+    drop_database(stack.influx, name)
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +100,12 @@ def spark(stack: StackContext) -> Iterator[Any]:
 
 @pytest.fixture
 def mlflow_tracking(stack: StackContext) -> str:
-    """Point MLflow at the stack's tracking server; yields a registered-model name unique to the test."""
+    """Point MLflow at the stack's tracking server as its admin; yields a model name unique to the test."""
     import mlflow
 
+    from models import tracking
+
+    tracking.connect(stack.mlflow)  # the admin's credentials in MLflow's environment variables
     mlflow.set_tracking_uri(stack.mlflow.tracking_uri)
     mlflow.set_registry_uri(stack.mlflow.registry_uri or stack.mlflow.tracking_uri)
     return unique("test-model")

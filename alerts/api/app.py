@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from alerts import kpis
-from alerts.api import routes_alerts, routes_crew_parts, routes_plan, routes_work_orders
+from alerts.api import routes_alerts, routes_assets, routes_crew_parts, routes_plan, routes_work_orders
 from alerts.api.deps import AccessError, LoginRequiredError, Store, StoreDep, allowed
 from alerts.api.limits import install_limits
 from alerts.clock import Clock, SystemClock
@@ -35,7 +35,7 @@ from alerts.settings import ApiSettings, ensure_sqlite_dir
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.workorders.errors import WorkOrderError
 from forewarn.influx import InfluxWriter
-from forewarn.settings import InfluxSettings, MlflowSettings
+from forewarn.settings import InfluxRole, InfluxSettings, MlflowRole, MlflowSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def create_app(
     the_clock = clock or SystemClock()
     flusher = None
     if settings.write_influx and influx is not None:
-        writer = InfluxWriter(influx, retry_budget_s=settings.influx_retry_budget_s)
+        outbox = influx.for_role(InfluxRole.WRITER)  # the outbox writes; the pages below only read
+        writer = InfluxWriter(outbox, retry_budget_s=settings.influx_retry_budget_s)
         flusher = Flusher(sessions, writer, the_clock, interval_s=settings.influx_flush_interval_s)
 
     @asynccontextmanager
@@ -104,7 +105,12 @@ def create_app(
     app.state.flusher = flusher
     app.state.engine = engine
     app.state.report_sources = (
-        ReportSources(influx, mlflow_unit_of(mlflow) if mlflow else None) if influx is not None else None
+        ReportSources(
+            influx.for_role(InfluxRole.READER),
+            mlflow_unit_of(mlflow.for_role(MlflowRole.READER)) if mlflow else None,
+        )
+        if influx is not None
+        else None
     )
 
     install_limits(app, settings)  # body size limit (413), 422s that do not echo large inputs
@@ -170,6 +176,7 @@ def create_app(
     app.include_router(routes_crew_parts.parts, dependencies=auth)
     for router in routes_plan.ROUTERS:
         app.include_router(router, dependencies=auth)
+    routes_assets.install(app, None, auth)  # the register FOREWARN_ASSETS_* names (admins change it)
 
     @app.get("/kpis", tags=["kpis"], dependencies=auth)
     def get_kpis(store: StoreDep) -> kpis.Kpis:

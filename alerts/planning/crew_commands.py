@@ -102,9 +102,9 @@ def plan_crew(
 def _registry_step_of() -> Callable[[str | None, str | None], float | None]:
     """The RUL step of a model version from its registry tags; None when MLflow cannot tell."""
     from alerts.report import ReportError, mlflow_unit_of
-    from forewarn.settings import MlflowSettings
+    from forewarn.settings import MlflowRole, MlflowSettings
 
-    unit_of = mlflow_unit_of(_load(MlflowSettings))
+    unit_of = mlflow_unit_of(_load(MlflowSettings).for_role(MlflowRole.READER))
 
     def step_of(name: str | None, version: str | None) -> float | None:
         if not name or not version:

@@ -49,13 +49,13 @@ def plan_parts_command(
     from alerts.store.db import make_engine, migrate, session_factory, transaction
     from forewarn.exits import ExitCode
     from forewarn.influx import InfluxQueryError, InfluxWriteError, InfluxWriter
-    from forewarn.settings import InfluxSettings, SettingsError, load
+    from forewarn.settings import InfluxRole, InfluxSettings, SettingsError, load
 
     try:
         overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
         settings = load(EngineSettings, **overrides)
         plan_settings = load(PlanSettings)
-        influx = load(InfluxSettings)
+        influx = load(InfluxSettings).for_role(InfluxRole.WRITER)  # reads risk, writes parts_plan
     except SettingsError as exc:
         _fail(str(exc), ExitCode.USAGE)
     store = sqlite_file(settings.database_url)

@@ -80,9 +80,12 @@ class GatewayReason(StrEnum):
     BAD_TOPIC = "bad_topic"
     """The MQTT topic is not ``forewarn/<site>/<asset_id>/telemetry``."""
     MALFORMED_JSON = "malformed_json"
-    """The bytes are not JSON (or not UTF-8)."""
+    """UTF-8 text that is not JSON (truncated, a trailing comma, single quotes, ...)."""
+    NOT_UTF8 = "not_utf8"
+    """The bytes are not UTF-8, JSON's only encoding (a sender writing Latin-1, or binary)."""
     NOT_A_READING = "not_a_reading"
-    """Valid JSON, but neither an object nor an array of objects."""
+    """Valid JSON, but neither an object nor an array of objects (or nested deeper than the parser's
+    1,024 levels, where no reading is)."""
     EMPTY_BATCH = "empty_batch"
     """An empty JSON array: nothing to forward, and nothing a sender means to send."""
     UNKNOWN_SCHEMA = "unknown_schema"
@@ -94,7 +97,8 @@ class GatewayReason(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     """A top-level field schema 1 does not define (the schema is closed: a new field is a new version)."""
     NON_FINITE = "non_finite"
-    """A number is NaN or infinite (or overflows a double)."""
+    """A number is NaN or infinite: the tokens ``NaN``, ``Infinity``, ``-Infinity`` (or ``nan``,
+    ``inf``) careless encoders write where JSON has none, or a number that overflows a double."""
     ASSET_MISMATCH = "asset_mismatch"
     """``asset_id`` in the payload differs from the asset in the topic."""
     BAD_TIMESTAMP = "bad_timestamp"
@@ -109,6 +113,10 @@ class GatewayReason(StrEnum):
     """A name no store can hold: a setting or sensor name, or the site or asset id of the topic, that is
     empty, too long, holds a control character, a line separator or a noncharacter, or ends with a
     backslash (``forewarn.contracts.telemetry.name_problem``: the scoring job refuses it too)."""
+    FOREIGN_ASSET = "foreign_asset"
+    """The asset is registered to another site than the one publishing it (the asset register)."""
+    UNKNOWN_ASSET = "unknown_asset"
+    """The asset is not in the register, under the gateway's ``dead_letter`` policy for unknown assets."""
 
 
 class ScoringReason(StrEnum):

@@ -32,7 +32,7 @@ def _say(line: str) -> None:
 def status_dict(row: stack_ops.Status) -> dict[str, Any]:
     """One service's status as JSON-able data (``--json`` of `stack status` and `forewarn status`)."""
     return {"service": row.name, "healthy": row.health.ok, "pid": row.pid, "address": row.address,
-            "detail": row.health.detail}  # fmt: skip
+            "auth": row.auth, "detail": row.health.detail}  # fmt: skip
 
 
 def _print_status(rows: list[stack_ops.Status], as_json: bool = False) -> bool:
@@ -45,11 +45,12 @@ def _print_status(rows: list[stack_ops.Status], as_json: bool = False) -> bool:
                 "healthy" if row.health.ok else "down",
                 str(row.pid or "-"),
                 row.address,
+                row.auth,
                 row.health.detail,
             ]
             for row in rows
         ]
-        typer.echo(table(["service", "state", "pid", "address", "detail"], cells))
+        typer.echo(table(["service", "state", "pid", "address", "auth", "detail"], cells))
     return all(row.health.ok for row in rows)
 
 
@@ -147,7 +148,12 @@ def _run_dir(runs: Path, run: str | None) -> Path | None:
 
 @app.command()
 def credentials() -> None:
-    """Generate local development credentials (keeps existing ones) and Mosquitto's passwd and ACL."""
+    """Generate local development credentials (keeps existing ones) and Mosquitto's passwd and ACL.
+
+    The passwords (MQTT sites and gateway; a Kafka, InfluxDB and MLflow user per component role)
+    go to the mode-600 env file only; they are never printed. Kafka, InfluxDB and MLflow take new
+    users at the next `forewarn stack up`.
+    """
     ctx = StackContext.prepared()
     broker = Mosquitto(ctx)
     broker.prepare()
@@ -155,7 +161,12 @@ def credentials() -> None:
     if pid is not None:
         os.kill(pid, signal.SIGHUP)  # a running Mosquitto re-reads its password file and ACL
     sites = len(ctx.mqtt.site_passwords)
-    typer.echo(f"credentials for the gateway and {sites} sites in {ctx.state / 'forewarn.env'}", err=True)
+    roles = len(ctx.kafka.users) + len(ctx.influx.users) + len(ctx.mlflow.users)
+    typer.echo(
+        f"credentials for the gateway, {sites} sites and {roles} Kafka/InfluxDB/MLflow users"
+        f" in {ctx.state / 'forewarn.env'} (mode 600)",
+        err=True,
+    )
 
 
 @app.command()

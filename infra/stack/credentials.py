@@ -1,8 +1,15 @@
-"""Local development credentials: generated once, kept in ``<state>/forewarn.env``.
+"""Local development credentials: generated once, kept in ``<state>/forewarn.env`` (mode 600).
 
 The env file is what the settings classes read (after the real environment), so every forewarn
-command finds the broker passwords without anyone copying them around. Existing passwords are
-kept; a site added to ``FOREWARN_STACK_SITES`` gets a new one on the next run.
+command finds the passwords without anyone copying them around; none is ever printed or put on a
+command line. Existing passwords are kept; a site added to ``FOREWARN_STACK_SITES`` gets a new
+one on the next run.
+
+Every service of the stack runs with authentication: MQTT (a user per site and the gateway),
+Kafka (SASL/SCRAM, a user per component role, ACLs), InfluxDB (admin, writer, reader) and MLflow
+(basic auth: admin, reader). The plain ``FOREWARN_<SERVICE>_USERNAME``/``PASSWORD`` are the admin
+(what operators' tools and the tests use); each component narrows itself to its role with
+``for_role``.
 """
 
 from __future__ import annotations
@@ -15,10 +22,20 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from forewarn import paths
-from forewarn.settings import StackSettings
+from forewarn.settings import InfluxRole, KafkaRole, MlflowRole, StackSettings, role_user
 
 GATEWAY_PASSWORD = "FOREWARN_MQTT_PASSWORD"  # noqa: S105 - the variable name, not a password
 SITE_PASSWORDS = "FOREWARN_MQTT_SITE_PASSWORDS"
+KAFKA_MECHANISM = "SCRAM-SHA-512"
+# The KRaft controller listener authenticates with PLAIN (SCRAM users live in the metadata log the
+# controller serves, so the controller cannot use them); only the broker itself knows this one.
+KAFKA_CONTROLLER_PASSWORD = "FOREWARN_STACK_KAFKA_CONTROLLER_PASSWORD"  # noqa: S105 - a name
+# Services whose users are one per role; each entry: (prefix, roles, user variable, password variable).
+_ROLE_SERVICES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("FOREWARN_KAFKA", tuple(KafkaRole), "SASL_USERNAME", "SASL_PASSWORD"),
+    ("FOREWARN_INFLUX", tuple(InfluxRole), "USERNAME", "PASSWORD"),
+    ("FOREWARN_MLFLOW", tuple(MlflowRole), "USERNAME", "PASSWORD"),
+)
 
 
 def _new_password() -> str:
@@ -37,8 +54,26 @@ def ensure_credentials(stack: StackSettings) -> tuple[str, dict[str, str]]:
         sites.setdefault(site, _new_password())
     current[GATEWAY_PASSWORD] = gateway
     current[SITE_PASSWORDS] = json.dumps(sites, sort_keys=True)
+    _add_service_users(current)
     _write_env(env_path, current)
     return gateway, sites
+
+
+def _add_service_users(current: dict[str, str]) -> None:
+    """Kafka, InfluxDB and MLflow: a password per role, the admin as the default user, auth on."""
+    for prefix, roles, user_var, password_var in _ROLE_SERVICES:
+        users: dict[str, str] = json.loads(current.get(f"{prefix}_USERS") or "{}")
+        for role in roles:
+            users.setdefault(str(role), _new_password())
+        current[f"{prefix}_USERS"] = json.dumps(users, sort_keys=True)
+        current[f"{prefix}_{user_var}"] = role_user("admin")
+        current[f"{prefix}_{password_var}"] = users["admin"]
+    # Grafana's datasource provisioning (dashboards/provisioning) reads the board's reader from these.
+    current["FOREWARN_GRAFANA_INFLUX_USERNAME"] = role_user(InfluxRole.READER)
+    current["FOREWARN_GRAFANA_INFLUX_PASSWORD"] = json.loads(current["FOREWARN_INFLUX_USERS"])["reader"]
+    current["FOREWARN_KAFKA_SECURITY_PROTOCOL"] = "SASL_PLAINTEXT"
+    current["FOREWARN_KAFKA_SASL_MECHANISM"] = KAFKA_MECHANISM
+    current.setdefault(KAFKA_CONTROLLER_PASSWORD, _new_password())
 
 
 def _write_env(env_path: Path, values: dict[str, str]) -> None:

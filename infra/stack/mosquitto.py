@@ -75,6 +75,10 @@ class Mosquitto(Service):
     def argv(self) -> list[str]:
         return [self._binary(), "-c", str(self.ctx.state / self.name / "mosquitto.conf")]
 
+    def auth(self) -> str:
+        sites = len(self.ctx.mqtt.site_passwords)
+        return f"passwords (PBKDF2-SHA512), no anonymous; ACL: {sites} sites, each its forewarn/<site>/#"
+
     def check(self) -> Health:
         return mqtt_login(
             *self.listen(), self.ctx.mqtt.username, self.ctx.mqtt.password.get_secret_value(), timeout_s=3.0

@@ -106,6 +106,10 @@ class Service(ABC):
     def check(self) -> Health:
         """A quick probe through the service's own protocol."""
 
+    def auth(self) -> str:
+        """How clients authenticate to this service and what limits them (``forewarn stack status``)."""
+        return "none"
+
     def after_start(self) -> None:  # noqa: B027 - optional hook
         """Provision what the project needs in the running service (topics, databases)."""
 

@@ -31,6 +31,7 @@ class Status:
     address: str
     pid: int | None
     health: Health
+    auth: str = "-"
 
 
 class StackError(RuntimeError):
@@ -70,7 +71,10 @@ def up(ctx: StackContext, say: Say) -> list[Status]:
                     f"forewarn's {svc.name}; stop it or point forewarn at another port "
                     "(see `forewarn settings`)"
                 )
-            svc.prepare()
+            try:
+                svc.prepare()
+            except (RuntimeError, OSError) as exc:  # e.g. Kafka storage formatted before auth
+                raise StackError(f"{svc.name}: {exc}") from None
             pid = svc.daemon().start()
             say(f"{svc.name:<10} starting (pid {pid}) at {svc.address()}")
         started.append(svc)
@@ -94,7 +98,7 @@ def up(ctx: StackContext, say: Say) -> list[Status]:
 
 def status(ctx: StackContext) -> list[Status]:
     """Every service with its address, pid (None if not ours or not running) and a live probe."""
-    rows = [Status(s.name, s.address(), s.daemon().pid(), s.check()) for s in services(ctx)]
+    rows = [Status(s.name, s.address(), s.daemon().pid(), s.check(), s.auth()) for s in services(ctx)]
     try:
         jars = connector_jars(ctx.state, ctx.spark.jars_dir)
         connector = Health(True, f"{len(jars)} jars ready")

@@ -82,6 +82,13 @@ def retrain_reason(
     return None
 
 
+def replaced(outcome: Any) -> bool:
+    """Whether a retrain's outcome put a challenger in the champion's place or on its way there (a
+    promotion, or one waiting for an engineer's approval); a refusal or a failure did not."""
+    decision = outcome.get("decision") if isinstance(outcome, dict) else None
+    return decision is not None and decision != "refused"
+
+
 def may_retrain(state: WatchState, now_s: float, settings: LifecycleSettings) -> bool:
     """Whether a retrain could be due now, before the labels are counted (which costs an export)."""
     since = now_s - (state.last_retrain_s if state.last_retrain_s is not None else -math.inf)
@@ -146,6 +153,11 @@ class Watcher:
             log.info("retraining %s: %s", self.name, reason)
             outcome = self._retrain(reason)
             log.info("retrain of %s done: %s", self.name, outcome)
+            if reason.startswith("drift") and not replaced(outcome):
+                # the champion the drift was seen against still scores: the alarm stays pending, so the
+                # next min_new_labels labels (after the cooldown) get another try, even once the
+                # changed telemetry has stopped (a fleet whose labels arrive after its readings)
+                state.alarm_pending = True
 
     def _drift(self, now: float) -> None:
         report = self._check(int(now * 1000))

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from forewarn.settings import KafkaRole
+from infra.stack.kafka import grant_roles, revoke_roles
 from infra.stack.service import StackContext
+from streaming.settings import StreamSettings
+from streaming.sinks import kafka_options
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -25,9 +29,12 @@ def test_structured_streaming_reads_a_topic_to_the_end(
     producer.flush(timeout=10)
     producer.close()
 
+    # Read as the scoring job does: its own user (SASL/SCRAM on the secured stack), its ACLs on the topic.
+    scoring = stack.kafka.model_copy(update={"telemetry_topic": topic})
+    grant_roles(stack.kafka, scoring)
     stream = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", stack.kafka.bootstrap_servers)
+        .options(**kafka_options(scoring.for_role(KafkaRole.SCORING), StreamSettings()))
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .load()
@@ -42,6 +49,7 @@ def test_structured_streaming_reads_a_topic_to_the_end(
         .start()
     )
     query.awaitTermination(timeout=180)
+    revoke_roles(stack.kafka, scoring)
     rows = spark.sql(f"SELECT key, value, partition FROM {table}").collect()  # noqa: S608 - test-made name
     assert {r["value"] for r in rows} == sent
     # Keyed records of one asset stay in one partition (the ordering guarantee forewarn relies on).

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from forewarn.settings import StackSettings, load
+from forewarn.settings import (
+    InfluxRole,
+    InfluxSettings,
+    KafkaRole,
+    KafkaSettings,
+    MlflowRole,
+    MlflowSettings,
+    StackSettings,
+    load,
+)
 from infra.stack.credentials import ensure_credentials
 from infra.stack.mosquitto import acl_text
 from infra.stack.service import INFRA_DIR, render
@@ -27,6 +36,36 @@ def test_credentials_are_kept_and_new_sites_added(monkeypatch: pytest.MonkeyPatc
     env_file = tmp_path / "forewarn.env"
     assert env_file.stat().st_mode & 0o777 == 0o600
     assert dotenv_values(env_file)["FOREWARN_MQTT_PASSWORD"] == gateway
+
+
+def test_every_service_gets_a_user_per_role_and_components_narrow_to_theirs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FOREWARN_STATE_DIR", str(tmp_path))
+    ensure_credentials(load(StackSettings))
+    first = dotenv_values(tmp_path / "forewarn.env")
+    ensure_credentials(load(StackSettings))
+    assert dotenv_values(tmp_path / "forewarn.env") == first, "passwords are kept across runs"
+
+    kafka, influx, mlflow = load(KafkaSettings), load(InfluxSettings), load(MlflowSettings)
+    assert kafka.security_protocol == "SASL_PLAINTEXT"
+    assert kafka.sasl_mechanism == "SCRAM-SHA-512"
+    assert set(kafka.users) == {r.value for r in KafkaRole}
+    assert set(influx.users) == {r.value for r in InfluxRole}
+    assert set(mlflow.users) == {r.value for r in MlflowRole}
+    # plainly loaded settings are the admin (operators' tools); a component narrows to its role
+    assert kafka.sasl_username == influx.username == mlflow.username == "forewarn-admin"
+    gateway = kafka.for_role(KafkaRole.GATEWAY)
+    assert gateway.client_config()["sasl_plain_username"] == "forewarn-gateway"
+    assert gateway.client_config()["sasl_plain_password"] == kafka.users["gateway"].get_secret_value()
+    assert influx.for_role(InfluxRole.READER).username == "forewarn-reader"
+    reader_env = mlflow.for_role(MlflowRole.READER).client_env()
+    assert reader_env["MLFLOW_TRACKING_USERNAME"] == "forewarn-reader"
+    passwords = [p.get_secret_value() for s in (kafka, influx, mlflow) for p in s.users.values()]
+    assert len(set(passwords)) == len(passwords), "no two users share a password"
+    # settings for a cluster run elsewhere (no generated users) are left as they are
+    external = KafkaSettings(sasl_mechanism="PLAIN", sasl_username="svc", sasl_password="x")
+    assert external.for_role(KafkaRole.SCORING) is external
 
 
 def test_acl_confines_each_site_to_its_own_topics() -> None:
@@ -49,11 +88,18 @@ def test_kafka_config_template_fills_every_placeholder(tmp_path: Path) -> None:
         port=19092,
         controller_port=19093,
         log_dirs=tmp_path / "data",
+        admin_user="forewarn-admin",
+        admin_password="pw-admin",
+        controller_user="forewarn-controller",
+        controller_password="pw-controller",
     )
     props = dict(
         line.split("=", 1) for line in out.read_text().splitlines() if line and not line.startswith("#")
     )
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["listeners"] == "CLIENT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:forewarn-admin;User:forewarn-controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert props["process.roles"] == "broker,controller"
     assert props["auto.create.topics.enable"] == "false"

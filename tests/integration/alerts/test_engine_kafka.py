@@ -25,6 +25,7 @@ from alerts.store.tables import AlertRow, RiskRejectionRow, WorkOrderRow
 from forewarn.contracts.alert import AlertEvent, ChangeKind
 from forewarn.contracts.risk import RiskRecord
 from forewarn.settings import load
+from infra.stack.kafka import grant_roles
 from infra.stack.service import StackContext
 from tests.conftest import unique
 from tests.integration.alerts.kafka_helpers import produce, read_alerts, read_dead_letters
@@ -161,6 +162,7 @@ def test_incidents_give_one_work_order_each_across_a_crash(
     answer = httpx.get(
         f"{influx.url}/query",
         params={"db": influx_database, "q": 'SELECT count("occurrences") FROM alerts GROUP BY "change"'},
+        headers=influx.auth_headers(),
         timeout=10,
     ).json()
     counts = {s["tags"]["change"]: s["values"][0][1] for s in answer["results"][0]["series"]}
@@ -172,6 +174,7 @@ def test_incidents_give_one_work_order_each_across_a_crash(
             "db": influx_database,
             "q": 'SELECT count("work_order_id") FROM work_orders GROUP BY "status"',
         },
+        headers=influx.auth_headers(),
         timeout=10,
     ).json()
     assert {s["tags"]["status"]: s["values"][0][1] for s in answer["results"][0]["series"]} == {
@@ -181,6 +184,7 @@ def test_incidents_give_one_work_order_each_across_a_crash(
     answer = httpx.get(
         f"{influx.url}/query",
         params={"db": influx_database, "q": 'SELECT count("open_alerts") FROM alert_counts GROUP BY "site"'},
+        headers=influx.auth_headers(),
         timeout=10,
     ).json()
     assert {s["tags"]["site"]: s["values"][0][1] for s in answer["results"][0]["series"]} == {"site-1": 24}
@@ -216,6 +220,13 @@ def test_killed_engine_process_restarts_without_duplicates(
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
     }
     cmd = [sys.executable, "-c", "from chain.cli import main; main()", "alerts", "run"]
+    # the engine runs as forewarn-alerts: its ACLs on this test's topics and group, as on the stack's
+    topics = {
+        "risk_topic": risk_topic,
+        "alerts_topic": alerts_topic,
+        "risk_dlq_topic": env["FOREWARN_ALERTS_DLQ_TOPIC"],
+    }
+    grant_roles(stack.kafka, stack.kafka.model_copy(update=topics), env["FOREWARN_ALERTS_GROUP_ID"])
     records = stream()
     half = len(records) // 2
 

@@ -28,7 +28,12 @@ pytestmark = pytest.mark.integration
 
 
 def query(settings: InfluxSettings, q: str) -> list[dict[str, object]]:
-    answer = httpx.get(f"{settings.url}/query", params={"db": settings.database, "q": q}, timeout=10).json()
+    answer = httpx.get(
+        f"{settings.url}/query",
+        params={"db": settings.database, "q": q},
+        headers=settings.auth_headers(),
+        timeout=10,
+    ).json()
     return answer["results"][0].get("series", [])  # type: ignore[no-any-return]
 
 

@@ -28,7 +28,12 @@ def test_alerts_and_kpis_written_and_read_back(stack: StackContext, influx_datab
         writer.write(kpi_lines(snapshot, "site-1", at(10)) + model_quality_lines(snapshot, at(10)))
 
     def query(q: str) -> list[dict[str, object]]:
-        answer = httpx.get(f"{settings.url}/query", params={"db": influx_database, "q": q}, timeout=10).json()
+        answer = httpx.get(
+            f"{settings.url}/query",
+            params={"db": influx_database, "q": q},
+            headers=settings.auth_headers(),
+            timeout=10,
+        ).json()
         return answer["results"][0].get("series", [])  # type: ignore[no-any-return]
 
     by_change = query('SELECT count("occurrences") FROM alerts GROUP BY "change", "asset_id"')

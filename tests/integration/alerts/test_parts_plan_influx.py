@@ -67,7 +67,12 @@ def test_a_risky_asset_makes_demand_for_its_kit_at_its_site_and_the_points_land(
     assert all(d > 0 for (sku, site), d in demand.items() if sku in SEAL_KIT and site == "site-2")
     assert all(d == 0 for (sku, site), d in demand.items() if site == "site-1")  # zero risk, no demand
     q = 'SELECT count("expected_demand") FROM "parts_plan" WHERE "site" = \'site-2\''
-    answer = httpx.get(f"{influx.url}/query", params={"db": influx_database, "q": q}, timeout=10).json()
+    answer = httpx.get(
+        f"{influx.url}/query",
+        params={"db": influx_database, "q": q},
+        headers=influx.auth_headers(),
+        timeout=10,
+    ).json()
     counted = answer["results"][0]["series"][0]["values"][0][1]
     assert counted == sum(1 for (_, site) in demand if site == "site-2")
 

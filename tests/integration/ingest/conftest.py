@@ -26,6 +26,7 @@ from kafka import KafkaConsumer
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from infra.stack.kafka import grant_roles
 from infra.stack.service import StackContext
 
 FOREWARN = str(Path(sys.executable).with_name("forewarn"))
@@ -148,6 +149,11 @@ class IngestEnv:
         variables.update(
             {f"FOREWARN_{k.upper()}": str(v) for k, v in env.items()}
         )  # gateway_x=1 → FOREWARN_GATEWAY_X
+        # the gateway runs as forewarn-gateway: its ACLs on this test's topics, as on the stack's
+        grant_roles(
+            self.stack.kafka,
+            self.stack.kafka.model_copy(update={"telemetry_topic": self.telemetry, "dlq_topic": self.dlq}),
+        )
         log = self.tmp / f"{gateway_id}-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen([FOREWARN, "gateway", "run"], env=variables, stdout=out, stderr=out)

@@ -137,6 +137,7 @@ def test_metrics_reach_influxdb_as_pipeline_points(
     response = httpx.get(
         f"{stack.influx.url}/query",
         params={"db": influx_database, "q": "SELECT * FROM pipeline ORDER BY time DESC"},
+        headers=stack.influx.auth_headers(),
         timeout=10,
     )
     series = response.json()["results"][0]["series"][0]

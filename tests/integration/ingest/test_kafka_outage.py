@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from kafka import KafkaAdminClient
 
-from infra.stack.kafka import Kafka, ensure_topics
+from infra.stack.kafka import Kafka, ensure_topics, grant_roles
 from infra.stack.service import StackContext
 from tests.integration.ingest.conftest import (
     GatewayProcess,
@@ -73,6 +73,12 @@ def private_kafka(stack: StackContext, tmp_path: Path) -> Iterator[PrivateKafka]
     broker.service.daemon().stop(timeout_s=30)
 
 
+def grant_gateway(ctx: StackContext, env: IngestEnv) -> None:
+    """The gateway's ACLs on this test's topics on the private broker (it runs as forewarn-gateway)."""
+    topics = {"telemetry_topic": env.telemetry, "dlq_topic": env.dlq}
+    grant_roles(ctx.kafka, ctx.kafka.model_copy(update=topics))
+
+
 def per_asset_seqs(records: list[Any]) -> dict[str, list[int]]:
     got: dict[str, list[int]] = {}
     for item in telemetry_readings(records):
@@ -116,6 +122,7 @@ def test_kafka_killed_mid_stream_then_restarted_loses_nothing_and_keeps_order(
     ctx = private_kafka.ctx
     admin = KafkaAdminClient(**ctx.kafka.client_config())
     ensure_topics(admin, {ingest_env.telemetry: 2, ingest_env.dlq: 1}, 1)
+    grant_gateway(ctx, ingest_env)
     admin.close()
     gateway = ingest_env.gateway(
         kafka_bootstrap_servers=ctx.kafka.bootstrap_servers,
@@ -166,6 +173,7 @@ def test_sigterm_with_records_in_flight_to_a_dead_kafka_exits_in_bounded_time_an
     ctx = private_kafka.ctx
     admin = KafkaAdminClient(**ctx.kafka.client_config())
     ensure_topics(admin, {ingest_env.telemetry: 2, ingest_env.dlq: 1}, 1)
+    grant_gateway(ctx, ingest_env)
     admin.close()
     # A long delivery timeout keeps records undecided in flight while Kafka is dead: SIGTERM must
     # not wait for it (the shutdown timeout bounds the wait), and must not lose them.

@@ -9,6 +9,7 @@ from collections import Counter
 import orjson
 import pytest
 
+from infra.stack.kafka import grant_roles
 from tests.integration.ingest.conftest import (
     IngestEnv,
     Publisher,
@@ -146,6 +147,9 @@ def test_kafka_refusing_mid_stream_spools_and_the_same_process_recovers_in_order
     wait_until(lambda: ingest_env.spooled()[0] == 20)
     admin = KafkaAdminClient(**ingest_env.stack.kafka.client_config(), client_id="forewarn-tests")
     admin.create_topics([NewTopic(missing, 3, 1)], wait_for_metadata=True)
+    stack = ingest_env.stack  # the gateway runs as forewarn-gateway: its ACLs on the late topic too
+    late = {"telemetry_topic": missing, "dlq_topic": ingest_env.dlq}
+    grant_roles(stack.kafka, stack.kafka.model_copy(update=late))
     try:
         for seq in range(20, 30):
             publisher.publish(asset, reading(asset, seq))

@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 
 from forewarn.contracts.telemetry import Reading, encode_run
+from infra.stack.kafka import grant_roles
 from infra.stack.service import StackContext
 from tests.conftest import unique
 from tests.integration.streaming.conftest import make_champion, train
@@ -83,6 +84,9 @@ def test_hot_swap_then_kill9_and_restart(
         "FOREWARN_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     command = [sys.executable, "-m", "chain", "stream", "run"]
+    # the job runs as forewarn-scoring: its ACLs on this test's topics, as on the stack's
+    topics = {"telemetry_topic": telemetry, "risk_topic": risk, "dlq_topic": dlq}
+    grant_roles(stack.kafka, stack.kafka.model_copy(update=topics))
 
     def scores() -> list[dict[str, Any]]:
         return [orjson.loads(r.value) for r in consume_all(stack, risk)]

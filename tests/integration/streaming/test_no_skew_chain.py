@@ -84,6 +84,7 @@ def test_streamed_rmse_matches_the_offline_benchmark(
     answer = httpx.get(
         f"{stack.influx.url}/query",
         params={"db": influx_database, "q": 'SELECT last("rul_cycles") FROM "risk" GROUP BY "asset_id"'},
+        headers=stack.influx.auth_headers(),
         timeout=30,
     ).json()
     streamed = {s["tags"]["asset_id"]: s["values"][0][1] for s in answer["results"][0]["series"]}

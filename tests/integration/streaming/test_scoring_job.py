@@ -62,6 +62,7 @@ def influx_count(stack: StackContext, database: str, measurement: str, field: st
     answer = httpx.get(
         f"{stack.influx.url}/query",
         params={"db": database, "q": f'SELECT count("{field}") FROM "{measurement}"'},  # noqa: S608
+        headers=stack.influx.auth_headers(),
         timeout=10,
     ).json()
     series = answer["results"][0].get("series")
@@ -72,6 +73,7 @@ def tag_values(stack: StackContext, database: str, key: str) -> set[str]:
     answer = httpx.get(
         f"{stack.influx.url}/query",
         params={"db": database, "q": f'SHOW TAG VALUES FROM "risk" WITH KEY = "{key}"'},
+        headers=stack.influx.auth_headers(),
         timeout=10,
     ).json()
     series = answer["results"][0].get("series") or [{"values": []}]

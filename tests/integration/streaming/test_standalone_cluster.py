@@ -22,6 +22,7 @@ import pytest
 
 from forewarn.contracts.telemetry import Reading, encode_run
 from infra.spark_cluster import ClusterSpec, SparkCluster, master_state, running
+from infra.stack.kafka import grant_roles
 from infra.stack.service import StackContext
 from ingest.cmapss import read_run
 from ingest.replay import ReplayConfig, readings
@@ -109,6 +110,9 @@ def test_cluster_scores_equal_local_scores(
     topics = {name: (new_topic(f"risk-{name}", 2), new_topic(f"dlq-{name}", 1)) for name in runs}
     for name, master in runs.items():
         risk, dlq = topics[name]
+        # the job runs as forewarn-scoring: its ACLs on this test's topics, as on the stack's
+        own = {"telemetry_topic": telemetry, "risk_topic": risk, "dlq_topic": dlq}
+        grant_roles(stack.kafka, stack.kafka.model_copy(update=own))
         score_once(master, env, risk, dlq, tmp_path / name / "checkpoints", tmp_path / f"{name}.log")
 
     # It ran on the cluster: the master lists the finished application, and both workers ran an executor.

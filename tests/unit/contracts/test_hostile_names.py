@@ -110,7 +110,7 @@ def test_decode_run_raises_only_value_error_on_hostile_runs(
         ({"sensors": {"a\nb": 1.0}}, GatewayReason.BAD_NAME),
         ({"settings": {"": 1.0}}, GatewayReason.BAD_NAME),
         ({"sensors": {"x": 10**400}}, GatewayReason.NON_FINITE),
-        ({"sensors": {"x": float("nan")}}, GatewayReason.MALFORMED_JSON),
+        ({"sensors": {"x": float("nan")}}, GatewayReason.NON_FINITE),
         ({"sensors": {"x": True}}, GatewayReason.WRONG_TYPE),
         ({"sensors": {"x": {"y": 1}}}, GatewayReason.WRONG_TYPE),
         ({"ts": 9_223_372_036_855}, GatewayReason.BAD_TIMESTAMP),

@@ -30,6 +30,9 @@ def test_datasource_file_is_grafana_provisioning_v1() -> None:
         "httpMode": "POST",
         "version": "InfluxQL",
     }
+    # the read-only user, never the admin's FOREWARN_INFLUX_USERNAME/PASSWORD
+    assert entry["user"] == "${FOREWARN_GRAFANA_INFLUX_USERNAME}"
+    assert entry["secureJsonData"] == {"password": "${FOREWARN_GRAFANA_INFLUX_PASSWORD}"}
 
 
 def test_dashboard_provider_reads_the_built_json() -> None:

@@ -100,9 +100,10 @@ def test_an_array_keeps_payload_order_and_rejects_only_bad_elements() -> None:
     ("payload", "reason"),
     [
         (b"{not json", GatewayReason.MALFORMED_JSON),
-        (b"\xff\xfe\x00", GatewayReason.MALFORMED_JSON),
+        (b"\xff\xfe\x00", GatewayReason.NOT_UTF8),
         (b"", GatewayReason.MALFORMED_JSON),
-        (b'{"schema": 1, "sensors": {"x": NaN}}', GatewayReason.MALFORMED_JSON),
+        (b'{"schema": 1, "sensors": {"x": NaN}}', GatewayReason.NON_FINITE),
+        (b'{"schema": 1, "sensors": {"x": -Infinity}}', GatewayReason.NON_FINITE),
         (b'{"schema": 1, "sensors": {"x": 1e400}}', GatewayReason.NON_FINITE),
         (b"[]", GatewayReason.EMPTY_BATCH),
         (b'"a string"', GatewayReason.NOT_A_READING),

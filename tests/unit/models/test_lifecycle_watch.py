@@ -48,6 +48,7 @@ class World:
         self.retrains: list[tuple[float, str]] = []
         self.checks = 0
         self.raise_in_check: BaseException | None = None
+        self.decision = "promoted"
         self.stop_at = self.now + stop_after_s
         self.watcher = Watcher(
             "pumps", settings, self.check, lambda: self.labels, lambda: self.champion_labels, self.retrain,
@@ -63,7 +64,7 @@ class World:
 
     def retrain(self, why: str) -> dict[str, Any]:
         self.retrains.append((self.now, why))
-        return {"decision": "promoted"}
+        return {"decision": self.decision}
 
     def wait(self, seconds: float) -> bool:
         assert seconds >= 0
@@ -222,3 +223,25 @@ def test_retrain_reason(
     assert retrain_reason(state, now, s, new) == expected
     if expected is not None:
         assert may_retrain(state, now, s)
+
+
+@pytest.mark.parametrize(("decision", "retries"), [("refused", 2), ("promoted", 1), ("awaiting_approval", 1)])
+def test_a_refused_challenger_keeps_the_drift_alarm_pending_for_the_next_labels(
+    decision: str, retries: int
+) -> None:
+    """The changed readings may stop before the labels that judge them arrive: after a refusal the
+    alarm stays pending, and the next min_new_labels labels (after the cooldown) retrain again."""
+    world = World(settings(min_new_labels=3, cooldown_s=100.0))
+    world.decision = decision
+    world.alarm = True
+    world.labels = 3
+    world.advance(5)  # one check: the alarm, and a retrain on its 3 new labels
+    assert len(world.retrains) == 1
+    world.check = lambda now_ms: Report(alarm=True, skipped="no telemetry in the window")  # type: ignore[method-assign]
+    world.watcher._check = world.check  # the fleet stopped publishing; labels keep coming
+    world.labels = 5  # 2 new: not enough yet
+    world.advance(150)
+    assert len(world.retrains) == 1
+    world.labels = 6
+    world.advance(30)
+    assert len(world.retrains) == retries
