@@ -100,13 +100,15 @@ def _publish_all(stack: StackContext, site: str, cases: list[Case]) -> None:
                          protocol=mqtt.MQTTv5)  # fmt: skip
     client.username_pw_set(site, stack.mqtt.site_password(site))
     client.max_queued_messages_set(0)
-    acked: dict[int, str] = {}
+    # PUBACKs are counted, not keyed by packet id: ids are 16-bit, so more than 65,535 messages in
+    # flight reuse them (the first 100,000 run stopped at exactly 65,535 distinct ids)
+    acked: list[str] = []
     done = threading.Condition()
     connected = threading.Event()
 
     def on_publish(c: object, u: object, mid: int, reason: object, props: object) -> None:
         with done:
-            acked[mid] = str(reason)
+            acked.append(str(reason))
             done.notify_all()
 
     client.on_connect = lambda c, u, f, reason, p: connected.set()
@@ -115,12 +117,13 @@ def _publish_all(stack: StackContext, site: str, cases: list[Case]) -> None:
     client.loop_start()
     try:
         assert connected.wait(10)
-        mids = [client.publish(_topic(site, c.asset), c.payload, qos=1).mid for c in cases]
+        for c in cases:
+            client.publish(_topic(site, c.asset), c.payload, qos=1)
         deadline = time.monotonic() + 60 + len(cases) / 200
         with done:
-            while len(acked) < len(mids):
-                assert done.wait(max(0.0, deadline - time.monotonic())), f"{len(acked)}/{len(mids)} PUBACKs"
-        refused = [r for r in acked.values() if r not in ("Success", "No matching subscribers")]
+            while len(acked) < len(cases):
+                assert done.wait(max(0.0, deadline - time.monotonic())), f"{len(acked)}/{len(cases)} PUBACKs"
+        refused = [r for r in acked if r not in ("Success", "No matching subscribers")]
         assert not refused, Counter(refused)
     finally:
         client.disconnect()
