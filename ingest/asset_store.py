@@ -34,13 +34,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     func,
     select,
 )
 from sqlalchemy.exc import IntegrityError
 
+from forewarn import sql as forewarn_sql
 from ingest.assets import Asset, name_error, parent_error, type_error
 
 metadata = MetaData()
@@ -82,27 +81,11 @@ class AssetError(Exception):
 
 
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
-    """An engine; SQLite in WAL mode with ``BEGIN IMMEDIATE`` (writers queue, readers never block),
-    its folder created. The same setup as the work-order store, which ``ingest`` may not import."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+    """The shared engine (:func:`forewarn.sql.make_engine`) with the SQLite file's folder created;
+    the register checks its parents itself, so SQLite does not enforce foreign keys here."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return forewarn_sql.make_engine(url, busy_timeout_s=busy_timeout_s, foreign_keys=False)
 
 
 def _ms(moment: datetime) -> int:

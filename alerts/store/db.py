@@ -9,36 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from forewarn.sql import make_engine as make_engine  # the store's engine (shared with the register)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
-    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://…``)."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" below own transactions
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def migrate(engine: Engine) -> None:
