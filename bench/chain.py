@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import orjson
 
@@ -219,9 +218,10 @@ def _drop_topics_and_model(run: FleetRun) -> None:
     """The run's topics (a sustained run leaves hundreds of MB on them), InfluxDB database and model;
     folder and logs stay."""
     from kafka import KafkaAdminClient
-    from mlflow import MlflowClient
 
-    from forewarn.settings import MlflowSettings
+    from chain.fleetrun import mlflow_client
+    from forewarn.influx_admin import drop_database
+    from forewarn.settings import InfluxSettings
 
     kafka = run.plan.kafka
     names = [kafka.telemetry_topic, kafka.dlq_topic, kafka.risk_topic, kafka.alerts_topic, kafka.risk_dlq()]
@@ -230,13 +230,10 @@ def _drop_topics_and_model(run: FleetRun) -> None:
         admin.delete_topics([n for n in names if n in admin.list_topics()])
         admin.close()
     influx = run.plan.influx
+    with contextlib.suppress(Exception):  # as the admin: the run's own settings are the writer's
+        drop_database(load(InfluxSettings), influx.database)
     with contextlib.suppress(Exception):
-        query = f'DROP DATABASE "{influx.database}"'
-        httpx.post(f"{influx.url}/query", params={"q": query}, timeout=influx.timeout_s)
-    with contextlib.suppress(Exception):
-        MlflowClient(tracking_uri=load(MlflowSettings).tracking_uri).delete_registered_model(
-            run.plan.model_name
-        )
+        mlflow_client().delete_registered_model(run.plan.model_name)
 
 
 def main() -> None:

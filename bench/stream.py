@@ -272,12 +272,13 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         admin.delete_topics(made_topics)
         admin.close()
         drop_database(influx, database)
-        from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
+
+        from models.tracking import client
 
         if not given:
             with contextlib.suppress(MlflowException):  # training failed before registering it
-                MlflowClient(tracking_uri=mlflow_settings.tracking_uri).delete_registered_model(name)
+                client(mlflow_settings).delete_registered_model(name)
         shutil.rmtree(work, ignore_errors=True)
     return result
 

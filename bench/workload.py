@@ -144,14 +144,21 @@ def default_families(shape: str) -> Sequence[str]:
     return tuple(SOURCE_DEFAULTS[source].get("families", load(ModelsSettings).families))
 
 
+def _client(tracking_uri: str) -> Any:
+    """An authenticating MLflow client of ``tracking_uri`` (the stack's credentials from settings)."""
+    from forewarn.settings import MlflowSettings, load
+    from models.tracking import client
+
+    return client(
+        load(MlflowSettings).model_copy(update={"tracking_uri": tracking_uri, "registry_uri": None})
+    )
+
+
 def registered(name: str, tracking_uri: str) -> dict[str, Any]:
     """An already registered model's champion (``--model``): its version and family, kept afterwards."""
     import mlflow
-    from mlflow import MlflowClient
 
-    version = str(
-        MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, "champion").version
-    )
+    version = str(_client(tracking_uri).get_model_version_by_alias(name, "champion").version)
     mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().model
     return {"name": name, "version": version, "family": getattr(model, "family", None), "given": True}
@@ -178,11 +185,7 @@ def train(
     if out.returncode != 0:
         raise RuntimeError(f"forewarn {' '.join(args)} failed: {out.stderr.strip()[-2000:]}")
     summary: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    from mlflow import MlflowClient
-
-    MlflowClient(tracking_uri=tracking_uri).set_registered_model_alias(
-        name, "champion", str(summary["version"])
-    )
+    _client(tracking_uri).set_registered_model_alias(name, "champion", str(summary["version"]))
     return {
         "name": name,
         "version": str(summary["version"]),

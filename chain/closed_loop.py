@@ -183,16 +183,15 @@ def _judge(run: FleetRun, sim: Simulation, assets: set[str]) -> Outcomes:
 
 
 def _champion(run: FleetRun) -> str | None:
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from chain.fleetrun import _tracking_uri
+    from chain.fleetrun import mlflow_client
 
     try:
-        found = MlflowClient(tracking_uri=_tracking_uri()).get_model_version_by_alias(
-            run.plan.model_name, "champion"
-        )
-    except MlflowException:
+        found = mlflow_client().get_model_version_by_alias(run.plan.model_name, "champion")
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise  # no model, no alias: no champion; 401, 403 or a server error must not read as one
         return None
     return str(found.version)
 

@@ -117,13 +117,14 @@ class FleetRun:
         return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict}
 
     def has_champion(self) -> bool:
-        from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        client = MlflowClient(tracking_uri=_tracking_uri())
+        client = mlflow_client()
         try:
             client.get_model_version_by_alias(self.plan.model_name, "champion")
-        except MlflowException:
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise  # no model, no alias: no champion; a refused login is not an answer
             return False
         return True
 
@@ -401,7 +402,10 @@ def _truth_assets(truth: Path) -> tuple[dict[str, Any], set[str]]:
     return header, assets
 
 
-def _tracking_uri() -> str:
+def mlflow_client() -> Any:
+    """An MLflow client of the stack's tracking server, authenticated as the settings' user
+    (:func:`models.tracking.client`: a bare one gets 401 from the secured stack)."""
     from forewarn.settings import MlflowSettings, load
+    from models.tracking import client
 
-    return load(MlflowSettings).tracking_uri
+    return client(load(MlflowSettings))

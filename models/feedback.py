@@ -36,6 +36,10 @@ from models.labels import LabelError, validate_labels
 from models.predictor import ASSET
 from models.sources import SourceError, TrainingData
 
+LABELS_SOURCE = "labels:"
+"""How a source of work-order labels names itself (``labels:<file>``; combined with the original
+source, ``labels:<file>+<base source>``)."""
+
 MEASUREMENT = "telemetry"
 UNKNOWN_SETTING_DECIMALS = 2
 """Rounding for regime learning of a setting whose source forewarn does not know (C-MAPSS's finest)."""
@@ -260,4 +264,4 @@ def labels_source(path: Path, influx: InfluxSettings, rul_cap_steps: int) -> Tra
         "influx_database": influx.database,
         "step_s": step_s,
     }
-    return TrainingData(frame, columns, f"labels:{path.name}", params, labels=labels, step_s=step_s)
+    return TrainingData(frame, columns, f"{LABELS_SOURCE}{path.name}", params, labels=labels, step_s=step_s)

@@ -47,6 +47,22 @@ def connect(mlflow_settings: MlflowSettings) -> None:
     mlflow.set_registry_uri(mlflow_settings.registry_uri or mlflow_settings.tracking_uri)
 
 
+def client(mlflow_settings: MlflowSettings) -> Any:
+    """An MLflow client of the configured server that authenticates (:func:`connect` first).
+
+    A bare ``MlflowClient(tracking_uri=...)`` sends no credentials, and the stack's MLflow asks for
+    them: each call fails with 401, which a caller reading "no champion" from an ``MlflowException``
+    takes for an answer.
+    """
+    from mlflow import MlflowClient
+
+    connect(mlflow_settings)
+    return MlflowClient(
+        tracking_uri=mlflow_settings.tracking_uri,
+        registry_uri=mlflow_settings.registry_uri or mlflow_settings.tracking_uri,
+    )
+
+
 def log_training(
     result: TrainResult,
     settings: ModelsSettings,

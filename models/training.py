@@ -386,16 +386,30 @@ def evaluate(
         true_rul: true RUL of every row (uncapped).
         points: boolean mask of the rows where RUL is judged (e.g. each test engine's last cycle).
     """
-    features = model.features(readings)
-    rul = model.predict_rul(features)
-    risk = model.risk(rul)
-    failed = failure_within(true_rul, model.horizon_cycles)
-    capped = capped_rul(true_rul[points], model.rul_cap_cycles)
+    rul = model.predict_rul(model.features(readings))
+    return scores(
+        rul, model.risk(rul), true_rul, points, model.rul_cap_cycles, model.horizon_cycles,
+        int(readings[ASSET].nunique()),
+    )  # fmt: skip
+
+
+def scores(
+    rul: np.ndarray,
+    risk: np.ndarray,
+    true_rul: np.ndarray,
+    points: np.ndarray,
+    cap_cycles: int,
+    horizon_cycles: int,
+    n_assets: int,
+) -> EvalMetrics:
+    """:func:`evaluate` on predictions already made (e.g. out of fold, each row by its own model)."""
+    failed = failure_within(true_rul, horizon_cycles)
+    capped = capped_rul(true_rul[points], cap_cycles)
     return EvalMetrics(
         rmse=rmse(rul[points], true_rul[points]),
         phm08_score=phm08_score(rul[points], true_rul[points]),
         pr_auc=pr_auc(risk, failed),
-        n_assets=int(readings[ASSET].nunique()),
+        n_assets=n_assets,
         n_points=int(points.sum()),
         rmse_capped=rmse(rul[points], capped),
         phm08_capped=phm08_score(rul[points], capped),

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from forewarn.settings import MlflowSettings
 from models.metrics import EvalMetrics
@@ -22,6 +23,10 @@ from models.tracking import Registered
 from models.training import TrainResult
 
 log = logging.getLogger(__name__)
+
+LABELLED_ASSETS_ARTIFACT = "labelled_assets.json"
+"""The run artifact naming the labelled (live fleet) assets a version was fitted on: a later retrain
+judges that version only on the others (:func:`models.lifecycle.retrain.retrain`)."""
 
 
 @dataclass(frozen=True)
@@ -92,4 +97,26 @@ def train_and_register(
             result, settings, fit_frame, dataset.data_hash(fit_frame), data.source, holdout, metrics,
             data.params, extra,
         )  # fmt: skip
+    from mlflow import MlflowClient
+
+    seen = labelled_assets(fit_frame["asset_id"].to_numpy(), data.source)
+    MlflowClient().log_dict(registered.run_id, {"assets": seen}, LABELLED_ASSETS_ARTIFACT)
     return Trained(registered, result, metrics, extra)
+
+
+def labelled_assets(assets: Any, source: str) -> list[str]:
+    """The labelled assets among a training frame's ``assets``, by their fleet id.
+
+    A labels source (``labels:...``) holds live assets named as the fleet names them; combined with
+    the original source (:func:`models.lifecycle.base.combine`) they are the ``labels:``-prefixed ones
+    (the base's assets, ``base:``-prefixed, may share names with live ones but are other assets).
+    Any other source holds none.
+    """
+    from models.feedback import LABELS_SOURCE
+    from models.lifecycle.base import LABELS_ASSET_PREFIX
+
+    if not source.startswith(LABELS_SOURCE):
+        return []
+    ids = sorted({str(a) for a in assets})
+    prefixed = [a[len(LABELS_ASSET_PREFIX) :] for a in ids if a.startswith(LABELS_ASSET_PREFIX)]
+    return prefixed or ids

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.lifecycle.watch import LabelTally
 from models.sources import SourceError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,22 @@ def export_labels(out: Path, database_url: str | None = None, timeout_s: float =
     if text:
         log.info("%s", text[-1])
     return out
+
+
+def tally_labels(path: Path, seen: frozenset[str] = frozenset()) -> LabelTally:
+    """The labels in a label file and how many assets a retrain on them would judge: every labelled
+    asset the champion was not fitted on (``seen``), out of fold
+    (:func:`models.lifecycle.retrain.judge_folds`); the retrain then drops labelled assets without
+    telemetry, so this is an upper bound the watch waits for."""
+    from models.feedback import read_label_file
+
+    try:
+        table = read_label_file(path)
+    except SourceError as exc:
+        if "holds no labels" in str(exc):
+            return LabelTally(0, 0)
+        raise
+    return LabelTally(len(table), len(set(table["asset_id"].astype(str)) - seen))
 
 
 def count_labels(path: Path) -> int:

@@ -2,17 +2,24 @@
 against the champion on recently labelled assets neither has seen, then promoted (MANAGED) or left
 awaiting an engineer's approval (MANUAL).
 
-The judge: a seeded share (``FOREWARN_LIFECYCLE_JUDGE_FRACTION``) of the labelled assets is held
-out of training, split by asset and separately among assets with a confirmed fault and the others
-(so the judge sees failures whenever there are some). Both models are scored there with
-:func:`models.training.evaluate` and compared by :func:`models.registry.gate`; beside the gate's
+The judge is cross-fitted: the challenger trains on every label, and every labelled asset is also
+judged by the same recipe fitted without it. The labelled assets are dealt into
+``round(1 / FOREWARN_LIFECYCLE_JUDGE_FRACTION)`` seeded folds (assets with a confirmed fault and the
+others dealt apart, so each fold holds both); per fold the challenger's family is refitted on the
+original source plus the other folds' labels and predicts that fold. The champion never saw any
+labelled asset (they come from the fleet after its training) and is scored on all of them. A single
+held-out share judged RUL on the one or two failures it happened to hold (a closed-loop run's gate
+compared the models on one pump's life); out of fold, every confirmed fault counts, for the price of
+one fit per fold. Both are scored by :func:`models.training.scores` and compared by
+:func:`models.registry.gate`; beside the gate's
 scores, each model's false-alarm rate (the share of judged readings at least the horizon before any
 failure, i.e. healthy, that it scores at risk >= 0.5) and missed failures (confirmed faults whose
 life before them never reached risk 0.5: :func:`models.lead_time.lead_times`) are reported. Fewer
 judge assets than ``MIN_JUDGE_ASSETS`` judge nothing: the gate does not pass, and the event says so.
 
-Pure parts (:func:`split_judge`, :func:`judge`, :func:`verdict`, :func:`decide`) are tested
-without services; :func:`retrain` is the I/O edge (InfluxDB, MLflow).
+Pure parts (:func:`judge_folds`, :func:`judge`, :func:`scored`, :func:`cross_fitted`,
+:func:`verdict`, :func:`decide`) are tested without services; :func:`retrain` is the I/O edge
+(InfluxDB, MLflow).
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ class JudgeScores:
     false_alarm_rate: float  # NaN: no healthy reading judged
     missed_failures: float  # NaN: no timed failure judged
     failures: int
+    per_asset: dict[str, dict[str, float]] = field(default_factory=dict)  # points, rmse, phm08, worst_late
 
     def numbers(self, who: str) -> dict[str, float]:
         m = self.metrics
@@ -78,45 +86,68 @@ class JudgeScores:
         }
 
 
-def split_judge(
-    labels: pd.DataFrame, assets: list[str], fraction: float, seed: int
-) -> tuple[list[str], list[str]]:
-    """(train assets, judge assets) among ``assets``, seeded, split apart among the assets with a
-    confirmed fault and the others so that both kinds are judged when there are some."""
-    from models.training import split_assets
+def judge_folds(labels: pd.DataFrame, assets: list[str], fraction: float, seed: int) -> list[list[str]]:
+    """``assets`` dealt into ``round(1 / fraction)`` folds (at least 2), seeded, the assets with a
+    confirmed fault dealt first and the others after them, so that each fold holds its share of both.
 
+    Every labelled asset is judged once, by a challenger fitted without its fold (cross-fitting):
+    a single held-out share judged the RUL on one or two failures (a closed-loop run's gate compared
+    the models on one pump's life), which a coin could have decided as well.
+    """
+    k = max(2, round(1 / fraction))
     faulty = set(labels.loc[labels["failure_mode"] != NO_FAILURE, "asset_id"].astype(str))
-    train: list[str] = []
-    judge: list[str] = []
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    dealt = 0
     for group in (sorted(a for a in assets if a in faulty), sorted(a for a in assets if a not in faulty)):
-        if not group:
-            continue
-        if len(group) == 1:  # split_assets keeps one for training: a lone asset is judged on alternate seeds
-            (judge if seed % 2 else train).extend(group)
-            continue
-        fit, held = split_assets(np.asarray(group), fraction, seed)
-        train.extend(map(str, fit))
-        judge.extend(map(str, held))
-    return sorted(train), sorted(judge)
+        for i in rng.permutation(len(group)):
+            folds[dealt % k].append(group[int(i)])
+            dealt += 1
+    return [sorted(f) for f in folds if f]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's RUL and risk for each judged reading (``held``: rows with a known RUL)."""
+
+    held: Any  # models.dataset.EvalSet
+    rul: np.ndarray
+    risk: np.ndarray
+
+
+def predict(model: Any, frame: pd.DataFrame, cap: int) -> Predictions:
+    """``model`` on the judge assets' readings with a known RUL (``frame``)."""
+    from models import dataset
+
+    held = dataset.holdout_set(frame.reset_index(drop=True), cap)
+    rul = np.asarray(model.predict_rul(model.features(held.readings)), dtype=np.float64)
+    return Predictions(held, rul, np.asarray(model.risk(rul), dtype=np.float64))
 
 
 def judge(
     model: Any, frame: pd.DataFrame, labels: pd.DataFrame | None, step_s: float | None, cap: int, horizon: int
 ) -> JudgeScores:
-    """Score ``model`` on the judge assets' readings with a known RUL (``frame``).
+    """Score ``model`` on the judge assets' readings with a known RUL (``frame``): :func:`scored`."""
+    return scored(predict(model, frame, cap), labels, step_s, cap, horizon)
 
-    RMSE/PHM08 where the true RUL is within ``cap``, PR-AUC of failing within the model's horizon
-    (:func:`models.training.evaluate`); false alarms among readings more than ``horizon`` before a
+
+def scored(
+    p: Predictions, labels: pd.DataFrame | None, step_s: float | None, cap: int, horizon: int
+) -> JudgeScores:
+    """The judge's scores of predictions, whichever model (or models, one per fold) made them.
+
+    RMSE/PHM08 where the true RUL is within ``cap``, PR-AUC of failing within the horizon
+    (:func:`models.training.scores`); false alarms among readings more than ``horizon`` before a
     failure (or known healthy); missed failures from ``labels`` (timed faults) when readings have times.
     """
-    from models import dataset, training
+    from models import training
     from models.columns import TIME_MS
     from models.lead_time import lead_times
     from models.predictor import ASSET
 
-    held = dataset.holdout_set(frame.reset_index(drop=True), cap)
-    metrics = training.evaluate(model, held.readings, held.true_rul, held.points)
-    risk = np.asarray(model.risk(model.predict_rul(model.features(held.readings))), dtype=np.float64)
+    held, rul, risk = p.held, p.rul, p.risk
+    assets = held.readings[ASSET].astype(str).to_numpy()
+    metrics = training.scores(rul, risk, held.true_rul, held.points, cap, horizon, len(set(assets)))
     healthy = held.true_rul > horizon
     false_alarm_rate = float(np.mean(risk[healthy] >= WARN_RISK)) if healthy.any() else math.nan
     missed, failures = math.nan, 0
@@ -124,7 +155,48 @@ def judge(
         leads = lead_times(held.readings.assign(risk=risk), labels, ASSET, TIME_MS, step_s, WARN_RISK)
         failures = len(leads)
         missed = float(leads["lead_steps"].isna().sum()) if failures else math.nan
-    return JudgeScores(metrics, false_alarm_rate, missed, failures)
+    per_asset = by_asset(assets, rul, held.true_rul, held.points)
+    return JudgeScores(metrics, false_alarm_rate, missed, failures, per_asset)
+
+
+def cross_fitted(fits: list[tuple[Any, pd.DataFrame]], cap: int) -> Predictions:
+    """One prediction set from several (model, its fold's readings) pairs: each fold's readings
+    predicted by the model fitted without them, in one frame (the folds' assets are disjoint)."""
+    from models import dataset
+
+    parts = [predict(model, frame, cap) for model, frame in fits if len(frame)]
+    if not parts:
+        return predict(fits[0][0], fits[0][1], cap)
+    frame = pd.concat([p.held.readings for p in parts], ignore_index=True)
+    return Predictions(
+        dataset.holdout_set(frame, cap),
+        np.concatenate([p.rul for p in parts]),
+        np.concatenate([p.risk for p in parts]),
+    )
+
+
+def by_asset(
+    assets: np.ndarray, rul: np.ndarray, true_rul: np.ndarray, points: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Each judged asset's share of the scores: points, RMSE, PHM08, and ``worst_late``, the most
+    cycles its RUL was predicted beyond the truth.
+
+    The gate's PHM08 sums an exponential over every judged reading, so one asset predicted far too
+    late can outweigh all the others; the breakdown (in the verdict tag) shows the engineer which.
+    """
+    from models.metrics import phm08_score, rmse
+
+    out: dict[str, dict[str, float]] = {}
+    for asset in sorted(set(assets[points])):
+        rows = points & (assets == asset)
+        d = rul[rows] - true_rul[rows]
+        out[str(asset)] = {
+            "points": float(rows.sum()),
+            "rmse": rmse(rul[rows], true_rul[rows]),
+            "phm08": phm08_score(rul[rows], true_rul[rows]),
+            "worst_late": float(d.max()),
+        }
+    return out
 
 
 def verdict(
@@ -136,12 +208,14 @@ def verdict(
     note: str = "",
 ) -> registry.GateDecision:
     """The gate on the judge assets; too few of them (or no challenger score) never passes."""
-    if challenger is None or judge_assets < lifecycle.min_judge_assets:
+    if judge_assets < lifecycle.min_judge_assets:
         why = (
-            f"too few recently labelled assets to judge: {judge_assets} held out, "
+            f"too few recently labelled assets to judge: {judge_assets} judged, "
             f"FOREWARN_LIFECYCLE_MIN_JUDGE_ASSETS={lifecycle.min_judge_assets}"
         )
         return registry.GateDecision(False, (), "; ".join(x for x in (why, note) if x))
+    if challenger is None:
+        return registry.GateDecision(False, (), note or "the challenger was not scored on the judge assets")
     decision = registry.gate(challenger.metrics, None if champion is None else champion.metrics, models)
     if not decision.passed and math.isnan(challenger.metrics.pr_auc):
         note = "; ".join(
@@ -224,6 +298,28 @@ def labels_seen(client: Any, name: str, version: str | None) -> int:
         return 0
 
 
+def champion_seen(client: Any, name: str, version: str | None) -> set[str]:
+    """The labelled assets ``version`` was fitted on (its run's ``labelled_assets.json``; none for a
+    version trained on a fleet or C-MAPSS, or registered before the artifact was written)."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from models.lifecycle.challenger import LABELLED_ASSETS_ARTIFACT
+
+    if version is None:
+        return set()
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        return set()
+    with tempfile.TemporaryDirectory(prefix="forewarn-seen-") as folder:
+        try:
+            path = client.download_artifacts(run_id, LABELLED_ASSETS_ARTIFACT, folder)
+        except (MlflowException, OSError):
+            return set()
+        return {str(a) for a in json.loads(Path(path).read_text())["assets"]}
+
+
 def _base_spec(
     client: Any, name: str, champion: str | None, lifecycle: LifecycleSettings
 ) -> tuple[BaseSpec | None, str]:
@@ -244,6 +340,33 @@ def _without(data: TrainingData, assets: list[str]) -> TrainingData:
     table = None if data.labels is None else data.labels[~data.labels["asset_id"].isin(assets)]
     params = {**data.params, "judge_assets": len(assets)}
     return TrainingData(frame, data.columns, data.source, params, labels=table, step_s=data.step_s)
+
+
+def fold_fits(
+    base: TrainingData | None,
+    labels: TrainingData,
+    folds: list[list[str]],
+    family: str,
+    models: ModelsSettings,
+    judged: pd.DataFrame,
+    step: Callable[[str], None],
+) -> list[tuple[Any, pd.DataFrame]]:
+    """The challenger's recipe fitted once per fold without that fold's labelled assets (the family
+    the full challenger picked, so no family search per fold); each with the fold's judged readings.
+
+    Raises:
+        ValueError: a fold's training failed.
+    """
+    from models import training
+
+    settings = models.model_copy(update={"families": (family,)})
+    fits = []
+    for k, fold in enumerate(folds):
+        step(f"judge: fit without fold {k + 1}/{len(folds)}")
+        data, _ = combine(base, _without(labels, fold))
+        result = training.train(data.frame, settings, data.columns)
+        fits.append((result.model, judged[judged["asset_id"].isin(fold)]))
+    return fits
 
 
 def retrain(
@@ -268,9 +391,11 @@ def retrain(
     n_labels = len(labels_data.labels)
     new_labels = max(n_labels - labels_seen(client, name, champion), 0)
     assets = sorted(labels_data.frame["asset_id"].astype(str).unique())
-    _, judge_assets = split_judge(labels_data.labels, assets, lc.judge_fraction, lc.seed)
-    too_few = len(judge_assets) < lc.min_judge_assets
-    held_out = [] if too_few else judge_assets  # nothing to judge: every labelled asset trains
+    seen = champion_seen(client, name, champion)  # judging the champion on these would flatter it
+    fresh = [a for a in assets if a not in seen]
+    folds = judge_folds(labels_data.labels, fresh, lc.judge_fraction, lc.seed)
+    judgeable = len(fresh) >= lc.min_judge_assets and len(folds) >= 2
+    held_out = fresh if judgeable else []  # each judged out of fold; the challenger trains on all
     spec, why_base = _base_spec(client, name, champion, lc)
     base = None
     if spec is not None:
@@ -278,11 +403,11 @@ def retrain(
             base = load_base(spec, req.models.rul_cap_cycles, lc.cmapss_data_dir, req.models.setting_decimals)
         except (SourceError, OSError, ValueError) as exc:
             why_base = f"{why_base} could not be rebuilt ({exc})"
-    data, how = combine(base, _without(labels_data, held_out))
+    data, how = combine(base, labels_data)
     if base is None:
         how = f"labels only ({why_base})"
-    log.info("retraining %s on %s: %d labels, %d labelled assets, %d held out to judge", name, how,
-             n_labels, len(assets), len(held_out))  # fmt: skip
+    log.info("retraining %s on %s: %d labels, %d labelled assets, %d judged out of fold in %d folds",
+             name, how, n_labels, len(assets), len(held_out), len(folds) if held_out else 0)  # fmt: skip
     trained = train_and_register(data, req.models, req.mlflow, step)
     version = trained.registered.version
     if base is not None:
@@ -316,14 +441,19 @@ def retrain(
     mine = theirs = None
     note = ""
     if held_out:
-        mine = judge(trained.result.model, judged, table, step_s, cap, horizon)
+        try:
+            fits = fold_fits(base, labels_data, folds, trained.result.model.family, req.models, judged, step)
+            mine = scored(cross_fitted(fits, cap), table, step_s, cap, horizon)
+        except ValueError as exc:  # a fold without what training needs (e.g. no failure to calibrate on)
+            note = f"the challenger could not be fitted without each fold of judge assets: {exc}"
         if champion is not None:
             champ_tags = dict(client.get_model_version(name, champion).tags)
             own = {registry.INPUT_COLUMNS_TAG: json.dumps(pyfunc.input_columns(trained.result.model))}
             if registry.same_inputs(own, champ_tags):
                 theirs = judge(tracking.load_fitted(name, champion), judged, table, step_s, cap, horizon)
             else:
-                note = f"champion version {champion} takes other inputs: judged on the absolute ceilings"
+                other = f"champion version {champion} takes other inputs: judged on the absolute ceilings"
+                note = "; ".join(x for x in (note, other) if x)
     decision = verdict(mine, theirs, len(held_out), req.models, lc, note)
     numbers: dict[str, float] = {"judge_assets": float(len(held_out))}
     if mine is not None:
@@ -336,7 +466,9 @@ def retrain(
         {"passed": decision.passed, "champion_version": champion, "judge_assets": len(held_out),
          "numbers": {k: v for k, v in numbers.items() if not math.isnan(v)},
          "checks": [{"metric": m, "passed": ok, "rule": r} for m, ok, r in decision.checks],
-         "note": decision.note}
+         "note": decision.note,
+         "assets": {"challenger": {} if mine is None else mine.per_asset,
+                    "champion": {} if theirs is None else theirs.per_asset}}
     )  # fmt: skip
     client.set_model_version_tag(name, version, registry.JUDGED, verdict_json)
     against = f"champion v{champion}" if champion else "no champion"

@@ -26,9 +26,9 @@ from typing import Any
 
 from forewarn.settings import InfluxSettings, MlflowSettings
 from models.events import ModelEvent, record
-from models.lifecycle.labels_feed import count_labels, export_labels
+from models.lifecycle.labels_feed import export_labels, tally_labels
 from models.lifecycle.settings import LifecycleSettings
-from models.lifecycle.watch import Watcher
+from models.lifecycle.watch import LabelTally, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +111,15 @@ def watcher(
     from mlflow import MlflowClient
 
     from models import registry, tracking
-    from models.lifecycle.retrain import labels_seen
+    from models.lifecycle.retrain import champion_seen, labels_seen
 
     tracking.connect(mlflow)
     client = MlflowClient()
 
-    def count() -> int:
+    def count() -> LabelTally:
+        seen = champion_seen(client, name, registry.version_by_alias(client, name, tracking.CHAMPION))
         with latest_labels(lifecycle, database_url) as path:
-            return count_labels(path)
+            return tally_labels(path, frozenset(seen))
 
     def seen() -> int:
         return labels_seen(client, name, registry.version_by_alias(client, name, tracking.CHAMPION))

@@ -9,6 +9,10 @@ a check finds no drift or a retrain runs. A retrain starts when
 - (schedule) ``retrain_every_s`` (0 = off) passed since the last retrain (or the start), and at
   least one label arrived since: the same labels would only build the same challenger again.
 
+and in both cases only once the labelled assets are enough to judge a challenger (the judge's share
+of them reaches ``min_judge_assets``): a challenger that cannot be judged is refused, so building one
+spends the labels' turn for nothing (a closed-loop run saw exactly that: the first drift retrain came
+with 7 labels, none held out to judge, was refused, and too few labels came after it for another).
 "Since the last retrain", not "since the alarm": labels the last challenger already saw cannot
 teach the next one anything, while faults confirmed while the drift was building up (before the
 sliding window crossed the threshold) are exactly what the new challenger needs; and work orders
@@ -40,6 +44,14 @@ MAX_WAIT_S = 5.0
 """The longest the loop sleeps at once (a stop is seen at once anyway: the wait is the stop event's)."""
 
 
+@dataclass(frozen=True)
+class LabelTally:
+    """What the label store holds now: its labels, and how many assets the judge would hold out."""
+
+    labels: int
+    judge_assets: int
+
+
 @dataclass
 class WatchState:
     """What the service remembers between ticks (a few numbers, however long it runs)."""
@@ -67,10 +79,17 @@ def drift_numbers(report: Any) -> dict[str, float]:
 
 
 def retrain_reason(
-    state: WatchState, now_s: float, settings: LifecycleSettings, new_labels: int | None
+    state: WatchState,
+    now_s: float,
+    settings: LifecycleSettings,
+    new_labels: int | None,
+    judge_assets: int | None = None,
 ) -> str | None:
     """Why a retrain is due now ("drift alarm", "schedule"), or None. ``new_labels`` None: unknown yet
-    (the caller asks :func:`may_retrain` first and counts labels only when one could be due)."""
+    (the caller asks :func:`may_retrain` first and counts labels only when one could be due);
+    ``judge_assets`` below ``min_judge_assets``: none is due, whatever else holds."""
+    if judge_assets is not None and judge_assets < settings.min_judge_assets:
+        return None
     since = now_s - (state.last_retrain_s if state.last_retrain_s is not None else -math.inf)
     enough = new_labels is not None and new_labels >= settings.min_new_labels
     if state.alarm_pending and since >= settings.cooldown_s and enough:
@@ -106,7 +125,7 @@ class Watcher:
         settings: the lifecycle settings.
         check: ``check(now_ms)`` → a drift report (``alarm``, ``skipped``, ``model_version``,
             ``note()``, ``worst``).
-        count_labels: labels in the work-order store now.
+        count_labels: the label store now (:class:`LabelTally`).
         champion_labels: labels the champion was trained on.
         retrain: ``retrain(why)`` runs one retrain (its result is logged).
         record: writes a model event.
@@ -119,7 +138,7 @@ class Watcher:
         name: str,
         settings: LifecycleSettings,
         check: Callable[[int], Any],
-        count_labels: Callable[[], int],
+        count_labels: Callable[[], LabelTally],
         champion_labels: Callable[[], int],
         retrain: Callable[[str], Any],
         record: Callable[[ModelEvent], Any],
@@ -143,10 +162,15 @@ class Watcher:
         self._drift(now)
         # a retrain is considered at the drift checks' pace: counting labels runs the store's export
         if may_retrain(state, now, settings):
-            count = self._count()
+            tally = self._count()
+            count = tally.labels
             baseline = state.labels_at_retrain if state.labels_at_retrain is not None else self._seen()
-            reason = retrain_reason(state, now, settings, count - baseline)
+            reason = retrain_reason(state, now, settings, count - baseline, tally.judge_assets)
             if reason is None:
+                if tally.judge_assets < settings.min_judge_assets:
+                    log.info("no retrain of %s yet: %d labels would hold out %d assets to judge, fewer than"
+                             " FOREWARN_LIFECYCLE_MIN_JUDGE_ASSETS=%d", self.name, count,
+                             tally.judge_assets, settings.min_judge_assets)  # fmt: skip
                 return
             # before the retrain: one that fails waits for the cooldown (or the schedule) like one that ran
             state.last_retrain_s, state.labels_at_retrain, state.alarm_pending = now, count, False

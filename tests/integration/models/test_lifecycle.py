@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner, Result
 
 from chain.cli import app
-from forewarn.contracts.labels import write_label_file
+from forewarn.contracts.labels import NO_FAILURE, Label, write_label_file
 from forewarn.influx import query
 from forewarn.settings import InfluxSettings
 from infra.stack.service import StackContext
@@ -44,14 +44,28 @@ class Lifecycle:
             "FOREWARN_INFLUX_DATABASE": database,
             "FOREWARN_LIFECYCLE_EVENT_RETRY_BUDGET_S": "2",
         }
-        history = fleet_history(
-            assets=assets, steps=240, interval_s=2.0, seed=31, failing_share=1.0, rul_cap_steps=60
-        )
-        store_telemetry(self.influx, history.readings)
         self.labels = tmp_path / "labels.csv"
-        write_label_file(work_order_labels(history.labels), self.labels)
-        self.n_labels = len(history.labels)
+        self.written: list[Label] = []
+        self.more_labels(assets, seed=31, prefix="pump")
         self.client = MlflowClient(tracking_uri=stack.mlflow.tracking_uri)
+
+    def more_labels(self, assets: int, seed: int, prefix: str) -> None:
+        """Another fleet's telemetry into the database and its work-order outcomes into the label file."""
+        history = fleet_history(
+            assets=assets, steps=240, interval_s=2.0, seed=seed, failing_share=1.0, rul_cap_steps=60,
+            asset_prefix=prefix,
+        )  # fmt: skip
+        store_telemetry(self.influx, history.readings)
+        self.written += work_order_labels(history.labels)
+        write_label_file(self.written, self.labels)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.written)
+
+    @property
+    def n_faults(self) -> int:
+        return sum(label.failure_mode != NO_FAILURE for label in self.written)
 
     def run(self, *args: str, **env: str) -> Result:
         return CliRunner().invoke(app, list(args), env={**self.env, **env})
@@ -67,10 +81,10 @@ class Lifecycle:
         self.client.set_registered_model_alias(self.name, "champion", version)  # the test's starting point
         return version
 
-    def retrain(self, policy: str) -> dict[str, object]:
+    def retrain(self, policy: str, **env: str) -> dict[str, object]:
         result = self.run(
             "models", "retrain", "--name", self.name, "--labels", str(self.labels), "--policy", policy,
-            "--families", "ridge", "--why", "test", *SMALL,
+            "--families", "ridge", "--why", "test", *SMALL, **env,
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -100,13 +114,13 @@ def test_managed_promotes_a_better_challenger_manual_waits_for_approval(
     second = str(managed["version"])
     assert managed["decision"] == "promoted", managed
     assert managed["champion_version"] == first
-    assert managed["judge_assets"] == 3  # 30 % of the 10 labelled assets, never trained on
+    assert managed["judge_assets"] == 10  # every labelled asset, out of fold: the champion saw none
     assert managed["labels"] == world.n_labels  # every fault and an end-of-run `none` per asset
     assert managed["source"] == "labels:labels.csv+fleet:assets=12,steps=200,interval_s=2,seed=5"
     assert "labels + fleet:" in str(managed["note"])
     assert float(managed["challenger_rmse"]) < float(managed["champion_rmse"])  # type: ignore[arg-type]
     assert managed["challenger_false_alarm_rate"] is not None
-    assert managed["judged_failures"] == 3
+    assert managed["judged_failures"] == world.n_faults  # every confirmed fault judges, not a share
     assert world.champion() == second
     assert world.tagged(second) == ["retrain", "gate_passed", "promoted"]
     version = world.client.get_model_version(world.name, second)
@@ -116,10 +130,24 @@ def test_managed_promotes_a_better_challenger_manual_waits_for_approval(
     run = world.client.get_run(str(version.run_id))
     assert run.data.params["base_sim_failing_share"] == "0.5"  # the rebuilt base source, recorded
 
-    # MANUAL: the same data builds the same model, which passes against its twin, then waits
-    manual = world.retrain("MANUAL")
+    path = world.client.download_artifacts(str(version.run_id), "labelled_assets.json", str(tmp_path))
+    seen = set(json.loads(Path(path).read_text())["assets"])  # what the new champion was fitted on
+    assert seen
+    assert seen <= {label.asset_id for label in world.written}
+
+    world.more_labels(10, seed=32, prefix="pumpb")
+    # MANUAL: the policy is what is under test here, so the gate is lenient
+    lenient = {
+        "FOREWARN_MODELS_GATE_MAX_RMSE_RATIO": "3",
+        "FOREWARN_MODELS_GATE_MAX_PHM08_RATIO": "100",
+        "FOREWARN_MODELS_GATE_MAX_PR_AUC_DROP": "1",
+    }
+    manual = world.retrain("MANUAL", **lenient)
     third = str(manual["version"])
     assert manual["decision"] == "awaiting_approval", manual
+    # judged: the ten new pumps and those of the first ten the champion's training held out, never
+    # the ones it was fitted on (scored on those, it would look better than it is)
+    assert manual["judge_assets"] == 20 - len(seen)
     assert world.champion() == second
     assert "forewarn.awaiting_approval" in world.client.get_model_version(world.name, third).tags
     assert world.tagged(third) == ["retrain", "gate_passed", "awaiting_approval"]
@@ -153,11 +181,11 @@ def test_managed_promotes_a_better_challenger_manual_waits_for_approval(
 def test_too_few_labelled_assets_to_judge_never_promotes(
     stack: StackContext, influx_database: str, tmp_path: Path
 ) -> None:
-    world = Lifecycle(stack, influx_database, tmp_path, assets=4)
+    world = Lifecycle(stack, influx_database, tmp_path, assets=2)
     first = world.champion_of_a_fleet()
     report = world.retrain("MANAGED")
     assert report["decision"] == "refused"
-    assert report["judge_assets"] == 0  # 1 of 4 would be held out, fewer than 3: all train, none judge
+    assert report["judge_assets"] == 0  # 2 labelled assets, fewer than 3: all train, none judge
     assert "too few recently labelled assets to judge" in str(report["note"])
     assert world.champion() == first
     refused = [p for p in world.points() if p["action"] == "gate_refused"]

@@ -19,7 +19,16 @@ from forewarn.settings import InfluxSettings
 from models.columns import SourceColumns
 from models.events import TAG_VALUE_LIMIT, ModelAction, ModelEvent, events_of, record
 from models.lifecycle.base import champion_base, combine, parse_source
-from models.lifecycle.retrain import Decision, JudgeScores, decide, split_judge, verdict
+from models.lifecycle.retrain import (
+    Decision,
+    JudgeScores,
+    cross_fitted,
+    decide,
+    judge,
+    judge_folds,
+    scored,
+    verdict,
+)
 from models.lifecycle.settings import LifecycleSettings, Policy
 from models.metrics import EvalMetrics
 from models.settings import ModelsSettings
@@ -90,17 +99,60 @@ def test_an_event_without_influx_is_a_registry_tag_only() -> None:
     assert done.problems == ()
 
 
-def test_the_judge_split_is_seeded_by_asset_and_holds_out_failures_and_sound_assets() -> None:
+def test_the_judge_folds_deal_every_asset_once_with_failures_and_sound_assets_in_each() -> None:
     faulty = [f"f{i}" for i in range(10)]
     sound = [f"s{i}" for i in range(10)]
     labels = pd.DataFrame({"asset_id": faulty + sound, "failure_mode": ["bearing_wear"] * 10 + ["none"] * 10})
-    train, judge = split_judge(labels, faulty + sound, 0.3, seed=0)
-    assert sorted(train + judge) == sorted(faulty + sound)
-    assert not set(train) & set(judge)
-    assert sum(a.startswith("f") for a in judge) == 3
-    assert sum(a.startswith("s") for a in judge) == 3
-    assert split_judge(labels, faulty + sound, 0.3, seed=0) == (train, judge)
-    assert split_judge(labels, faulty + sound, 0.3, seed=1)[1] != judge
+    folds = judge_folds(labels, faulty + sound, 0.3, seed=0)
+    assert len(folds) == 3
+    assert sorted(a for f in folds for a in f) == sorted(faulty + sound)
+    for fold in folds:
+        assert 3 <= sum(a.startswith("f") for a in fold) <= 4
+        assert 6 <= len(fold) <= 7
+    assert judge_folds(labels, faulty + sound, 0.3, seed=0) == folds
+    assert judge_folds(labels, faulty + sound, 0.3, seed=1) != folds
+    assert len(judge_folds(labels, faulty + sound, 0.5, seed=0)) == 2
+
+
+def test_few_assets_give_fewer_folds_and_three_failures_land_in_three_folds() -> None:
+    labels = pd.DataFrame({"asset_id": ["a", "b", "c", "d"], "failure_mode": ["seal_leak"] * 3 + ["none"]})
+    folds = judge_folds(labels, ["a", "b", "c", "d"], 0.3, seed=4)
+    assert sorted(a for f in folds for a in f) == ["a", "b", "c", "d"]
+    assert all(len({"a", "b", "c"} & set(f)) == 1 for f in folds)
+    assert judge_folds(labels, ["a"], 0.3, seed=0) == [["a"]]
+
+
+class OffsetModel:
+    """A model whose RUL is the reading's cycle plus ``offset`` (enough to tell who predicted what)."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def features(self, readings: pd.DataFrame) -> pd.DataFrame:
+        return readings
+
+    def predict_rul(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(features["cycle"].to_numpy(dtype=np.float64) + self.offset)
+
+    def risk(self, rul: np.ndarray) -> np.ndarray:
+        return (rul < 10).astype(np.float64)
+
+
+def test_cross_fitted_predictions_are_each_folds_own_model_and_score_like_one_model() -> None:
+    frame = pd.DataFrame({
+        "asset_id": ["a"] * 3 + ["b"] * 3, "cycle": [1.0, 2, 3] * 2, "rul_cycles": [30.0, 29, 28, 3, 2, 1],
+    })  # fmt: skip
+    a, b = frame[frame["asset_id"] == "a"], frame[frame["asset_id"] == "b"]
+    p = cross_fitted([(OffsetModel(100.0), a), (OffsetModel(0.0), b)], cap=125)
+    assert p.rul.tolist() == [101.0, 102, 103, 1, 2, 3]
+    assert p.held.readings["asset_id"].tolist() == ["a"] * 3 + ["b"] * 3
+    # one model that predicts the same numbers gets the same scores
+    same = scored(p, None, None, 125, 5)
+    one = judge(OffsetModel(0.0), frame.assign(cycle=[101.0, 102, 103, 1, 2, 3]), None, None, 125, 5)
+    assert same.metrics == one.metrics
+    assert same.per_asset == one.per_asset
+    assert same.per_asset["a"]["worst_late"] == 103.0 - 28.0
+    assert same.per_asset["b"]["rmse"] == pytest.approx(np.sqrt((4 + 0 + 4) / 3))
 
 
 def scores(rmse: float, pr_auc: float = 0.8) -> JudgeScores:
@@ -114,7 +166,10 @@ def test_the_verdict_compares_on_the_judge_assets_and_needs_enough_of_them() -> 
     assert not verdict(scores(13.0), scores(12.0), 5, models, lifecycle).passed
     few = verdict(scores(10.0), scores(12.0), 2, models, lifecycle)
     assert not few.passed
-    assert "too few recently labelled assets to judge: 2 held out" in few.note
+    assert "too few recently labelled assets to judge: 2 judged" in few.note
+    unscored = verdict(None, scores(12.0), 5, models, lifecycle, "a fold could not be fitted")
+    assert not unscored.passed
+    assert unscored.note == "a fold could not be fitted"
     blind = verdict(scores(10.0, math.nan), None, 5, models, lifecycle)
     assert not blind.passed
     assert "no confirmed failure" in blind.note
@@ -208,3 +263,25 @@ def test_the_champions_source_is_rebuilt_from_its_tags_and_params() -> None:
     assert parse_source("cmapss:fd003") is not None
     with pytest.raises(SourceError, match="cannot rebuild"):
         parse_source("fleet:assets=2")
+
+
+@pytest.mark.parametrize(
+    ("assets", "source", "expected"),
+    [
+        (
+            ["base:pump-1", "labels:pump-1", "labels:pump-7", "base:e3"],
+            "labels:l.csv+fleet:assets=9",
+            ["pump-1", "pump-7"],
+        ),
+        (["pump-2", "pump-1", "pump-2"], "labels:l.csv", ["pump-1", "pump-2"]),
+        (["pump-1", "pump-2"], "fleet:assets=2,steps=9,interval_s=1,seed=0", []),
+        (["1", "2"], "cmapss:FD001", []),
+    ],
+)
+def test_a_version_records_the_labelled_assets_it_saw_by_their_fleet_names(
+    assets: list[str], source: str, expected: list[str]
+) -> None:
+    """A base fleet's ``pump-1`` is not the live ``pump-1``: only the labelled ones count as seen."""
+    from models.lifecycle.challenger import labelled_assets
+
+    assert labelled_assets(np.asarray(assets), source) == expected

@@ -7,13 +7,15 @@ The same loop runs against the real services in ``tests/integration/models/test_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from models.events import ModelAction, ModelEvent
 from models.lifecycle.settings import LifecycleSettings
-from models.lifecycle.watch import Watcher, may_retrain, retrain_reason
+from models.lifecycle.watch import LabelTally, Watcher, may_retrain, retrain_reason
 
 
 @dataclass
@@ -43,6 +45,7 @@ class World:
         self.now = 1_000_000.0
         self.alarm = False
         self.labels = 0
+        self.judge_assets = 99  # enough to judge unless a test says otherwise
         self.champion_labels = 0
         self.events: list[ModelEvent] = []
         self.retrains: list[tuple[float, str]] = []
@@ -51,7 +54,8 @@ class World:
         self.decision = "promoted"
         self.stop_at = self.now + stop_after_s
         self.watcher = Watcher(
-            "pumps", settings, self.check, lambda: self.labels, lambda: self.champion_labels, self.retrain,
+            "pumps", settings, self.check, lambda: LabelTally(self.labels, self.judge_assets),
+            lambda: self.champion_labels, self.retrain,
             self.events.append, lambda: self.now, self.wait,
         )  # fmt: skip
 
@@ -225,6 +229,34 @@ def test_retrain_reason(
         assert may_retrain(state, now, s)
 
 
+def test_retrain_reason_waits_for_enough_assets_to_judge() -> None:
+    from models.lifecycle.watch import WatchState
+
+    now = 10_000.0
+    state = WatchState(started_s=now - 5000, next_drift_s=now, alarm_pending=True)
+    s = settings(min_judge_assets=3, retrain_every_s=1000.0)
+    assert retrain_reason(state, now, s, 30, judge_assets=2) is None
+    assert retrain_reason(state, now, s, 30, judge_assets=3) == "drift alarm, 30 new labels"
+    state.alarm_pending = False
+    assert retrain_reason(state, now, s, 30, judge_assets=2) is None  # the schedule waits too
+    assert retrain_reason(state, now, s, 30, judge_assets=3) == "schedule (every 1000 s), 30 new labels"
+
+
+def test_a_drift_alarm_waits_until_the_labels_can_judge_a_challenger_then_retrains_once() -> None:
+    """Enough new labels but too few assets to hold out: no retrain (it would be refused unjudged and
+    spend the labels' turn); the first tick at which the judge's share reaches the minimum retrains."""
+    world = World(settings(min_new_labels=3, min_judge_assets=3))
+    world.alarm = True
+    world.labels = 7
+    world.judge_assets = 2
+    world.advance(200)
+    assert world.retrains == []
+    world.judge_assets = 3
+    world.labels = 9
+    world.advance(15)
+    assert [why for _, why in world.retrains] == ["drift alarm, 9 new labels"]
+
+
 @pytest.mark.parametrize(("decision", "retries"), [("refused", 2), ("promoted", 1), ("awaiting_approval", 1)])
 def test_a_refused_challenger_keeps_the_drift_alarm_pending_for_the_next_labels(
     decision: str, retries: int
@@ -245,3 +277,25 @@ def test_a_refused_challenger_keeps_the_drift_alarm_pending_for_the_next_labels(
     world.labels = 6
     world.advance(30)
     assert len(world.retrains) == retries
+
+
+def test_the_tally_counts_labels_and_the_assets_a_retrain_would_judge(tmp_path: Path) -> None:
+    """Every labelled asset is judged out of fold, so the watch waits for that many distinct assets."""
+    from forewarn.contracts.labels import NO_FAILURE, Label, LabelSource, write_label_file
+    from models.lifecycle.labels_feed import tally_labels
+
+    seen = datetime(2026, 1, 1, tzinfo=UTC)
+    labels = [
+        Label(asset_id=f"pump-{i % 4}", ts=seen + timedelta(minutes=i), failure_mode=mode, source=source)
+        for i in range(11)
+        for mode, source in [
+            ("seal_leak", LabelSource.WORK_ORDER) if i % 3 == 0 else (NO_FAILURE, LabelSource.FALSE_ALARM)
+        ]
+    ]
+    path = tmp_path / "labels.csv"
+    write_label_file(labels, path)
+    assert tally_labels(path) == LabelTally(11, 4)
+    # the champion was fitted on two of them: only the other two can judge it fairly
+    assert tally_labels(path, frozenset({"pump-0", "pump-3", "pump-9"})) == LabelTally(11, 2)
+    path.write_text(path.read_text().splitlines()[0] + "\n")  # the header only: no label yet
+    assert tally_labels(path) == LabelTally(0, 0)
