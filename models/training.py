@@ -200,7 +200,8 @@ def train(
 
     Args:
         readings: run-to-failure readings with ``asset_id``, ``cycle``, settings, sensors and
-            ``rul_cycles`` (true RUL; rows with NaN RUL are censored and skipped); optionally
+            ``rul_cycles`` (true RUL; rows with NaN RUL are censored: the regime normaliser learns
+            from them, the regressor skips them); optionally
             ``failure_mode`` (the coming failure's mode), which trains the failure-mode classifier
             when at least two named modes occur within the RUL cap.
         settings: families, folds, cap, horizon, windows.
@@ -209,10 +210,14 @@ def train(
     """
     step = progress or (lambda _: None)
     started = time.perf_counter()
-    readings = readings[readings["rul_cycles"].notna()]
+    # the regimes' statistics need no label: censored readings (after an asset's last known failure,
+    # or a live pump whose outcome is not known yet) are the fleet's telemetry all the same, and after
+    # a change they are most of what shows the new operating point; leaving them out learned a new
+    # duty point from the few labelled readings, mostly the run-up of failing pumps
     normaliser = fit_regimes(
         readings, columns.settings, columns.sensors, columns.setting_decimals, settings.regime_min_rows
     )
+    readings = readings[readings["rul_cycles"].notna()]
     spec = FeatureSpec(
         sensors=normaliser.informative_sensors(), windows=settings.windows, age=columns.cycle_is_age
     )

@@ -199,6 +199,25 @@ def by_asset(
     return out
 
 
+WORST_ASSETS = 5
+"""How many judged assets the verdict tag details: those that cost each model most (a tag is bounded)."""
+
+
+def worst_assets(mine: JudgeScores | None, theirs: JudgeScores | None) -> dict[str, dict[str, Any]]:
+    """Per model, the ``WORST_ASSETS`` judged assets with the highest PHM08 share, and the other
+    model's figures on the same assets (so the tag stays small however many assets were judged)."""
+    scores = {
+        "challenger": {} if mine is None else mine.per_asset,
+        "champion": {} if theirs is None else theirs.per_asset,
+    }
+    picked: set[str] = set()
+    for per_asset in scores.values():
+        picked |= set(sorted(per_asset, key=lambda a: -per_asset[a]["phm08"])[:WORST_ASSETS])
+    return {
+        who: {a: per_asset[a] for a in sorted(picked) if a in per_asset} for who, per_asset in scores.items()
+    }
+
+
 def verdict(
     challenger: JudgeScores | None,
     champion: JudgeScores | None,
@@ -467,8 +486,7 @@ def retrain(
          "numbers": {k: v for k, v in numbers.items() if not math.isnan(v)},
          "checks": [{"metric": m, "passed": ok, "rule": r} for m, ok, r in decision.checks],
          "note": decision.note,
-         "assets": {"challenger": {} if mine is None else mine.per_asset,
-                    "champion": {} if theirs is None else theirs.per_asset}}
+         "assets": worst_assets(mine, theirs)}
     )  # fmt: skip
     client.set_model_version_tag(name, version, registry.JUDGED, verdict_json)
     against = f"champion v{champion}" if champion else "no champion"

@@ -46,7 +46,7 @@ MAX_WAIT_S = 5.0
 
 @dataclass(frozen=True)
 class LabelTally:
-    """What the label store holds now: its labels, and how many assets the judge would hold out."""
+    """What the label store holds now: its labels, and how many assets a retrain could judge on."""
 
     labels: int
     judge_assets: int
@@ -168,9 +168,9 @@ class Watcher:
             reason = retrain_reason(state, now, settings, count - baseline, tally.judge_assets)
             if reason is None:
                 if tally.judge_assets < settings.min_judge_assets:
-                    log.info("no retrain of %s yet: %d labels would hold out %d assets to judge, fewer than"
-                             " FOREWARN_LIFECYCLE_MIN_JUDGE_ASSETS=%d", self.name, count,
-                             tally.judge_assets, settings.min_judge_assets)  # fmt: skip
+                    log.info("no retrain of %s yet: %d labels, %d assets the champion was not fitted on"
+                             " to judge it, fewer than FOREWARN_LIFECYCLE_MIN_JUDGE_ASSETS=%d",
+                             self.name, count, tally.judge_assets, settings.min_judge_assets)  # fmt: skip
                 return
             # before the retrain: one that fails waits for the cooldown (or the schedule) like one that ran
             state.last_retrain_s, state.labels_at_retrain, state.alarm_pending = now, count, False

@@ -25,12 +25,12 @@ from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique
 
-# Out of the default run since 3 Dec 2026 (`pytest -m loop tests/e2e/test_closed_loop.py`): with the
-# stack secured it failed twice in two runs, once on a quiet machine. The first drift retrain came with
-# 7 labels (none held out to judge) and was refused; the second, with 17 labels and 5 judge assets, beat
-# the champion on RMSE, PR-AUC and false alarms but was refused on the PHM08 score (662,125 vs 36,447),
-# and too few labels came after it for a third. Whether the loop closes depends on when the crews'
-# labels arrive relative to the alarm: the scenario needs a gate or a label policy that does not.
+# Out of the default run (about 7 minutes; `pytest -m loop tests/e2e/test_closed_loop.py`). It failed in both
+# runs of 2 Dec 2026, after the stack was secured: this scenario's own champion lookup sent no MLflow
+# credentials, so the 401 read as "no champion" and no promotion was ever seen; the watch also retrained
+# before the labels could judge a challenger (7 labels, none held out), and the gate judged RUL on one or
+# two pumps. Since 3 Dec the lookup authenticates, the watch waits until the labels can judge, and every
+# labelled asset the champion was not fitted on is judged out of fold (models/lifecycle/retrain.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.loop]
 
 

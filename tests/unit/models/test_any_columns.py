@@ -106,3 +106,22 @@ def test_source_columns_are_checked() -> None:
         SourceColumns(("a", "b"), ("s",), (1,))
     with pytest.raises(ValueError, match="both setting and sensor"):
         SourceColumns(("a",), ("a",), (1,))
+
+
+def test_the_regimes_learn_from_censored_readings_too(pumps: FleetHistory) -> None:
+    """A new operating point seen only in readings whose outcome is not known yet (a site moved to
+    a new duty point, its pumps not failed since) is still a regime with its own statistics: the
+    normaliser needs no label, and without those readings it would learn nothing of the new point."""
+    readings = pumps.readings
+    late = readings.groupby("asset_id")["seq"].transform("max") - readings["seq"] < 40
+    moved = readings.copy()
+    moved.loc[late, "speed_setpoint_rpm"] += 500.0  # a setpoint no labelled reading has
+    moved.loc[late, "vibration_mm_s"] += 3.0
+    moved.loc[late, "rul_cycles"] = np.nan  # their outcome is unknown
+    model = train(moved, SMALL, FLEET_COLUMNS).model
+    regimes = model.normaliser.assign(moved)
+    new = np.unique(regimes[late.to_numpy()])
+    assert not set(new) & set(np.unique(regimes[~late.to_numpy()]))  # the new point is its own regime(s)
+    assert sum(model.normaliser.counts[r] for r in new) == int(late.sum())
+    z = model.normaliser.transform(moved.loc[late])["vibration_mm_s"]
+    assert abs(float(z.mean())) < 0.5  # normalised against its own level, not 3 mm/s above the others

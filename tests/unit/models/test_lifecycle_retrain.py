@@ -285,3 +285,23 @@ def test_a_version_records_the_labelled_assets_it_saw_by_their_fleet_names(
     from models.lifecycle.challenger import labelled_assets
 
     assert labelled_assets(np.asarray(assets), source) == expected
+
+
+def test_the_verdict_details_only_the_assets_that_cost_each_model_most() -> None:
+    from models.lifecycle.retrain import WORST_ASSETS, worst_assets
+
+    def per_asset(costs: dict[str, float]) -> JudgeScores:
+        detail = {a: {"points": 10.0, "rmse": 1.0, "phm08": c, "worst_late": 1.0} for a, c in costs.items()}
+        return JudgeScores(scores(1.0).metrics, 0.0, 0.0, 0, detail)
+
+    mine = per_asset({f"p{i}": float(i) for i in range(200)})
+    theirs = per_asset({f"p{i}": float(1000 - i) for i in range(200)})
+    shown = worst_assets(mine, theirs)
+    worst_mine = {f"p{i}" for i in range(200 - WORST_ASSETS, 200)}
+    worst_theirs = {f"p{i}" for i in range(WORST_ASSETS)}
+    assert set(shown["challenger"]) == set(shown["champion"]) == worst_mine | worst_theirs
+    assert shown["champion"]["p0"]["phm08"] == 1000.0
+    assert worst_assets(mine, None) == {
+        "challenger": {a: mine.per_asset[a] for a in sorted(worst_mine)},
+        "champion": {},
+    }
