@@ -33,6 +33,7 @@ from tests.integration.ingest.conftest import IngestEnv, read_topic, telemetry_r
 pytestmark = pytest.mark.integration
 SEED = int(os.environ.get("FOREWARN_FUZZ_SEED", "20261203"))
 STALL_S = 60.0
+WINDOW = 20_000  # messages published and not yet acknowledged, at most (see _publish_all)
 
 
 def test_5000_hostile_messages_are_each_forwarded_or_dead_lettered_for_what_is_wrong(
@@ -94,14 +95,25 @@ def _topic(site: str, asset: str) -> str:
     return f"forewarn/{site}/{asset}/telemetry"
 
 
+def _wait_acks(done: threading.Condition, acked: list[str], at_least: int, total: int) -> None:
+    """Until ``at_least`` PUBACKs came; a stall fails (60 s without one), not a slow machine."""
+    with done:
+        while len(acked) < at_least:
+            before = len(acked)
+            done.wait(STALL_S)
+            assert len(acked) > before, f"{len(acked)}/{total} PUBACKs, none for {STALL_S:.0f} s"
+
+
 def _publish_all(stack: StackContext, site: str, cases: list[Case]) -> None:
     """Publish every case at QoS 1, many in flight; fail if the broker refused any."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fuzz-{uuid.uuid4().hex[:8]}",
                          protocol=mqtt.MQTTv5)  # fmt: skip
     client.username_pw_set(site, stack.mqtt.site_password(site))
     client.max_queued_messages_set(0)
-    # PUBACKs are counted, not keyed by packet id: ids are 16-bit, so more than 65,535 messages in
-    # flight reuse them (the first 100,000 run stopped at exactly 65,535 distinct ids)
+    # Packet ids are 16-bit and paho keeps its outgoing messages in a dict keyed by them: with more
+    # than 65,535 queued at once, later ones overwrite earlier ones, which are then never sent (two
+    # 100,000 runs stalled at 67,939 and 69,904 PUBACKs). So at most WINDOW are unacknowledged at a
+    # time, and PUBACKs are counted, not keyed by id.
     acked: list[str] = []
     done = threading.Condition()
     connected = threading.Event()
@@ -117,15 +129,10 @@ def _publish_all(stack: StackContext, site: str, cases: list[Case]) -> None:
     client.loop_start()
     try:
         assert connected.wait(10)
-        for c in cases:
+        for sent, c in enumerate(cases):
+            _wait_acks(done, acked, sent - WINDOW + 1, len(cases))
             client.publish(_topic(site, c.asset), c.payload, qos=1)
-        # a stall fails, not a slow machine: 60 s without a PUBACK (100,000 messages took from
-        # minutes on a quiet machine to more than half an hour beside other runs)
-        with done:
-            while len(acked) < len(cases):
-                before = len(acked)
-                done.wait(STALL_S)
-                assert len(acked) > before, f"{len(acked)}/{len(cases)} PUBACKs, none for {STALL_S:.0f} s"
+        _wait_acks(done, acked, len(cases), len(cases))
         refused = [r for r in acked if r not in ("Success", "No matching subscribers")]
         assert not refused, Counter(refused)
     finally:
