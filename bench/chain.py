@@ -221,7 +221,8 @@ def _drop_topics_and_model(run: FleetRun) -> None:
 
     from chain.fleetrun import mlflow_client
     from forewarn.influx_admin import drop_database
-    from forewarn.settings import InfluxSettings
+    from forewarn.settings import InfluxSettings, KafkaSettings
+    from infra.stack.kafka import revoke_roles
 
     kafka = run.plan.kafka
     names = [kafka.telemetry_topic, kafka.dlq_topic, kafka.risk_topic, kafka.alerts_topic, kafka.risk_dlq()]
@@ -229,6 +230,8 @@ def _drop_topics_and_model(run: FleetRun) -> None:
         admin = KafkaAdminClient(**kafka.client_config())
         admin.delete_topics([n for n in names if n in admin.list_topics()])
         admin.close()
+    with contextlib.suppress(Exception):  # and the roles' ACLs on them (create_topics granted them)
+        revoke_roles(load(KafkaSettings), kafka, run.plan.engine_group)
     influx = run.plan.influx
     with contextlib.suppress(Exception):  # as the admin: the run's own settings are the writer's
         drop_database(load(InfluxSettings), influx.database)

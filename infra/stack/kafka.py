@@ -295,7 +295,7 @@ def revoke_roles(
 ) -> None:
     """Remove what :func:`grant_roles` gave on ``topics`` (a test's topics, deleted after it).
 
-    Prefixed grants (Spark's source groups) are every scoring job's, whatever its topics: kept.
+    Only :func:`revocable` grants: the stack's own stay, whatever names ``topics`` shares with it.
     """
     if not topics.users:
         return
@@ -303,10 +303,23 @@ def revoke_roles(
         **admin_settings.client_config(), client_id="forewarn-acls", request_timeout_ms=10_000
     )
     try:
-        grants = [g for g in all_grants(topics, alerts_group) if g.pattern is Pattern.LITERAL]
-        admin.delete_acls([_acl(g) for g in grants])
+        admin.delete_acls([_acl(g) for g in revocable(admin_settings, topics, alerts_group)])
     finally:
         admin.close()
+
+
+def revocable(
+    admin_settings: KafkaSettings, topics: KafkaSettings, alerts_group: str = DEFAULT_ALERTS_GROUP
+) -> list[Grant]:
+    """The grants on ``topics`` that :func:`revoke_roles` may remove.
+
+    A run's or a test's settings usually rename only some topics (a bench's own ``telemetry``, the
+    stack's ``risk``) and keep the default engine group: the grants the stack gives at start on its
+    own names (``admin_settings``'s, :func:`all_grants`) are kept, or the running stack would lose
+    them. Prefixed grants (Spark's source groups) are every scoring job's, whatever its topics: kept.
+    """
+    stack = set(all_grants(admin_settings))
+    return [g for g in all_grants(topics, alerts_group) if g.pattern is Pattern.LITERAL and g not in stack]
 
 
 def ensure_users(admin: KafkaAdminClient, users: dict[str, str]) -> list[str]:

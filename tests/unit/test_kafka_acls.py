@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forewarn.settings import KafkaRole, KafkaSettings
-from infra.stack.kafka import argfile_quoted, jaas_value
+from infra.stack.kafka import argfile_quoted, jaas_value, revocable
 from infra.stack.kafka_acls import (
     SPARK_SOURCE_GROUP_PREFIX,
     Grant,
@@ -61,6 +61,19 @@ def test_topic_names_and_the_engine_group_come_from_settings() -> None:
     groups = {(g.name, g.pattern) for g in grants if g.resource is Resource.GROUP}
     assert groups == {("alerts-r1", Pattern.LITERAL), (SPARK_SOURCE_GROUP_PREFIX, Pattern.PREFIXED)}
     assert grants == sorted(set(grants))  # one of each, in a stable order
+
+
+def test_revoking_a_runs_grants_keeps_the_stacks_own() -> None:
+    stack = KafkaSettings()
+    # a bench's own telemetry topics; risk, alerts and the engine group: the stack's
+    bench = stack.model_copy(update={"telemetry_topic": "bench-t", "dlq_topic": "bench-d"})
+    revoked = revocable(stack, bench)
+    assert {g.name for g in revoked} == {"bench-t", "bench-d"}
+    assert not set(revoked) & set(all_grants(stack))
+    assert all(g.pattern is Pattern.LITERAL for g in revoked)  # Spark's prefixed group grant stays
+    own = stack.model_copy(update={"risk_topic": "r1.risk", "alerts_topic": "r1.alerts"})
+    names = {g.name for g in revocable(stack, own, alerts_group="alerts-r1")}
+    assert names == {"r1.risk", "r1.alerts", "r1.risk.dlq", "alerts-r1"}
 
 
 def test_secrets_survive_the_properties_file_and_the_argfile_quoting() -> None:
