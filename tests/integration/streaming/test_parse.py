@@ -27,7 +27,7 @@ from infra.stack.service import StackContext
 from streaming.job import transform
 from streaming.scoring import ModelRef
 from streaming.step import StepConfig
-from tests.integration.streaming.conftest import TrainedModel
+from tests.integration.streaming.conftest import TrainedModel, cmapss_dir
 from tests.integration.streaming.test_scoring_job import fd001_test_readings
 from tests.integration.streaming.test_transform_static import collect
 
@@ -52,8 +52,11 @@ def kafka_rows(spark: Any, batches: list[Records], folder: Path) -> Any:
 
 
 def step_config(stack: StackContext, model: TrainedModel) -> StepConfig:
+    # the job's own user, as streaming.job gives it: without it, the worker's lookups passed only when
+    # an earlier test in the session had left MLflow's user in the environment
     ref = ModelRef(stack.mlflow.tracking_uri, stack.mlflow.registry_uri or stack.mlflow.tracking_uri,
-                   model.name, "champion", 3600.0)  # fmt: skip
+                   model.name, "champion", 3600.0,
+                   client_env=tuple(sorted(stack.mlflow.client_env().items())))  # fmt: skip
     return StepConfig(ref=ref, risk_topic="risk", dlq_topic="telemetry.dlq", top_k=2)
 
 
@@ -118,16 +121,34 @@ def test_canonical_runs_are_read_and_everything_else_is_a_dead_letter(
     assert int(stats["scored"].sum()) == len(sent)
 
 
+def longest_fd001_test_engine() -> list[Reading]:
+    """The readings of FD001's longest test engine (303 cycles), as the replay publishes them."""
+    from ingest.cmapss import read_run
+    from ingest.replay import ReplayConfig, readings
+
+    frame = read_run(cmapss_dir() / "test_FD001.txt.gz")
+    frame = frame[frame["unit"] == frame.groupby("unit").size().idxmax()]
+    config = ReplayConfig(subset="FD001", split="test", site="cmapss", start=datetime(2026, 1, 1, tzinfo=UTC))
+    return [
+        Reading(r["asset_id"], site, r["ts"], r["seq"], r["settings"], r["sensors"])
+        for site, r in readings(frame, config)
+    ]
+
+
 def test_a_late_or_unscorable_reading_is_a_letter_holding_its_canonical_run(
     stack: StackContext, spark: Any, champion_model: TrainedModel, tmp_path: Path
 ) -> None:
     """What ``forewarn dlq replay`` revives: the contract decodes the letter, and its payload is a
     canonical run the telemetry contract reads back as the very reading."""
-    sent = [r for r in fd001_test_readings() if r.asset_id.endswith("-003")]  # 126 readings
+    from models.settings import ModelsSettings
+
+    kept = max(ModelsSettings().windows)  # the champion's windows are the defaults: its state keeps this many
+    sent = longest_fd001_test_engine()
     asset = sent[0].asset_id
-    first = sent[1:60]  # seq 1 comes later
-    late = sent[0]  # arrives after 59 later ones: older than every reading kept (the model keeps fewer)
-    unscorable: Reading = replace(sent[60], sensors={"sensor_2": 1.0})
+    assert len(sent) > kept + 10, (asset, len(sent))
+    first = sent[1 : kept + 10]  # seq 1 comes later
+    late = sent[0]  # arrives after more later readings than the state keeps: older than every one kept
+    unscorable: Reading = replace(sent[kept + 10], sensors={"sensor_2": 1.0})
     records: Records = [(asset.encode(), encode_run(first[i : i + 10])) for i in range(0, len(first), 10)]
     late_batch: Records = [(asset.encode(), encode_run([late])), (asset.encode(), encode_run([unscorable]))]
     out = run(spark, stack, champion_model, [records, late_batch], tmp_path)
