@@ -183,17 +183,10 @@ def _judge(run: FleetRun, sim: Simulation, assets: set[str]) -> Outcomes:
 
 
 def _champion(run: FleetRun) -> str | None:
-    from mlflow.exceptions import MlflowException
-
     from chain.fleetrun import mlflow_client
+    from models import registry
 
-    try:
-        found = mlflow_client().get_model_version_by_alias(run.plan.model_name, "champion")
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise  # no model, no alias: no champion; 401, 403 or a server error must not read as one
-        return None
-    return str(found.version)
+    return registry.version_by_alias(mlflow_client(), run.plan.model_name, "champion")
 
 
 def _stream(

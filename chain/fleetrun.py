@@ -117,16 +117,9 @@ class FleetRun:
         return {"train_s": round(trained_s, 1), "promoted": promote.returncode == 0, "verdict": verdict}
 
     def has_champion(self) -> bool:
-        from mlflow.exceptions import MlflowException
+        from models import registry
 
-        client = mlflow_client()
-        try:
-            client.get_model_version_by_alias(self.plan.model_name, "champion")
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise  # no model, no alias: no champion; a refused login is not an answer
-            return False
-        return True
+        return registry.version_by_alias(mlflow_client(), self.plan.model_name, "champion") is not None
 
     def seed_catalogue(self) -> None:
         """Technicians, kits and stock; then the run's console users and the demo dispatcher's token."""

@@ -116,17 +116,27 @@ class PromotionResult:
     decision: GateDecision
 
 
+NOT_THERE = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+"""MLflow's error codes for no such model and for no such alias on it."""
+
+
 def _version_by_alias(client: Any, name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code not in NOT_THERE:
+            raise  # a refused login (401, 403) or a server error is not "no such alias"
         return None
 
 
 def version_by_alias(client: Any, name: str, alias: str) -> str | None:
-    """The version holding ``alias`` (``champion``, ``challenger``), or None (no such alias or model)."""
+    """The version holding ``alias`` (``champion``, ``challenger``), or None (no such alias or model).
+
+    Any other MLflow error is raised: read as "no champion", a 401 once hid every promotion from
+    the closed loop, and would let a retrain promote without comparing.
+    """
     return _version_by_alias(client, name, alias)
 
 

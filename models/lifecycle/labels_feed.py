@@ -66,15 +66,3 @@ def tally_labels(path: Path, seen: frozenset[str] = frozenset()) -> LabelTally:
             return LabelTally(0, 0)
         raise
     return LabelTally(len(table), len(set(table["asset_id"].astype(str)) - seen))
-
-
-def count_labels(path: Path) -> int:
-    """How many labels a label file holds (0 for a file with the header only)."""
-    from models.feedback import read_label_file
-
-    try:
-        return len(read_label_file(path))
-    except SourceError as exc:
-        if "holds no labels" in str(exc):
-            return 0
-        raise

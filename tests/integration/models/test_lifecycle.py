@@ -197,12 +197,12 @@ def test_too_few_labelled_assets_to_judge_never_promotes(
 
 def test_labels_come_from_the_work_order_store_through_its_export(tmp_path: Path) -> None:
     from forewarn.contracts.labels import LABEL_FILE_COLUMNS
-    from models.lifecycle.labels_feed import count_labels, export_labels
+    from models.lifecycle.labels_feed import export_labels, tally_labels
     from models.sources import SourceError
 
     out = export_labels(tmp_path / "labels.csv", f"sqlite:///{tmp_path}/work_orders.db")
     assert out.read_text().splitlines() == [",".join(LABEL_FILE_COLUMNS)]  # a new store: no outcome yet
-    assert count_labels(out) == 0
+    assert tally_labels(out).labels == 0
     with pytest.raises(SourceError, match="labels export` failed"):
         export_labels(tmp_path / "other.csv", "nosuchdb://nowhere")
 
