@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.feature_kernel import MAX, MEAN, MIN, SLOPE, STD, feature_rows
 from models.regimes import RegimeNormaliser
 
 
@@ -118,10 +119,6 @@ def _check(readings: pd.DataFrame, columns: list[str], ordered: bool = True) -> 
         raise FeatureInputError(FeatureErrorReason.NOT_ORDERED, "cycle must rise strictly within an asset")
 
 
-_CHUNK_ROWS = 4096
-"""Feature rows computed per pass (bounds the temporaries: a few (rows, sensors) arrays each)."""
-
-
 def window_features(
     normalised: np.ndarray, ends: np.ndarray, starts: np.ndarray, cycles: np.ndarray, spec: FeatureSpec
 ) -> np.ndarray:
@@ -137,92 +134,32 @@ def window_features(
         cycles: (rows,) each row's age in cycles (``age_cycles``).
         spec: which windows and statistics.
 
-    Every number of a feature row is computed from the values of that row's own window only, in a
-    fixed order and memory layout (see ``_feature_block``), never by a reduction whose order numpy
-    may choose by the caller's layout or row count. So a row's features are bit for bit the same
-    whether it is computed with an asset's whole history, with the last :func:`required_history`
-    readings, alone or beside thousands of other assets' rows.
+    Every number of a feature row is computed from the values of that row's own window only, one
+    value at a time from the row backwards (:func:`models.feature_kernel.feature_rows`, compiled
+    without fast-math), never by a reduction whose order depends on the caller's layout or row
+    count. So a row's features are bit for bit the same whether it is computed with an asset's whole
+    history, with the last :func:`required_history` readings, alone or beside thousands of other
+    assets' rows.
     """
     ends = np.asarray(ends, dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
-    width = len(feature_names(spec))
-    out = np.empty((len(ends), width), dtype=np.float64)
-    for first in range(0, len(ends), _CHUNK_ROWS):
-        chunk = slice(first, first + _CHUNK_ROWS)
-        out[chunk] = _feature_block(normalised, ends[chunk], starts[chunk], cycles, spec)
-    return out
-
-
-def _feature_block(
-    normalised: np.ndarray, ends: np.ndarray, starts: np.ndarray, cycles: np.ndarray, spec: FeatureSpec
-) -> np.ndarray:
-    history = max(spec.windows)
-    have = ends - starts + 1  # readings in the row's life so far, up to and including it
-    steps = np.arange(history)
-    # back[row, sensor, k]: the row's reading k steps back (k = 0: the row itself), one contiguous
-    # block in this layout whoever calls. Where life had not begun it holds the row's own reading
-    # (which leaves min and max alone); ``masked`` holds 0 there.
-    valid = steps[None, :] < have[:, None]  # (rows, history)
-    gather = np.where(valid, ends[:, None] - steps[None, :], ends[:, None])
-    back = np.ascontiguousarray(normalised[gather].transpose(0, 2, 1))  # (rows, sensors, history)
-    partial = not bool(valid.all())
-    masked = back * valid[:, None, :] if partial else back
-    wants = set(spec.stats)
-    squared = masked * masked if Stat.STD in wants else None
-    weighted = masked * steps if Stat.SLOPE in wants else None
-    rows, sensors = back.shape[0], back.shape[1]
-    total = np.zeros((rows, sensors))
-    squares = np.zeros((rows, sensors))
-    positions = np.zeros((rows, sensors))
-    low = np.full((rows, sensors), np.inf)
-    high = np.full((rows, sensors), -np.inf)
-    per_sensor: list[np.ndarray] = [back[:, :, 0]]  # ``__last``
-    done = 0
-    for w in spec.windows:
-        # The windows are nested: add the block of readings this window adds to the last one's
-        # sums. Each block is summed along the contiguous last axis, and the blocks are added in
-        # window order: the same numbers in the same order for one row or thousands.
-        block = slice(done, w)
-        done = w
-        total = total + masked[:, :, block].sum(axis=2)
-        if squared is not None:
-            squares = squares + squared[:, :, block].sum(axis=2)
-        if weighted is not None:
-            positions = positions + weighted[:, :, block].sum(axis=2)
-        if Stat.MIN in wants:
-            low = np.minimum(low, back[:, :, block].min(axis=2))
-        if Stat.MAX in wants:
-            high = np.maximum(high, back[:, :, block].max(axis=2))
-        count = np.minimum(have, w).astype(np.float64)[:, None]
-        mean = total / count
-        for stat in spec.stats:
-            if stat is Stat.MEAN:
-                per_sensor.append(mean)
-            elif stat is Stat.MIN:
-                per_sensor.append(low)
-            elif stat is Stat.MAX:
-                per_sensor.append(high)
-            elif stat is Stat.STD:
-                # E[x^2] - mean^2: the values are regime z-scores (order 1), far from cancelling
-                per_sensor.append(np.sqrt(np.maximum(squares / count - mean * mean, 0.0)))
-            elif stat is Stat.SLOPE:
-                # least squares on the reading position: the reading k steps back sits ``centre - k``
-                # from the centre of the valid positions, so sum(dx * (x - mean)) = centre * sum(x)
-                # - sum(k * x), and sum(dx^2) = c (c^2 - 1) / 12; 0 with a single reading
-                centre = (count - 1.0) / 2.0
-                spread = count * (count * count - 1.0) / 12.0
-                products = centre * total - positions
-                slope = np.divide(
-                    products,
-                    spread,
-                    out=np.zeros_like(products),
-                    where=np.broadcast_to(spread > 0, products.shape),
-                )
-                per_sensor.append(slope)
-    out = np.stack(per_sensor, axis=2).reshape(rows, sensors * len(per_sensor))
+    values = np.ascontiguousarray(np.asarray(normalised, dtype=np.float64).T)  # (sensors, readings)
+    # the compiled loop does not check bounds: a bad index would read memory, not raise
+    outside = len(ends) and (ends.min() < 0 or ends.max() >= values.shape[1] or starts.min() < 0)
+    if outside or (starts > ends).any():
+        raise IndexError("window_features: ends and starts must be rows of normalised, starts <= ends")
+    codes = np.array([_STAT_CODES[stat] for stat in spec.stats], dtype=np.int64)
+    windows = np.array(spec.windows, dtype=np.int64)
+    sensors = values.shape[0]
+    block = np.empty((len(ends), sensors * (1 + len(windows) * len(codes))), dtype=np.float64)
+    if len(ends):
+        feature_rows(values, ends, starts, windows, codes, block)
     if spec.age:
-        out = np.hstack([np.asarray(cycles, dtype=np.float64)[ends, None], out])
-    return out
+        return np.hstack([np.asarray(cycles, dtype=np.float64)[ends, None], block])
+    return block
+
+
+_STAT_CODES = {Stat.MEAN: MEAN, Stat.STD: STD, Stat.SLOPE: SLOPE, Stat.MIN: MIN, Stat.MAX: MAX}
 
 
 def asset_features(

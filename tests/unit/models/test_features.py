@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
-from models import features as features_module
 from models.features import (
     FeatureErrorReason,
     FeatureInputError,
@@ -111,6 +109,49 @@ def test_statistics_on_known_values() -> None:
     expected_slope = [0.0] + [np.polyfit(np.arange(k), values[max(0, i - 2) : i + 1], 1)[0]
                               for i, k in ((1, 2), (2, 3), (3, 3), (4, 3))]  # fmt: skip
     assert out["s__slope_3"].tolist() == pytest.approx(expected_slope)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=60),
+    windows=st.lists(st.integers(1, 40), min_size=1, max_size=4, unique=True),
+)
+def test_every_statistic_matches_numpy_on_any_window(values: list[float], windows: list[int]) -> None:
+    """The compiled kernel against numpy's own mean, std, least-squares slope, min and max, for every
+    row of a random series (partial windows at the start included)."""
+    spec = FeatureSpec(sensors=("s",), windows=tuple(windows), age=False)
+    series = np.asarray(values)
+    ends = np.arange(len(series))
+    got = window_features(series[:, None], ends, np.zeros_like(ends), np.zeros(len(series)), spec)
+    names = feature_names(spec)
+    scale = 1.0 + np.abs(series).max()
+    for end in ends:
+        assert got[end, names.index("s__last")] == series[end]
+        for w in spec.windows:
+            window = series[max(0, end - w + 1) : end + 1]
+            slope = np.polyfit(np.arange(len(window)), window, 1)[0] if len(window) > 1 else 0.0
+            expect = {
+                "mean": window.mean(), "std": window.std(), "slope": slope,
+                "min": window.min(), "max": window.max(),
+            }  # fmt: skip
+            for stat, value in expect.items():
+                # E[d^2] - E[d]^2 loses digits on its own: relative to the window's scale squared
+                tolerance = 1e-6 * scale if stat == "std" else 1e-9 * scale
+                assert abs(got[end, names.index(f"s__{stat}_{w}")] - value) <= tolerance, (stat, w, end)
+
+
+@given(value=st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), length=st.integers(1, 50))
+def test_a_window_of_equal_readings_has_exactly_zero_spread_and_slope(value: float, length: int) -> None:
+    """Sums over ``x - last``: no cancellation noise where nothing moves (a model splitting on a
+    constant sensor's std of 2.6e-9 split on rounding, which the old sums gave FD001's sensor_6)."""
+    spec = FeatureSpec(sensors=("s",), windows=(5, 50), age=False)
+    ends = np.arange(length)
+    got = window_features(np.full((length, 1), value), ends, np.zeros_like(ends), np.zeros(length), spec)
+    names = feature_names(spec)
+    for w in spec.windows:
+        assert (got[:, names.index(f"s__std_{w}")] == 0.0).all()
+        assert (got[:, names.index(f"s__slope_{w}")] == 0.0).all()
+        assert (got[:, names.index(f"s__mean_{w}")] == value).all()
 
 
 def test_feature_names_cover_every_sensor_window_and_stat() -> None:
@@ -271,17 +312,15 @@ def test_any_rows_in_any_order_chunking_and_history_give_the_same_features(
     hypothesis_fleet: tuple[Fleet, np.ndarray], data: st.DataObject
 ) -> None:
     """Random row subsets (any assets, repeats allowed), in random order, each with a random amount of
-    history beyond the required readings, computed in random chunks (the caller's and
-    ``window_features``'s own): every row equals the fleet pass."""
+    history beyond the required readings, computed in random chunks: every row equals the fleet pass."""
     fleet, whole = hypothesis_fleet
     n = len(fleet.readings)
     rows = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 40)), min_size=1, max_size=300))
     split = data.draw(st.integers(1, len(rows)))
-    inner = data.draw(st.integers(1, 64))
-    got = []
-    with patch.object(features_module, "_CHUNK_ROWS", inner):
-        for start in range(0, len(rows), split):
-            got.append(window_features(*windows_of(fleet, rows[start : start + split]), fleet.spec))
+    got = [
+        window_features(*windows_of(fleet, rows[start : start + split]), fleet.spec)
+        for start in range(0, len(rows), split)
+    ]
     assert np.array_equal(np.vstack(got), whole[[r for r, _ in rows]])
 
 
@@ -319,7 +358,5 @@ def test_assets_in_any_order_with_many_rows_each_give_the_same_features(
     assume(blocks)
     taken = np.concatenate(blocks)
     normalised = fleet.normaliser.normalise(fleet.settings[taken], fleet.sensors[taken], fleet.spec.sensors)
-    inner = data.draw(st.integers(1, 64))
-    with patch.object(features_module, "_CHUNK_ROWS", inner):
-        got = window_features(normalised, np.array(ends), np.array(starts), fleet.cycles[taken], fleet.spec)
+    got = window_features(normalised, np.array(ends), np.array(starts), fleet.cycles[taken], fleet.spec)
     assert np.array_equal(got, whole[want])
