@@ -25,6 +25,7 @@ from forewarn.contracts.risk import RISK_FIELDS, RiskRecord, decode_risk
 from forewarn.contracts.telemetry import MAX_INT64, MAX_TS_MS, Reading, decode_run, encode_run
 from models.features import required_history
 from streaming import scoring
+from streaming import step as step_module
 from streaming.scoring import top_features_json
 from streaming.step import explained_rows, step
 from streaming.window import BucketWindows
@@ -383,6 +384,37 @@ def test_rows_the_model_refuses_are_letters_and_the_others_are_scored(served: An
     records = risk_records(out)
     assert len(records) == len(readings) - 2
     assert_offline(records, offline(small_model, readings))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 40), min_size=1, max_size=3),
+    width=st.integers(1, 5),
+    chunk_bytes=st.integers(8, 400),
+    bad=st.sets(st.integers(0, 119), max_size=6),
+)
+def test_predict_in_chunks_fails_only_the_rows_the_model_refuses(
+    sizes: list[int], width: int, chunk_bytes: int, bad: set[int]
+) -> None:
+    """Blocks predicted in calls of a few rows: every row gets its own prediction, in block order,
+    and a call that raises costs only its refused rows (row by row), whatever the chunking."""
+    total = sum(sizes)
+    ids = np.arange(total, dtype=np.float64)
+    blocks, at = [], 0
+    for n in sizes:
+        blocks.append(np.repeat(ids[at : at + n, None], width, axis=1))
+        at += n
+
+    def predict(matrix: np.ndarray) -> np.ndarray:
+        if any(int(v) in bad for v in matrix[:, 0]):
+            raise ValueError("refused")
+        return matrix[:, 0] * 2.0
+
+    values, errors = step_module._predict_isolated(predict, *blocks, chunk_bytes=chunk_bytes)
+    refused = np.array([i in bad for i in range(total)], dtype=bool)
+    assert np.array_equal(values[~refused], ids[~refused] * 2.0)
+    assert np.isnan(values[refused]).all()
+    assert [e is not None for e in errors] == refused.tolist()
 
 
 # -- state and output as Spark sees them --------------------------------------------------------
