@@ -528,32 +528,29 @@ class _Call:
         horizon = float(self.model.model.horizon_cycles)
         self.risk_points.fields(RISK_POINT_FIELDS)  # the names checked against the schema (once)
         event_ts = _event_ts(ts)
+        # the record's fields in the contract's order; the per-row values go in by update, which keeps it
+        template: dict[str, Any] = dict.fromkeys(RISK_FIELDS)
+        template.update(schema=RISK_SCHEMA_VERSION, horizon_cycles=horizon, model_name=ref.name,
+                        model_version=version, model_alias=ref.alias)  # fmt: skip
+        tags_of: dict[tuple[str, str, str], str] = {}  # per asset, site and failure mode, in this call
         keys, values = [], []
-        for j, i in enumerate(which.tolist()):
-            record = {
-                "schema": RISK_SCHEMA_VERSION,
-                "asset_id": readings.asset[i],
-                "site": readings.site[i],
-                "event_ts": event_ts[j],
-                "seq": int(seqs[j]),
-                "risk": float(risk[j]),
-                "rul_cycles": float(rul[j]),
-                "horizon_cycles": horizon,
-                "model_name": ref.name,
-                "model_version": version,
-                "model_alias": ref.alias,
-                "failure_mode": str(modes[j]),
-                "top_features": top[j],
-            }
-            keys.append(readings.asset[i])
-            values.append(orjson.dumps({name: record[name] for name in RISK_FIELDS}))
-            tags = self.risk_points.tags(
-                {"site": readings.site[i], "asset_id": readings.asset[i], "model_name": ref.name,
-                 "model_version": version, "model_alias": ref.alias or "", "failure_mode": str(modes[j])}
-            )  # fmt: skip
-            self.lines.append(
-                risk_line(tags, float(risk[j]), float(rul[j]), horizon, int(seqs[j]), int(ts[j]))
-            )
+        asset, site, lines = readings.asset, readings.site, self.lines
+        rows = zip(which.tolist(), seqs.tolist(), risk.tolist(), rul.tolist(), ts.tolist(),
+                   [str(m) for m in modes], strict=True)  # fmt: skip
+        for j, (i, seq, risk_j, rul_j, ts_j, mode) in enumerate(rows):
+            record = template.copy()
+            record.update(asset_id=asset[i], site=site[i], event_ts=event_ts[j], seq=seq, risk=risk_j,
+                          rul_cycles=rul_j, failure_mode=mode, top_features=top[j])  # fmt: skip
+            keys.append(asset[i])
+            values.append(orjson.dumps(record))
+            tag_key = (asset[i], site[i], mode)
+            tags = tags_of.get(tag_key)
+            if tags is None:
+                tags = tags_of[tag_key] = self.risk_points.tags(
+                    {"site": site[i], "asset_id": asset[i], "model_name": ref.name,
+                     "model_version": version, "model_alias": ref.alias or "", "failure_mode": mode}
+                )  # fmt: skip
+            lines.append(risk_line(tags, risk_j, rul_j, horizon, seq, ts_j))
         self.out.rows(len(keys), kind="risk", topic=self.config.risk_topic, key=keys, value=values)
 
     # -- output --------------------------------------------------------------------------------
