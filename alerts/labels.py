@@ -1,9 +1,13 @@
 """Training labels from work-order outcomes: confirmed faults and false alarms.
 
 One label per completed or closed work order with an outcome, in the label file of the ``labels``
-contract (:mod:`forewarn.contracts.labels`): a found fault is labelled with the work order's failure
-mode (``work_order``), a sound asset with ``none`` (``false_alarm``), at the time the fault was seen
-(on site, else completion).
+contract (:mod:`forewarn.contracts.labels`): a found fault is labelled with the crew's failure code
+(else the mode the alert predicted) (``work_order``), a sound asset with ``none`` (``false_alarm``).
+
+A fault label's time is when the fault happened (``failed_at``, reported at completion), else when it
+was seen (on site, else completion). Training reads a fault label's time as the failure's
+(``models.labels.rul_from_label_times``), so a visit hours after the failure, stamped with its own
+time, would give the run-up readings a healthy RUL and the replacement's readings a failing one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ def label_for(row: WorkOrderRow) -> Label | None:
         return None
     if row.fault_found:
         return Label(
-            asset_id=row.asset_id, ts=seen, failure_mode=row.failure_mode, source=LabelSource.WORK_ORDER
+            asset_id=row.asset_id,
+            ts=row.failed_at or seen,
+            failure_mode=row.failure_code or row.failure_mode,
+            source=LabelSource.WORK_ORDER,
         )
     return Label(asset_id=row.asset_id, ts=seen, failure_mode=NO_FAILURE, source=LabelSource.FALSE_ALARM)
 

@@ -4,7 +4,8 @@ model takes over, and the next fleet is judged against the last.
 Phase 1 streams a fleet in which one site changes mid-run (:class:`ingest.fleet.FleetChange`, by
 default a new duty point the champion never saw). Crews visit the work orders while the fleet
 streams (a false alarm at once, a real fault when the pump fails: :func:`visit`), so each outcome
-becomes a label at the time the crew was on site.
+becomes a label: a fault at the time the pump failed (the crew reports it, ``failed_at``), a sound
+pump at the time the crew saw it.
 ``forewarn models watch`` (started with the pipeline) sees the site's drift, and once enough labels
 have come in it retrains from them and the original training source, judges the challenger against
 the champion on recently labelled assets and, under the MANAGED policy, promotes it; the scoring
@@ -64,21 +65,47 @@ class Visit(StrEnum):
 
 
 def visit(
-    truth: Truth, asset_id: str, now_ms: int, before_ms: float, ahead_ms: float
-) -> tuple[Visit, str | None]:
-    """The crew's move for one scheduled work order, and the failure mode it finds.
+    truth: Truth,
+    asset_id: str,
+    now_ms: int,
+    before_ms: float,
+    ahead_ms: float,
+    warned_from_ms: float | None = None,
+) -> tuple[Visit, tuple[int, str] | None]:
+    """The crew's move for one scheduled work order, and the failure it finds (time in ms, mode).
 
     The simulator cannot repair a pump: a pump with a failure ahead degrades to it and is replaced
     then, whatever a crew found before. So a crew confirms a fault when the pump fails, and the
-    label's time is the failure's (the readings before it are that life's, the ones after a new
-    pump's); a pump with no failure within ``ahead_ms`` is visited at once and labelled a false alarm.
+    label's time is the failure's (the crew reports it as ``failed_at``: the readings before it are
+    that life's, the ones after a new pump's); a pump with no failure within ``ahead_ms`` is visited
+    at once and labelled a false alarm. A crew that comes after the pump failed still finds that
+    failure when it came after the reading that raised the alert (``warned_from_ms``: the alert
+    warned of it), or at most ``before_ms`` before the visit; it does not take the replacement pump
+    for a false alarm.
     """
-    failure = truth.next_failure(asset_id, now_ms - before_ms)
+    since_ms = now_ms - before_ms if warned_from_ms is None else min(now_ms - before_ms, warned_from_ms)
+    failure = truth.next_failure(asset_id, since_ms)
     if failure is None or failure[0] > now_ms + ahead_ms:
         return Visit.NOTHING_FOUND, None
     if failure[0] <= now_ms:
-        return Visit.FAULT_FOUND, failure[1]
+        return Visit.FAULT_FOUND, failure
     return Visit.LATER, None
+
+
+def crew_report(work_order: dict[str, Any], failure: tuple[int, str] | None) -> dict[str, Any]:
+    """The completion body (``CompleteIn``) of a crew that found ``failure`` (time in ms, mode), or
+    nothing: a found fault uses the reserved kit and carries the failure's time and mode."""
+    if failure is None:
+        return {"fault_found": False, "notes": "crew on call: nothing found", "time_on_site_min": 60.0}
+    at_ms, mode = failure
+    return {
+        "fault_found": True,
+        "failure_code": mode,
+        "failed_at": datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(),
+        "notes": "crew on call",
+        "parts_used": {p["sku"]: p["reserved_qty"] for p in work_order["parts"] if p["reserved_qty"]},
+        "time_on_site_min": 60.0,
+    }
 
 
 def fleet_truth(config: FleetConfig) -> Truth:
@@ -116,25 +143,17 @@ class Crews:
         for wo in self.run.api.work_orders():
             if wo["status"] != "scheduled" or wo["asset_id"] not in self.truth.site_of:
                 continue
-            move, mode = visit(
+            raised = self.run.raised_at.get(wo.get("source_alert_id") or "")
+            move, failure = visit(
                 self.truth, wo["asset_id"], int(time.time() * 1000),
                 CREW_FOUND_BEFORE_STEPS * d.interval_s * 1000, d.max_lead_readings * d.interval_s * 1000,
+                None if raised is None else raised.timestamp() * 1000,
             )  # fmt: skip
             if move is Visit.LATER:
                 continue
-            used = {p["sku"]: p["reserved_qty"] for p in wo["parts"] if p["reserved_qty"]} if mode else {}
-            self.run.api.visit(
-                wo,
-                {
-                    "fault_found": mode is not None,
-                    "failure_code": mode,
-                    "notes": "crew on call" if mode else "crew on call: nothing found",
-                    "parts_used": used,
-                    "time_on_site_min": 60.0,
-                },
-            )
+            self.run.api.visit(wo, crew_report(wo, failure))
             self.visited += 1
-            self.fault_found += mode is not None
+            self.fault_found += failure is not None
 
 
 def figures(

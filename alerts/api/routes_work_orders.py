@@ -218,6 +218,7 @@ def complete(
         notes=body.notes,
         parts_used=body.parts_used,
         time_on_site_min=body.time_on_site_min,
+        failed_at=body.failed_at,
     )
 
     def op(s: Session) -> WorkOrderRow:

@@ -130,6 +130,7 @@ class WorkOrderOut(_Out):
     closed_at: datetime | None
     fault_found: bool | None
     failure_code: str | None
+    failed_at: datetime | None = None  # when the fault happened, as the crew reported it
     notes: str | None
     time_on_site_min: float | None
     scheduled_start: datetime | None = None
@@ -163,6 +164,9 @@ class CompleteIn(_In):
     notes: Text = ""
     parts_used: dict[Code, Annotated[int, Field(gt=0, le=10_000)]] = {}
     time_on_site_min: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    # when the fault happened, if the crew can tell (a found fault only; not after the completion, not
+    # long before the order: alerts.workorders.service.failure_time); the label's time, else on site
+    failed_at: AwareDatetime | None = None
 
 
 class CancelIn(_In):

@@ -132,6 +132,7 @@ def _fields(row: WorkOrderRow, technician: str) -> list[tuple[str, str, str]]:
         ("Closed", utc_minutes(row.closed_at), ""),
         ("Fault found", found, ""),
         ("Failure code", row.failure_code or "-", ""),
+        ("Failed at", utc_minutes(row.failed_at), ""),
         ("Time on site (min)", number(row.time_on_site_min, 0), ""),
         ("Notes", row.notes or "-", ""),
     ]  # fmt: skip

@@ -210,6 +210,7 @@ class WorkOrderRow(Base):
     closed_at: Mapped[datetime | None]
     fault_found: Mapped[bool | None] = mapped_column(Boolean)
     failure_code: Mapped[str | None] = mapped_column(String(100))
+    failed_at: Mapped[datetime | None]  # when the fault happened, if the crew could tell (migration 0007)
     notes: Mapped[str | None] = mapped_column(Text)
     time_on_site_min: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(default=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +63,42 @@ class Outcome:
     notes: str
     parts_used: Mapping[str, int]
     time_on_site_min: float | None = None
+    failed_at: datetime | None = None  # when the fault happened, if the crew could tell (the label's time)
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far past the completion a reported failure time may lie (a crew device's clock running ahead);
+such a time is stored as the completion's: the fault cannot follow the visit that reports it."""
+FAILED_AT_LOOKBACK = timedelta(days=30)
+"""How long before the work order was opened a reported failure may lie. An alert warns of a fault
+ahead and the order opens at once, so an earlier failure is an older event (or a mistyped date):
+it belongs to a work order of its own, not to this one's label."""
+
+
+def failure_time(row: WorkOrderRow, outcome: Outcome, now: datetime) -> datetime | None:
+    """The failure time to store for ``outcome`` completed ``now``, or None when none was reported.
+
+    Raises:
+        WorkOrderError: INVALID when the time comes with no fault found, lies after the completion
+            by more than :data:`CLOCK_SKEW`, or before the order by more than :data:`FAILED_AT_LOOKBACK`.
+    """
+    at = outcome.failed_at
+    if at is None:
+        return None
+    if not outcome.fault_found:
+        raise WorkOrderError(ErrorCode.INVALID, "failed_at needs a found fault (a sound asset did not fail)")
+    if at > now + CLOCK_SKEW:
+        raise WorkOrderError(
+            ErrorCode.INVALID, f"failed_at {at.isoformat()} is after the completion ({now.isoformat()})"
+        )
+    earliest = row.created_at - FAILED_AT_LOOKBACK
+    if at < earliest:
+        raise WorkOrderError(
+            ErrorCode.INVALID,
+            f"failed_at {at.isoformat()} is more than {FAILED_AT_LOOKBACK.days} days before the work "
+            f"order was opened ({row.created_at.isoformat()}): record that failure on its own work order",
+        )
+    return min(at, now).astimezone(UTC)
 
 
 def _find_existing(session: Session, new: NewWorkOrder) -> WorkOrderRow | None:
@@ -382,6 +418,7 @@ def complete(
     row = get(session, work_order_id)
     if outcome.fault_found and not outcome.failure_code:
         raise WorkOrderError(ErrorCode.INVALID, "a found fault needs a failure_code")
+    failed_at = failure_time(row, outcome, now)
     before = _move(session, row, S.COMPLETED, action="complete", actor=actor, now=now)
     lines = {
         line.sku: line
@@ -405,6 +442,7 @@ def complete(
         line.used_qty = qty
     row.fault_found = outcome.fault_found
     row.failure_code = outcome.failure_code
+    row.failed_at = failed_at
     row.notes = outcome.notes
     row.completed_at = now
     if outcome.time_on_site_min is not None:

@@ -5,9 +5,13 @@ One row per work-order outcome (or any other labelled asset event), columns in t
 | column | meaning |
 | --- | --- |
 | ``asset_id`` | the asset |
-| ``ts`` | when the fault was seen (on site, else completion), ISO 8601 with offset, UTC |
-| ``failure_mode`` | the failure code, or :data:`NO_FAILURE` when the asset was found sound |
+| ``ts`` | a fault: when it happened (``failed_at``), else seen (on site, else completion); UTC, ISO 8601 |
+| ``failure_mode`` | the failure code (the crew's, else the alert's), or :data:`NO_FAILURE`: found sound |
 | ``source`` | a :class:`LabelSource` (``work_order`` or ``false_alarm`` from the work-order store) |
+
+A work order's fault label carries the failure's time when the crew reported it at completion, as
+training reads it (the readings before it are the failing life's); a sound asset's label carries the
+time the crew saw it sound (it had not failed by then).
 
 CSV with a header, or Parquet (every column text) when the path ends in ``.parquet``. The alert service
 writes it with :func:`write_label_file`; the models read it with :data:`LABEL_FILE_COLUMNS`, and
@@ -38,7 +42,9 @@ class LabelSource(StrEnum):
 
 
 class Label(BaseModel):
-    """One training label: at ``ts`` the asset had failed by ``failure_mode``, or was sound (``none``)."""
+    """One training label: the asset failed by ``failure_mode`` at ``ts`` (at the latest), or was sound
+    then (``none``). Training reads a fault's ``ts`` as the failure's time: the readings before it are
+    the failing life's, those after it the next life's."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

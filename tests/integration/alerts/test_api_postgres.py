@@ -55,6 +55,10 @@ def test_full_lifecycle(pg_api: Api) -> None:
     sc.full_lifecycle(pg_api.client, pg_api.sessions, pg_api.clock)
 
 
+def test_completion_records_when_the_fault_happened(pg_api: Api) -> None:
+    sc.failure_time_at_completion(pg_api.client, pg_api.sessions, pg_api.clock)
+
+
 def test_illegal_transitions_answer_409(pg_api: Api) -> None:
     sc.illegal_transitions_answer_409(pg_api.client, pg_api.sessions)
 

@@ -273,3 +273,51 @@ def run_in_threads(fn: Callable[[int], Any], n: int) -> list[Any]:
     for t in pool:
         t.join(timeout=60)
     return out
+
+
+def failure_time_at_completion(
+    client: TestClient, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """A crew may report when the fault happened: stored, shown, audited and the fault label's time; a
+    time with no fault, after the completion (past the clock skew) or long before the order is refused.
+    """
+    from alerts.labels import from_store  # the label export's own reader, on this store
+
+    seed_crew_and_parts(client, stock=20)
+    clock.set(at(600))
+    orders = []
+    for asset in ("pump-1", "pump-2", "pump-3"):
+        wo_id = raise_alert(sessions, asset=asset).alert.work_order_id
+        for action in ("approve", "schedule", "start"):
+            post(client, f"/work-orders/{wo_id}/{action}", {})
+        orders.append(wo_id)
+    one, two, three = orders
+    clock.set(at(7200))
+    done = {"fault_found": True, "failure_code": "BRG-OUTER-RACE", "notes": "spalling"}
+    refused = [
+        {"fault_found": False, "failed_at": at(1800).isoformat()},  # a sound asset did not fail
+        {**done, "failed_at": at(7200 + 301).isoformat()},  # after the completion, beyond the skew
+        {**done, "failed_at": at(-31 * 86_400).isoformat()},  # a month before the order
+    ]
+    for body in refused:
+        assert post(client, f"/work-orders/{one}/complete", body, 422)["code"] == "invalid"
+    post(client, f"/work-orders/{one}/complete", {**done, "failed_at": "2026-01-01T00:30:00"}, 422)  # naive
+    assert get(client, f"/work-orders/{one}")["status"] == "in_progress"  # the refusals changed nothing
+
+    wo = post(client, f"/work-orders/{one}/complete", {**done, "failed_at": "2026-01-01T01:30:00+01:00"})
+    assert (wo["status"], wo["failed_at"][:19]) == ("completed", "2026-01-01T00:30:00")  # as UTC
+    assert get(client, f"/work-orders/{one}")["failed_at"] == wo["failed_at"]
+    assert get(client, f"/work-orders/{one}/audit")[-1]["after"]["failed_at"].startswith(
+        "2026-01-01T00:30:00"
+    )
+    skewed = post(client, f"/work-orders/{two}/complete", {**done, "failed_at": at(7200 + 120).isoformat()})
+    assert skewed["failed_at"] == skewed["completed_at"]  # a device clock ahead: the completion's time
+    assert post(client, f"/work-orders/{three}/complete", done)["failed_at"] is None  # not reported
+
+    with transaction(sessions) as session:
+        labels = {lb.asset_id: (lb.ts, lb.failure_mode) for lb in from_store(session)}
+    assert labels == {
+        "pump-1": (at(1800), "BRG-OUTER-RACE"),  # when it failed, with the crew's code
+        "pump-2": (at(7200), "BRG-OUTER-RACE"),
+        "pump-3": (at(600), "BRG-OUTER-RACE"),  # no failure time: when the crew was on site
+    }

@@ -14,6 +14,10 @@ def test_full_lifecycle(sqlite_api: Api) -> None:
     sc.full_lifecycle(sqlite_api.client, sqlite_api.sessions, sqlite_api.clock)
 
 
+def test_completion_records_when_the_fault_happened(sqlite_api: Api) -> None:
+    sc.failure_time_at_completion(sqlite_api.client, sqlite_api.sessions, sqlite_api.clock)
+
+
 def test_illegal_transitions_answer_409(sqlite_api: Api) -> None:
     sc.illegal_transitions_answer_409(sqlite_api.client, sqlite_api.sessions)
 

@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from alerts.cli import labels_app
 from alerts.kpis import WorkOrderFacts, compute
+from alerts.labels import label_for
+from alerts.store.tables import WorkOrderRow
+from forewarn.contracts.labels import NO_FAILURE, Label, LabelSource
 from tests.unit.alerts import api_scenarios as sc
 from tests.unit.alerts.conftest import Api
 from tests.unit.alerts.helpers import at
@@ -125,7 +128,7 @@ def test_kpis_endpoint_and_labels_export(sqlite_api: Api, tmp_path: Path) -> Non
         {
             "asset_id": "pump-1",
             "ts": "2026-01-01T00:01:00+00:00",
-            "failure_mode": "bearing",
+            "failure_mode": "BRG-1",  # the crew's code, not the alert's guess ("bearing")
             "source": "work_order",
         },
         {
@@ -141,3 +144,28 @@ def test_kpis_endpoint_and_labels_export(sqlite_api: Api, tmp_path: Path) -> Non
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     assert pq.read_table(parquet).column_names == ["asset_id", "ts", "failure_mode", "source"]
+
+
+def test_a_fault_label_carries_when_it_happened_and_the_crews_code() -> None:
+    def row(**outcome: object) -> WorkOrderRow:
+        base: dict[str, object] = {
+            "asset_id": "pump-1", "failure_mode": "bearing", "status": "closed",
+            "on_site_at": at(5 * H), "completed_at": at(6 * H),
+        }  # fmt: skip
+        return WorkOrderRow(**{**base, **outcome})
+
+    failed = row(fault_found=True, failure_code="seal_leak", failed_at=at(2 * H))
+    assert label_for(failed) == Label(
+        asset_id="pump-1", ts=at(2 * H), failure_mode="seal_leak", source=LabelSource.WORK_ORDER
+    )
+    guessed = label_for(row(fault_found=True, failure_code=None))  # no code, no time: the alert's, on site
+    assert guessed is not None
+    assert (guessed.ts, guessed.failure_mode) == (at(5 * H), "bearing")
+    late = label_for(row(fault_found=True, failure_code="seal_leak", on_site_at=None))
+    assert late is not None
+    assert late.ts == at(6 * H)  # nobody recorded the visit's start: the completion
+    sound = label_for(row(fault_found=False))
+    assert sound == Label(
+        asset_id="pump-1", ts=at(5 * H), failure_mode=NO_FAILURE, source=LabelSource.FALSE_ALARM
+    )
+    assert label_for(row(status="in_progress", fault_found=None, completed_at=None)) is None  # no outcome yet

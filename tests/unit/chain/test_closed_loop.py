@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from chain.closed_loop import Truth, Visit, figures, fleet_config, fleet_truth, visit
+from alerts.api.schemas import CompleteIn
+from chain.closed_loop import Truth, Visit, crew_report, figures, fleet_config, fleet_truth, visit
 from chain.outcomes import Failure, Warning, judge
 from chain.settings import DemoSettings
 from ingest.fleet import FleetChange
@@ -39,11 +40,40 @@ def test_a_crew_closes_a_false_alarm_at_once_and_confirms_a_fault_when_the_pump_
     truth = Truth({"p1": [(10_000, "seal_leak"), (90_000, "cavitation")]}, {"p1": "site-1"})
     reach = {"before_ms": 1_000, "ahead_ms": 5_000}
     assert visit(truth, "p1", 8_000, **reach) == (Visit.LATER, None)  # fails within reach: come back then
-    assert visit(truth, "p1", 10_000, **reach) == (Visit.FAULT_FOUND, "seal_leak")
-    assert visit(truth, "p1", 10_900, **reach) == (Visit.FAULT_FOUND, "seal_leak")  # just failed
+    assert visit(truth, "p1", 10_000, **reach) == (Visit.FAULT_FOUND, (10_000, "seal_leak"))
+    assert visit(truth, "p1", 10_900, **reach) == (Visit.FAULT_FOUND, (10_000, "seal_leak"))  # just failed
     assert visit(truth, "p1", 20_000, **reach) == (Visit.NOTHING_FOUND, None)  # next failure far ahead
     assert visit(truth, "p1", 95_000, **reach) == (Visit.NOTHING_FOUND, None)  # the last one long gone
     assert visit(truth, "p2", 10_000, **reach) == (Visit.NOTHING_FOUND, None)
+
+
+def test_a_late_crew_finds_the_failure_the_alert_warned_of_at_its_time() -> None:
+    truth = Truth({"p1": [(10_000, "seal_leak"), (90_000, "cavitation")]}, {"p1": "site-1"})
+    reach = {"before_ms": 1_000, "ahead_ms": 5_000}
+    # the alert's reading came at 7 s, the pump failed at 10 s, the crew comes at 20 s: it finds the
+    # replacement pump, but the failure it was sent for is on record, at its time
+    assert visit(truth, "p1", 20_000, **reach, warned_from_ms=7_000) == (
+        Visit.FAULT_FOUND,
+        (10_000, "seal_leak"),
+    )
+    # a failure before the alert's reading (beyond the crew's own reach) is not the one it warned of
+    assert visit(truth, "p1", 20_000, **reach, warned_from_ms=12_000) == (Visit.NOTHING_FOUND, None)
+    # the warned failure still ahead within reach: come back then
+    assert visit(truth, "p1", 88_000, **reach, warned_from_ms=80_000) == (Visit.LATER, None)
+
+
+def test_a_crew_reports_the_failure_time_and_mode_and_uses_the_kit() -> None:
+    order = {"parts": [{"sku": "SEAL-40", "reserved_qty": 1}, {"sku": "BRG-6205", "reserved_qty": 0}]}
+    found = crew_report(order, (int(START.timestamp() * 1000) + 1_500, "seal_leak"))
+    assert found["fault_found"] is True
+    assert (found["failure_code"], found["parts_used"]) == ("seal_leak", {"SEAL-40": 1})
+    assert datetime.fromisoformat(found["failed_at"]) == START + timedelta(seconds=1.5)
+    sound = crew_report(order, None)
+    assert sound["fault_found"] is False
+    assert "failed_at" not in sound
+    assert not sound.get("parts_used")
+    CompleteIn.model_validate(found)  # both are bodies the API accepts
+    CompleteIn.model_validate(sound)
 
 
 def test_figures_count_one_site_from_a_moment_on() -> None:
