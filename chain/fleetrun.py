@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from alerts.workorders.service import FAILED_AT_LOOKBACK
 from chain.ledger import Accounting, Ledger, Published, account
 from chain.outcomes import Failure, Outcomes, Warning, judge
 from chain.plan import RunPlan
@@ -317,34 +318,75 @@ class FleetRun:
         MTTR from the reported time on site, first-time fix, false alarms per model version) has
         data from the run. Waiting-for-parts orders stay waiting.
 
-        A fault is found when the asset has a failure (past or still ahead) in the truth; its code is
-        that failure's mode. The time on site is drawn per order (seeded: the same run, the same
-        times), 45 to 240 minutes.
+        What the crew finds and reports is :func:`crew_outcome`'s. The time on site is drawn per
+        order (seeded: the same run, the same times), 45 to 240 minutes.
         """
-        failing = {f.asset_id: f.mode for f in read_failures(sim.truth)}
+        failures: dict[str, list[Failure]] = {}
+        for failure in sorted(read_failures(sim.truth), key=lambda f: f.at):
+            failures.setdefault(failure.asset_id, []).append(failure)
         rng = random.Random(self.plan.demo.seed)  # noqa: S311 - a simulation's draw, not a secret
         counts = {"visited": 0, "fault_found": 0}
         for wo in sorted(orders, key=lambda o: int(o["id"])):
             if wo["status"] != "scheduled":
                 continue
-            mode = failing.get(wo["asset_id"])
-            used = {p["sku"]: p["reserved_qty"] for p in wo["parts"] if p["reserved_qty"]} if mode else {}
-            outcome = {
-                "fault_found": mode is not None,
-                "failure_code": mode,
-                "notes": "demo crew" if mode else "demo crew: nothing found",
-                "parts_used": used,
-                "time_on_site_min": round(rng.uniform(45, 240), 1),
-            }
+            outcome = crew_outcome(
+                wo,
+                failures.get(wo["asset_id"], []),
+                self.raised_at.get(wo.get("source_alert_id") or ""),
+                datetime.now(UTC),  # the completion comes after: a time reported is not after it
+                round(rng.uniform(45, 240), 1),
+            )
             self.api.visit(wo, outcome)
             counts["visited"] += 1
-            counts["fault_found"] += mode is not None
+            counts["fault_found"] += outcome["fault_found"]
         return counts
 
     def close(self) -> None:
         for tail in self.tails:
             tail.close()
         self.tails = []
+
+
+def crew_outcome(
+    work_order: dict[str, Any],
+    failures: list[Failure],
+    alert_at: datetime | None,
+    now: datetime,
+    time_on_site_min: float,
+) -> dict[str, Any]:
+    """The completion body (``CompleteIn``) of a demo crew at ``work_order``, whose asset has
+    ``failures`` in the simulator's truth (by time), completing at ``now`` or just after.
+
+    A fault is found when the asset has a failure in the truth (past or still ahead: the simulator
+    cannot repair a pump, the crew finds it degrading). It is the failure the alert warned of: the
+    asset's first at or after the reading that raised the alert (``alert_at``; the first at all when
+    the run did not see the alert), else, all of them before the alert, the asset's last. Its mode is
+    the failure code; its time is reported as ``failed_at`` (a fault label's time) only when that
+    failure has happened by ``now`` (not censored: still ahead when the run ended) and lies within
+    the service's look-back before the order was opened; otherwise the crew cannot tell when, and
+    the label falls back to the visit's time. The service would refuse the other times.
+    """
+    warned = next((f for f in failures if alert_at is None or f.at >= alert_at), None)
+    found = warned or (failures[-1] if failures else None)
+    if found is None:
+        return {
+            "fault_found": False,
+            "failure_code": None,
+            "notes": "demo crew: nothing found",
+            "parts_used": {},
+            "time_on_site_min": time_on_site_min,
+        }
+    outcome: dict[str, Any] = {
+        "fault_found": True,
+        "failure_code": found.mode,
+        "notes": "demo crew",
+        "parts_used": {p["sku"]: p["reserved_qty"] for p in work_order["parts"] if p["reserved_qty"]},
+        "time_on_site_min": time_on_site_min,
+    }
+    opened = datetime.fromisoformat(work_order["created_at"])
+    if found is warned and not found.censored and opened - FAILED_AT_LOOKBACK <= found.at <= now:
+        outcome["failed_at"] = found.at.astimezone(UTC).isoformat()
+    return outcome
 
 
 def _first_technician(database_url: str) -> int:

@@ -42,15 +42,30 @@ def technician(value: str) -> int | None:
     return int(value)
 
 
-def start_at(value: str) -> datetime:
-    """A ``datetime-local`` value (``2026-01-02T08:30``) read as UTC, as the page says."""
+def _utc(value: str, what: str) -> datetime:
+    """A ``datetime-local`` value (``2026-01-02T08:30``) read as UTC, as the page says; an offset
+    given is honoured."""
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise FormError("Give the planned start as a date and time (UTC).") from None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not a time; an offset past year 1 or 9999
+        raise FormError(f"Give {what} as a date and time (UTC), e.g. 2026-01-02T08:30.") from None
+
+
+def start_at(value: str) -> datetime:
+    """The planned start (required), read as UTC."""
+    return _utc(value, "the planned start")
+
+
+def fault_time(value: str) -> datetime | None:
+    """When the fault happened, read as UTC (blank: the crew cannot tell).
+
+    Only the form is checked here; whether the time fits the work order (a found fault, not after
+    the completion, not long before the order) is the service's rule (``service.failure_time``).
+    """
+    if not value.strip():
+        return None
+    return _utc(value, "the failure time")
 
 
 def reason(value: str) -> str:
@@ -65,8 +80,10 @@ def outcome(
     notes: str,
     part_sku: Sequence[str],
     part_used: Sequence[str],
+    failed_at: str = "",
 ) -> Outcome:
-    """The completion form as the service's :class:`Outcome` (a blank quantity means none used)."""
+    """The completion form as the service's :class:`Outcome` (a blank quantity means none used, a
+    blank failure time none reported)."""
     if fault_found not in ("yes", "no"):
         raise FormError("Say whether a fault was found.")
     code = _text(failure_code.strip(), "The failure code", MAX_CODE) or None
@@ -95,4 +112,5 @@ def outcome(
         notes=_text(notes, "Notes", MAX_NOTES),
         parts_used=used,
         time_on_site_min=minutes,
+        failed_at=fault_time(failed_at),
     )

@@ -204,13 +204,15 @@ def complete(
     notes: Annotated[str, Form()] = "",
     part_sku: Annotated[list[str] | None, Form()] = None,
     part_used: Annotated[list[str] | None, Form()] = None,
+    failed_at: Annotated[str, Form()] = "",
 ) -> Response:
-    """in-progress → completed with the outcome (it becomes a training label)."""
+    """in-progress → completed with the outcome (it becomes a training label; a found fault's at
+    ``failed_at``, UTC, when the crew can tell: the service refuses one that does not fit, 422)."""
     now = store.clock.now()
 
     def build() -> Op:
         outcome = order_forms.outcome(
-            fault_found, failure_code, time_on_site_min, notes, part_sku or [], part_used or []
+            fault_found, failure_code, time_on_site_min, notes, part_sku or [], part_used or [], failed_at
         )
         return lambda s: service.complete(s, work_order_id, outcome, actor=principal.actor, now=now)
 

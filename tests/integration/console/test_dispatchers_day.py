@@ -2,8 +2,9 @@
 
 The dispatcher logs in, acknowledges the critical alert with a comment, approves its work order and
 schedules it at a date and time with the suggested technician; that technician, in a browser of
-their own, starts it and completes it with the outcome form (95 minutes on site); the KPIs page then
-shows the repair, and the alert's history and the work order's audit name the two users.
+their own, starts it and completes it with the outcome form (95 minutes on site, the fault an hour
+ago, typed as UTC: the order page shows it and the store keeps it); the KPIs page then shows the
+repair, and the alert's history and the work order's audit name the two users.
 """
 
 from __future__ import annotations
@@ -122,11 +123,14 @@ def test_a_dispatchers_day(console: Console, login: Callable[[str], User]) -> No
     tech.get_by_label("Time on site (minutes)").fill(str(ON_SITE_MIN))
     for used in tech.locator("input[name=part_used]").all():
         used.fill("1")
+    failed_at = (utc_now() - timedelta(hours=1)).replace(second=0, microsecond=0)
+    tech.get_by_label("Failed at").fill(failed_at.strftime("%Y-%m-%dT%H:%M"))  # read as UTC
     tech.get_by_label("Notes").fill("Drive-end bearing replaced, regreased")
     tech.get_by_role("button", name="Complete").click()
     expect(tech.locator("h1 .status")).to_have_text("completed")
     assert _field(tech, "Time on site (min)") == str(ON_SITE_MIN)
     assert _field(tech, "Fault found") == "yes"
+    assert _field(tech, "Failed at") == failed_at.strftime("%Y-%m-%dT%H:%MZ")
 
     # The KPIs moved: MTTR is the reported time on site (not the minutes between two clicks), the
     # repair is a first-time fix, one work order less is open, and the response time is there.
@@ -146,6 +150,7 @@ def test_a_dispatchers_day(console: Console, login: Callable[[str], User]) -> No
     order = _order(console, wo)
     assert (order.status, order.technician_id) == ("completed", story.technician_id)
     assert order.time_on_site_min == ON_SITE_MIN
+    assert order.failed_at == failed_at
 
     for user in (dana, tom):
         assert user.watched.traffic.outside == []

@@ -215,6 +215,34 @@ def scheduled_for_ana(dispatch: Dispatch) -> Browser:
     return dana
 
 
+def test_a_technician_records_when_the_fault_happened(dispatch: Dispatch) -> None:
+    scheduled_for_ana(dispatch)
+    ana = dispatch.user("ana.t", Role.TECHNICIAN, dispatch.tech["ana"])
+    ana.post(f"{BOARD}/1/start")
+    form = ana.get(f"{BOARD}/1").text
+    assert 'type="datetime-local" name="failed_at"' in form
+    dispatch.api.clock.advance(3 * 3600)  # completed at 03:00 UTC
+    found = {"fault_found": "yes", "failure_code": "bearing"}
+    for refused, status, says in (
+        ({**found, "failed_at": "last night"}, 422, "Give the failure time as a date and time"),  # the form
+        ({**found, "failed_at": "2026-01-01T04:00"}, 422, "is after the completion"),  # the service's rules
+        ({**found, "failed_at": "2025-11-01T00:00"}, 422, "days before the work order was opened"),
+        ({"fault_found": "no", "failed_at": "2026-01-01T01:00"}, 422, "needs a found fault"),
+    ):
+        response = ana.post(f"{BOARD}/1/complete", refused)
+        assert (response.status_code, "Traceback" in response.text) == (status, False), refused
+        assert says in response.text, refused
+        assert 'href="/console/work-orders/1"' in response.text  # back to the work order
+        assert dispatch.order(1).status == "in_progress"  # nothing changed
+    response = ana.post(f"{BOARD}/1/complete", {**found, "failed_at": "2026-01-01T01:30"})
+    assert response.status_code == 303, response.text
+    order = dispatch.order(1)
+    assert (order.status, order.failed_at) == ("completed", datetime(2026, 1, 1, 1, 30, tzinfo=UTC))
+    shown = re.search(r"<dt>Failed at</dt><dd>([^<]*)</dd>", ana.get(f"{BOARD}/1").text)
+    assert shown is not None
+    assert shown.group(1) == "2026-01-01T01:30Z"  # on the order page, in UTC
+
+
 def test_a_technician_cannot_act_on_another_technicians_work_order(dispatch: Dispatch) -> None:
     scheduled_for_ana(dispatch)
     ben = dispatch.user("ben.t", Role.TECHNICIAN, dispatch.tech["ben"])

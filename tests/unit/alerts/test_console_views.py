@@ -92,6 +92,20 @@ def test_the_outcome_form_reads_into_the_services_outcome() -> None:
     assert order_forms.outcome("no", "", "", "", [], []).failure_code is None
 
 
+def test_the_failure_time_is_read_as_utc_and_optional() -> None:
+    def failed_at(value: str) -> datetime | None:
+        return order_forms.outcome("yes", "bearing", "", "", [], [], value).failed_at
+
+    assert failed_at("2026-01-02T08:30") == datetime(2026, 1, 2, 8, 30, tzinfo=UTC)  # naive: UTC
+    assert failed_at(" 2026-01-02T08:30+02:00 ") == datetime(2026, 1, 2, 6, 30, tzinfo=UTC)
+    assert failed_at("") is None  # the crew cannot tell
+    assert failed_at("  ") is None
+    assert order_forms.outcome("yes", "bearing", "", "", [], []).failed_at is None  # a form without it
+    for bad in ("yesterday", "2026-13-01T08:00", "9999-12-31T23:59-14:00"):
+        with pytest.raises(order_forms.FormError, match="Give the failure time as a date and time"):
+            failed_at(bad)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
