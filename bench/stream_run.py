@@ -281,14 +281,15 @@ def offline(
     figure the job is held against should not be a slow one."""
     import mlflow
 
-    from streaming.scoring import Champion, one_thread_per_worker, single_threaded
+    from streaming.scoring import Champion, one_thread_per_worker, worker_model
     from streaming.step import step
     from streaming.window import BucketWindows
 
     ref = config.model_ref()
     mlflow.set_tracking_uri(ref.tracking_uri)
-    model = single_threaded(
-        mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model
+    model = worker_model(  # as the job's workers load it: one thread, compiled trees
+        mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model,
+        ref.compiled_dir,
     )
     one_thread_per_worker()
     champion = Champion(ref.name, ref.alias, version, model, time.monotonic())

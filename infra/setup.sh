@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what forewarn needs on this machine, idempotently, and quickly when already done:
-#   1. Debian packages (Mosquitto, InfluxDB 1.x, Java, Maven), after one `apt-get update`;
+#   1. Debian packages (Mosquitto, InfluxDB 1.x, Java, Maven, gcc), after one `apt-get update`;
 #   2. a Python virtual environment in .venv with forewarn installed editable (+ dev tools);
 #   3. Maven artifacts into the state folder: the Kafka broker's jars and Spark's Kafka connector;
 #   4. local development credentials (<state>/forewarn.env).
@@ -17,8 +17,9 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 sha() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-# PostgreSQL: the work-order store's tested alternative; chromium (+ a font): the console's browser tests
-debs=(mosquitto mosquitto-clients influxdb postgresql chromium fonts-dejavu-core)
+# PostgreSQL: the work-order store's tested alternative; chromium (+ a font): the console's browser tests;
+# gcc (+ libc headers): the scoring workers compile the champion's boosted trees (models/compiled.py)
+debs=(mosquitto mosquitto-clients influxdb postgresql chromium fonts-dejavu-core gcc libc6-dev)
 command -v java >/dev/null 2>&1 || debs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || debs+=(maven)
 missing=()

@@ -26,7 +26,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
+from forewarn.paths import default_state_dir
 from forewarn.settings import InfluxSettings, KafkaSettings, MlflowSettings
 from streaming.scoring import ModelRef
 from streaming.settings import StreamSettings
@@ -58,6 +59,8 @@ class JobConfig:
     influx: InfluxSettings
     mlflow: MlflowSettings
     checkpoint_dir: Path
+    # where workers cache the champion's compiled trees (models.compiled); None: not compiled
+    compiled_dir: Path | None = field(default_factory=lambda: default_state_dir() / "cache" / "compiled")
 
     def model_ref(self) -> ModelRef:
         return ModelRef(
@@ -67,6 +70,7 @@ class JobConfig:
             alias=self.stream.model_alias,
             refresh_s=self.stream.alias_refresh_s,
             client_env=tuple(sorted(self.mlflow.client_env().items())),
+            compiled_dir=self.compiled_dir,
         )
 
     def step_config(self) -> StepConfig:

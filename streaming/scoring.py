@@ -8,11 +8,13 @@ bucket's call (``streaming.step``) resolves the champion once and scores all its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,8 @@ class ModelRef:
     ``client_env``: the ``MLFLOW_*`` variables of the scoring job's registry user (the reader),
     set in each Python worker before it talks to MLflow. They travel inside the pickled task (not
     in the Spark conf the UI shows, not on a command line), so executors on a cluster get them too.
+    ``compiled_dir``: where workers cache the champion's compiled trees (``models.compiled``);
+    None scores with the regressor as trained.
     """
 
     tracking_uri: str
@@ -54,6 +58,7 @@ class ModelRef:
     alias: str
     refresh_s: float
     client_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    compiled_dir: Path | None = None
 
 
 _CACHE: dict[ModelRef, Champion] = {}
@@ -66,7 +71,22 @@ def _load(ref: ModelRef, version: str) -> Any:
     mlflow.set_tracking_uri(ref.tracking_uri)
     mlflow.set_registry_uri(ref.registry_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}")
-    return single_threaded(pyfunc.unwrap_python_model().model)
+    return worker_model(pyfunc.unwrap_python_model().model, ref.compiled_dir)
+
+
+def worker_model(model: Any, compiled_dir: Path | None) -> Any:
+    """The loaded model as a worker scores with it: :func:`single_threaded`, and its regressor
+    replaced by the compiled one (``models.compiled``: same predictions to 1e-9, measured 4x the
+    rows per second of scikit-learn's boosted trees, 16x for a call of 17 rows, 90x for one) when
+    ``compiled_dir`` is set. A regressor that cannot be compiled stays as it is (logged).
+    """
+    model = single_threaded(model)
+    regressor = getattr(model, "regressor", None)
+    if compiled_dir is None or regressor is None or not dataclasses.is_dataclass(model):
+        return model
+    from models.compiled import compiled
+
+    return dataclasses.replace(model, regressor=compiled(regressor, compiled_dir))  # type: ignore[type-var]
 
 
 def one_thread_per_worker() -> None:
