@@ -25,12 +25,12 @@ from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique
 
-# Out of the default run (about 7 minutes; `pytest -m loop tests/e2e/test_closed_loop.py`). It failed in both
-# runs of 2 Dec 2026, after the stack was secured: this scenario's own champion lookup sent no MLflow
-# credentials, so the 401 read as "no champion" and no promotion was ever seen; the watch also retrained
-# before the labels could judge a challenger (7 labels, none held out), and the gate judged RUL on one or
-# two pumps. Since 3 Dec the lookup authenticates, the watch waits until the labels can judge, and every
-# labelled asset the champion was not fitted on is judged out of fold (models/lifecycle/retrain.py).
+# Out of the default run (7-10 minutes; `pytest -m loop tests/e2e/test_closed_loop.py -s`). History: it
+# failed in both runs of 2 Dec 2026 (the scenario's champion lookup sent no MLflow credentials; the watch
+# retrained before the labels could judge; the gate judged RUL on one or two pumps), and on 3 Dec passed
+# but missed more failures after the swap (0 -> 2-3 of 9): fault labels were stamped at the crew's visit,
+# up to 190 readings after the failure, which gave run-ups a healthy RUL. Work orders now record when the
+# fault happened (failed_at) and labels carry it.
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.loop]
 
 
@@ -94,11 +94,14 @@ def test_drift_is_seen_a_retrain_on_work_order_labels_is_promoted_and_swapped_in
     # the new champion scored the second fleet: the old one never did
     assert result["champion_after"] != result["champion_before"]
     assert result["champion_before"] not in result["phase2_scored_by"], result["phase2_scored_by"]
-    # before and after are judged on the changed site (the figures are the run's result; whether the
-    # retrained model warns better is what they say, not what this test assumes: see models/README.md)
-    before, after = result["before"], result["after_whole_phase"]
+    # before and after are judged on the changed site: the bar is "no worse" after the swap,
+    # over the same steps of the replay (3 Dec 2026, two runs each: missed 0 -> 0 of 9, false alarms
+    # 3 of 10 -> 1 of 10 work orders, since fault labels carry the failure's time)
+    before, after = result["before"], result["after"]
     assert before["failures"] >= 1, before
-    assert after["failures"] >= 1, after
+    assert result["after_whole_phase"]["failures"] >= 1, result["after_whole_phase"]
+    assert after["missed"] <= before["missed"], (before, after)
+    assert (after["false_alarm_rate"] or 0.0) <= (before["false_alarm_rate"] or 0.0), (before, after)
     # the replay is the same fleet: the same failures on every site, whichever model warns of them
     for site, phases in result["by_site"].items():
         assert phases["phase1"]["failures"] == phases["phase2"]["failures"], (site, phases)
