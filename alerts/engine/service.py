@@ -13,11 +13,12 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 
 from alerts import gauges, influx_outbox
 from alerts.clock import Clock
@@ -275,10 +276,14 @@ class AlertEngine:
             self.notifier.notify(changes, now)
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set; log the counters every 30 s when they moved."""
+        """Loop until ``stop`` is set; log the counters every 30 s when they moved.
+
+        Kafka down is an outage, not the end: the step that failed is redone from the last committed
+        offsets (:func:`retry_kafka`), as a restarted engine would.
+        """
         last_log, last_summary = self.clock.now(), self.stats.summary()
         while not stop.is_set():
-            self.step()
+            retry_kafka(self.step, self.rewind, stop)
             now = self.clock.now()
             if (now - last_log).total_seconds() >= 30:
                 self._letters_log.flush()
@@ -286,6 +291,17 @@ class AlertEngine:
                 if summary != last_summary:
                     log.info("so far: %s", summary)
                 last_log, last_summary = now, summary
+
+    def rewind(self) -> None:
+        """Put the consumer back at the committed offsets: what a failed step polled is polled again
+        (its alert changes wait in the outbox, its dead letters are built again). Raises KafkaError
+        while the broker is down."""
+        for tp in self.consumer.assignment():
+            committed = self.consumer.committed(tp)
+            if committed is None:
+                self.consumer.seek_to_beginning(tp)  # auto_offset_reset="earliest", as at start
+            else:
+                self.consumer.seek(tp, committed)
 
     def close(self) -> None:
         """Leave the group, hand the tick lease over, close clients.
@@ -304,3 +320,38 @@ class AlertEngine:
                 release(session, TICK_LEASE, self.lease.holder, self.clock.now())
         finally:
             self.db.dispose()
+
+
+KAFKA_BACKOFF_S = 1.0
+KAFKA_MAX_BACKOFF_S = 30.0
+
+
+def retry_kafka(
+    step: Callable[[], object],
+    rewind: Callable[[], None],
+    stop: threading.Event,
+    backoff_s: float = KAFKA_BACKOFF_S,
+    max_backoff_s: float = KAFKA_MAX_BACKOFF_S,
+) -> None:
+    """Run ``step`` once; while Kafka refuses (``KafkaError``), wait (doubling, up to ``max_backoff_s``),
+    ``rewind`` to the committed offsets and run it again, until it succeeds or ``stop`` is set.
+
+    A step commits its offsets only after its alert changes and dead letters are on Kafka, so redoing
+    it from the committed offsets loses nothing; the alert store deduplicates what it sees twice (as
+    after a crash). Before, a broker down for longer than a send's timeout stopped the engine.
+    """
+    wait_s = backoff_s
+    while not stop.is_set():
+        try:
+            step()
+            return
+        except KafkaError as exc:
+            log.warning("Kafka refused the engine's step (%s: %s); again in %.0f s, from the committed "
+                        "offsets", type(exc).__name__, str(exc)[:200], wait_s)  # fmt: skip
+        while not stop.wait(wait_s):
+            wait_s = min(wait_s * 2, max_backoff_s)
+            try:
+                rewind()
+                break
+            except KafkaError as exc:
+                log.warning("Kafka still down (%s); again in %.0f s", type(exc).__name__, wait_s)
