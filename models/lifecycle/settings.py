@@ -19,6 +19,13 @@ class Policy(StrEnum):
     MANUAL = "MANUAL"  # tagged awaiting approval; `forewarn models approve VERSION` promotes it
 
 
+class Phm08Gate(StrEnum):
+    """When the gate holds a challenger to the champion's PHM08 score (see ``retrain.operational_checks``)."""
+
+    AUTO = "auto"  # only when the judge could not count missed failures (they measure lateness directly)
+    ALWAYS = "always"  # always, beside missed failures
+
+
 AUTO = "auto"
 NONE = "none"
 
@@ -46,6 +53,10 @@ class LifecycleSettings(ForewarnSettings):
     # and both models are scored there; fewer than min_judge_assets assets judge nothing
     judge_fraction: float = Field(default=0.3, gt=0.0, lt=0.9)
     min_judge_assets: PositiveInt = 3
+    # the gate, beside FOREWARN_MODELS_GATE_*: no more missed failures than the champion on the judge
+    # assets, a false-alarm rate at most this much above its; PHM08 gated always or only without them
+    max_false_alarm_rise: float = Field(default=0.0, ge=0.0, le=1.0)
+    phm08_gate: Phm08Gate = Phm08Gate.AUTO
     seed: int = 0
     base_source: str = AUTO
     cmapss_data_dir: Path | None = None

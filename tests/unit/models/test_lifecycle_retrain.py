@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forewarn.settings import InfluxSettings
 from models.columns import SourceColumns
@@ -29,7 +31,7 @@ from models.lifecycle.retrain import (
     scored,
     verdict,
 )
-from models.lifecycle.settings import LifecycleSettings, Policy
+from models.lifecycle.settings import LifecycleSettings, Phm08Gate, Policy
 from models.metrics import EvalMetrics
 from models.settings import ModelsSettings
 from models.sources import SourceError, TrainingData
@@ -174,6 +176,85 @@ def test_the_verdict_compares_on_the_judge_assets_and_needs_enough_of_them() -> 
     assert not blind.passed
     assert "no confirmed failure" in blind.note
     assert scores(10.0).numbers("challenger")["challenger_rmse"] == 10.0
+
+
+def judged(
+    rmse: float, phm08: float, pr_auc: float, far: float, missed: float, failures: int = 9
+) -> JudgeScores:
+    return JudgeScores(
+        EvalMetrics(rmse=rmse, phm08_score=phm08, pr_auc=pr_auc, n_assets=17, n_points=900),
+        far, missed, failures,
+    )  # fmt: skip
+
+
+def test_missed_failures_not_phm08_judge_lateness_when_they_were_counted() -> None:
+    """The closed-loop run of 3 Dec: better RMSE, PR-AUC and false alarms, none missed, PHM08 2.9x."""
+    models = ModelsSettings()
+    challenger = judged(24.44, 87_078.0, 0.870, 0.081, 0.0)
+    champion = judged(25.07, 30_185.0, 0.793, 0.120, 0.0)
+    auto = verdict(challenger, champion, 17, models, LifecycleSettings())
+    assert auto.passed
+    phm08 = {m: (ok, rule) for m, ok, rule in auto.checks}["phm08_score"]
+    assert phm08[0]
+    assert "not gated" in phm08[1]
+    always = verdict(challenger, champion, 17, models, LifecycleSettings(phm08_gate=Phm08Gate.ALWAYS))
+    assert not always.passed
+    assert [m for m, ok, _ in always.checks if not ok] == ["phm08_score"]
+
+
+def test_more_missed_failures_or_false_alarms_than_the_champion_are_refused() -> None:
+    models, lifecycle = ModelsSettings(), LifecycleSettings()
+    champion = judged(25.0, 30_000.0, 0.80, 0.10, 1.0)
+    missing = verdict(judged(20.0, 20_000.0, 0.90, 0.05, 2.0), champion, 17, models, lifecycle)
+    assert not missing.passed
+    assert [m for m, ok, _ in missing.checks if not ok] == ["missed_failures"]
+    noisy = verdict(judged(20.0, 20_000.0, 0.90, 0.13, 1.0), champion, 17, models, lifecycle)
+    assert [m for m, ok, _ in noisy.checks if not ok] == ["false_alarm_rate"]
+    tolerant = LifecycleSettings(max_false_alarm_rise=0.05)
+    assert verdict(judged(20.0, 20_000.0, 0.90, 0.13, 1.0), champion, 17, models, tolerant).passed
+
+
+def test_without_timed_failures_phm08_still_gates() -> None:
+    models, lifecycle = ModelsSettings(), LifecycleSettings()
+    champion = judged(25.0, 30_000.0, 0.80, math.nan, math.nan, failures=0)
+    late = verdict(
+        judged(20.0, 90_000.0, 0.90, math.nan, math.nan, failures=0), champion, 5, models, lifecycle
+    )
+    assert not late.passed
+    assert {m for m, _, _ in late.checks} == {"rmse", "phm08_score", "pr_auc"}
+
+
+finite = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
+maybe = st.one_of(st.just(math.nan), st.floats(min_value=0.0, max_value=1.0))
+missed = st.one_of(st.just(math.nan), st.integers(0, 9))
+
+
+@given(
+    mine=st.tuples(finite, finite, st.floats(0.0, 1.0), maybe, missed),
+    theirs=st.tuples(finite, finite, st.floats(0.0, 1.0), maybe, missed),
+    rise=st.floats(0.0, 0.2),
+)
+def test_a_passed_gate_never_misses_more_nor_alarms_more_and_auto_is_looser_only_on_phm08(
+    mine: tuple[float, float, float, float, float],
+    theirs: tuple[float, float, float, float, float],
+    rise: float,
+) -> None:
+    models = ModelsSettings()
+    a, b = judged(*mine), judged(*theirs)
+    auto = verdict(a, b, 9, models, LifecycleSettings(max_false_alarm_rise=rise))
+    strict = LifecycleSettings(max_false_alarm_rise=rise, phm08_gate=Phm08Gate.ALWAYS)
+    always = verdict(a, b, 9, models, strict)
+    if auto.passed:
+        if not (math.isnan(a.missed_failures) or math.isnan(b.missed_failures)):
+            assert a.missed_failures <= b.missed_failures
+        if not (math.isnan(a.false_alarm_rate) or math.isnan(b.false_alarm_rate)):
+            assert a.false_alarm_rate <= b.false_alarm_rate + rise
+        assert a.metrics.rmse <= b.metrics.rmse * models.gate_max_rmse_ratio
+    if always.passed:
+        assert auto.passed
+    if auto.passed and not always.passed:
+        assert a.metrics.phm08_score > b.metrics.phm08_score * models.gate_max_phm08_ratio
+        assert not math.isnan(a.missed_failures)
 
 
 @pytest.mark.parametrize(
