@@ -72,6 +72,52 @@ def jvm_threads_cpu_s(pid: int) -> dict[str, float]:
     return out
 
 
+def machine_cpu_s() -> dict[str, float]:
+    """The whole machine's CPU seconds so far (``/proc/stat``'s first line): ``busy`` (every state
+    but idle and iowait) and ``total``. A phase's busy share over its wall time tells whether the
+    cores were used at all, by the job or by the stack beside it."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(values[:8]) / CLOCK_TICKS  # guest time is counted in user already
+    idle = (values[3] + values[4]) / CLOCK_TICKS
+    return {"busy": total - idle, "total": total}
+
+
+SERVICES = (
+    ("kafka", re.compile(r"kafka\.Kafka\b")),
+    ("influxdb", re.compile(r"\binfluxd\b")),
+    ("mosquitto", re.compile(r"\bmosquitto\b")),
+    ("mlflow", re.compile(r"\bmlflow\b|uvicorn")),
+    ("postgres", re.compile(r"\bpostgres\b")),
+)
+"""The stack's services by command line: what else the cores serve while the job runs."""
+
+
+def services_cpu_s(exclude: set[int]) -> dict[str, float]:
+    """CPU seconds so far (own and reaped children's) of every process outside ``exclude`` (the
+    job's tree), by service (:data:`SERVICES`; ``this process`` for the caller, ``other`` for the rest)."""
+    import os
+
+    me = os.getpid()
+    out: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        fields = stat_fields(entry)
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields is None:
+            continue
+        name = "this process" if int(entry.name) == me else "other"
+        for service, pattern in SERVICES:
+            if pattern.search(command):
+                name = service
+                break
+        out[name] = out.get(name, 0.0) + sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+    return out
+
+
 def status_kb(pid: int, key: str) -> int:
     """A ``/proc/<pid>/status`` value in kB (``VmRSS``, ``VmHWM``…); 0 when the process is gone."""
     try:

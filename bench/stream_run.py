@@ -8,6 +8,7 @@ records are told from the others' on the shared ``risk`` topic.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -97,7 +98,11 @@ class Run:
                 )
 
     def cpu(self) -> tuple[dict[str, float], dict[str, float]]:
-        return procfs.tree_cpu_s(self.jvm), procfs.jvm_threads_cpu_s(self.jvm)
+        machine = procfs.machine_cpu_s()
+        tree = {self.jvm, *procfs.descendants(self.jvm)}
+        outside = {f"outside:{k}": v for k, v in procfs.services_cpu_s(tree).items()}
+        machine_keys = {f"machine:{k}": v for k, v in machine.items()}
+        return {**procfs.tree_cpu_s(self.jvm), **machine_keys, **outside}, procfs.jvm_threads_cpu_s(self.jvm)
 
     def measured(
         self, scored: int, elapsed_s: float, cpu0: dict[str, float], threads0: dict[str, float]
@@ -105,7 +110,15 @@ class Run:
         """Rate, CPU and memory of a phase (read after it settled, while the workers live)."""
         settle(self.queries)
         cpu1, threads1 = self.cpu()  # threads that ended meanwhile are missing from threads1
-        job_cpu = {k: cpu1[k] - cpu0[k] for k in cpu1}
+        job_cpu = {k: cpu1[k] - cpu0[k] for k in ("jvm", "python")}
+        # the machine's busy share and the stack beside the job: is a core idle, or serving the stack?
+        busy = cpu1["machine:busy"] - cpu0["machine:busy"]
+        total = cpu1["machine:total"] - cpu0["machine:total"]
+        outside = {
+            k.split(":", 1)[1]: v - cpu0.get(k, 0.0)
+            for k, v in cpu1.items()
+            if k.startswith("outside:") and v - cpu0.get(k, 0.0) >= 0.05
+        }
         jvm_threads = {
             k: v - threads0.get(k, 0.0) for k, v in threads1.items() if v - threads0.get(k, 0.0) >= 0.05
         }
@@ -117,6 +130,11 @@ class Run:
                 "jvm_cpu_s_by_thread": {k: round(v, 2) for k, v in
                                         sorted(jvm_threads.items(), key=lambda kv: -kv[1])},
                 "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, scored), 4),
+                # from the phase's start to its settling (a little longer than elapsed_s)
+                "machine": {"busy_cpu_s": round(busy, 2),
+                            "cores_busy": round(busy / max(total, 1e-9) * (os.cpu_count() or 1), 2),
+                            "outside_job_cpu_s": {k: round(v, 2) for k, v in
+                                                  sorted(outside.items(), key=lambda kv: -kv[1])}},
                 "memory": self.memory.report()}  # fmt: skip
 
     def stages(self) -> dict[str, Any]:

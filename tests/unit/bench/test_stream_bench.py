@@ -84,3 +84,22 @@ def test_stages_balance_only_when_every_reading_is_accounted() -> None:
     lost = stages({**numbers, "gateway_dead_letters": 1, "unscored_readings": 1})
     assert not lost["mqtt_to_telemetry"]["balanced"]
     assert not lost["telemetry_to_risk"]["balanced"]
+
+
+def test_the_machine_and_services_cpu_grow_with_work_done_here() -> None:
+    """Real ``/proc``: a busy loop in this process shows in the machine's busy seconds and as
+    ``this process`` outside an excluded tree (and vanishes when this process is excluded)."""
+    import os
+    import time
+
+    from bench import procfs
+
+    machine0, mine0 = procfs.machine_cpu_s(), procfs.services_cpu_s(set())["this process"]
+    until = time.process_time() + 0.3
+    while time.process_time() < until:
+        pass
+    machine1, mine1 = procfs.machine_cpu_s(), procfs.services_cpu_s(set())["this process"]
+    assert machine1["busy"] - machine0["busy"] >= 0.2
+    assert machine1["total"] - machine1["busy"] >= 0.0
+    assert mine1 - mine0 >= 0.2
+    assert "this process" not in procfs.services_cpu_s({os.getpid()})
