@@ -86,17 +86,21 @@ def failure_time(row: WorkOrderRow, outcome: Outcome, now: datetime) -> datetime
     if at is None:
         return None
     if not outcome.fault_found:
-        raise WorkOrderError(ErrorCode.INVALID, "failed_at needs a found fault (a sound asset did not fail)")
+        raise WorkOrderError(
+            ErrorCode.INVALID, "the failure time (failed_at) needs a found fault (a sound asset did not fail)"
+        )
     if at > now + CLOCK_SKEW:
         raise WorkOrderError(
-            ErrorCode.INVALID, f"failed_at {at.isoformat()} is after the completion ({now.isoformat()})"
+            ErrorCode.INVALID,
+            f"the failure time (failed_at) {at.isoformat()} is after the completion ({now.isoformat()})",
         )
     earliest = row.created_at - FAILED_AT_LOOKBACK
     if at < earliest:
         raise WorkOrderError(
             ErrorCode.INVALID,
-            f"failed_at {at.isoformat()} is more than {FAILED_AT_LOOKBACK.days} days before the work "
-            f"order was opened ({row.created_at.isoformat()}): record that failure on its own work order",
+            f"the failure time (failed_at) {at.isoformat()} is more than {FAILED_AT_LOOKBACK.days} days "
+            f"before the work order was opened ({row.created_at.isoformat()}): record that failure on "
+            "its own work order",
         )
     return min(at, now).astimezone(UTC)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -72,7 +73,14 @@ def _order(console: Console, work_order_id: int) -> WorkOrderRow:
         engine.dispose()
 
 
-def test_a_dispatchers_day(console: Console, login: Callable[[str], User]) -> None:
+def _shot(page: Page, path: Path) -> None:
+    """A full-page screenshot of what the user sees now (kept in the test's folder to look at)."""
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert path.stat().st_size > 10_000, f"{path.name}: an empty page"
+
+
+def test_a_dispatchers_day(console: Console, login: Callable[[str], User], tmp_path: Path) -> None:
     story, users = console.story, console.story.users
     wo = story.work_order_id
     dana = login(users.dispatcher)
@@ -126,8 +134,10 @@ def test_a_dispatchers_day(console: Console, login: Callable[[str], User]) -> No
     failed_at = (utc_now() - timedelta(hours=1)).replace(second=0, microsecond=0)
     tech.get_by_label("Failed at").fill(failed_at.strftime("%Y-%m-%dT%H:%M"))  # read as UTC
     tech.get_by_label("Notes").fill("Drive-end bearing replaced, regreased")
+    _shot(tech, tmp_path / "completion-form.png")
     tech.get_by_role("button", name="Complete").click()
     expect(tech.locator("h1 .status")).to_have_text("completed")
+    _shot(tech, tmp_path / "completed-order.png")
     assert _field(tech, "Time on site (min)") == str(ON_SITE_MIN)
     assert _field(tech, "Fault found") == "yes"
     assert _field(tech, "Failed at") == failed_at.strftime("%Y-%m-%dT%H:%MZ")
