@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ from chain.fleetrun import FleetRun
 from chain.ledger import account
 from chain.plan import plan
 from chain.settings import DemoSettings
+from dashboards.boards.reliability import UID
+from dashboards.macros import TimeRange
+from dashboards.render import build_all
+from dashboards.verify import InfluxQL, check_board_any_choice
 from forewarn.settings import load
 from infra.stack.service import StackContext
 from tests.conftest import unique
@@ -32,7 +37,8 @@ from tests.conftest import unique
 # up to 190 readings after the failure, which gave run-ups a healthy RUL. Work orders now record when the
 # fault happened (failed_at) and labels carry it: two of three runs that day promoted v3 and missed 0 of 9;
 # the third failed here because the gate refused both challengers on PHM08 (ridge, late on three pumps,
-# though better on RMSE, PR-AUC and false alarms): see the stop-27 note (#19).
+# though better on RMSE, PR-AUC and false alarms): see the stop-27 note (#19). Since 4 Dec the lifecycle
+# gate judges lateness by missed failures where it can count them (models/README.md, "The gate").
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.loop]
 
 
@@ -70,6 +76,20 @@ def run(stack: StackContext, influx_database: str, tmp_path: Path) -> Iterator[F
     fleet_run.close()
 
 
+def _reliability_rows(run: FleetRun) -> dict[str, int]:
+    """Rows each query of the reliability board returns on the run's database over the last 2 hours
+    (its best over the board's variable choices, as ``dashboards verify`` judges a board)."""
+    now = datetime.now(UTC)
+    influx = run.plan.influx
+    window = TimeRange(now - timedelta(hours=2), now)
+    with InfluxQL(influx, influx.database) as client:
+        results, _ = check_board_any_choice(build_all()[UID], client, window)
+    rows: dict[str, int] = {}
+    for r in results:
+        rows[r.query.title] = max(rows.get(r.query.title, 0), r.rows)
+    return rows
+
+
 @pytest.mark.timeout(1800)
 def test_drift_is_seen_a_retrain_on_work_order_labels_is_promoted_and_swapped_in(run: FleetRun) -> None:
     run.prepare()
@@ -93,6 +113,10 @@ def test_drift_is_seen_a_retrain_on_work_order_labels_is_promoted_and_swapped_in
     alarms = [e for e in result["model_events"] if e["action"] == "drift_alarm"]
     assert any("site-2" in e.get("note", "") for e in alarms), alarms
     assert result["feature_drift_points"] > 0
+    # ... and the reliability board shows them (what `forewarn dashboards verify` runs, on this run's data)
+    panels = _reliability_rows(run)
+    for title in ("Promotions and rollbacks", "Feature drift (PSI)", "Latest PSI by feature"):
+        assert panels.get(title, 0) > 0, (title, panels)
     # the new champion scored the second fleet: the old one never did
     assert result["champion_after"] != result["champion_before"]
     assert result["champion_before"] not in result["phase2_scored_by"], result["phase2_scored_by"]
