@@ -36,7 +36,9 @@ class Readings:
     """The canonical readings of a set of records, one entry per reading, in record order.
 
     ``values`` is each reading's settings and sensors as one mapping (sensors win a name clash):
-    what the window keeps. ``settings`` and ``sensors`` stay apart for the InfluxDB points.
+    what the window keeps. ``settings`` and ``sensors`` stay apart for the InfluxDB points; every
+    value is a finite float (the fast path takes JSON floats only, and orjson refuses a number that
+    overflows a double; the decoder refuses the rest), which the bulk points rely on.
     ``record`` is the position of the reading's record in the input.
     """
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
@@ -23,7 +23,7 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructField, Str
 
 from forewarn.contracts import dead_letter
 from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
-from forewarn.contracts.influx_schema import PIPELINE, telemetry_point
+from forewarn.contracts.influx_schema import PIPELINE, telemetry_lines_bulk, telemetry_point
 from forewarn.influx import InfluxWriter
 from forewarn.logs import RateLimitedLog, counts_text
 from forewarn.settings import InfluxSettings, KafkaSettings
@@ -113,6 +113,35 @@ class TelemetryPoints:
         if self.bucket_ms:
             ts_ms -= ts_ms % self.bucket_ms
         return telemetry_point(site, asset_id, ts_ms, int(seq), settings, sensors)
+
+    def lines(
+        self,
+        site: Sequence[str],
+        asset_id: Sequence[str],
+        ts_ms: Sequence[int],
+        seq: Sequence[int],
+        settings: Sequence[Mapping[str, float]],
+        sensors: Sequence[Mapping[str, float]],
+    ) -> list[str]:
+        """The points of many canonical readings (every value a finite float, as the telemetry
+        contract guarantees), in their order within each set of setting and sensor names: the same
+        as :meth:`line` of each (:func:`telemetry_lines_bulk`), a third of the cost."""
+        if self.bucket_ms:
+            bucket = self.bucket_ms
+            ts_ms = [t - t % bucket for t in ts_ms]
+        by_names: dict[tuple[str | None, ...], list[int]] = {}
+        for i, (s, x) in enumerate(zip(settings, sensors, strict=True)):
+            by_names.setdefault((*s, None, *x), []).append(i)
+        out: list[str] = []
+        for names, rows in by_names.items():
+            cut = names.index(None)
+            out += telemetry_lines_bulk(
+                [site[i] for i in rows], [asset_id[i] for i in rows], [ts_ms[i] for i in rows],
+                [int(seq[i]) for i in rows], cast("tuple[str, ...]", names[:cut]),
+                cast("tuple[str, ...]", names[cut + 1 :]),
+                [[*settings[i].values(), *sensors[i].values()] for i in rows],
+            )  # fmt: skip
+        return out
 
 
 def telemetry_lines(rows: Iterable[Row], downsample_s: int | None) -> Iterator[str | None]:

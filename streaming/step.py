@@ -437,11 +437,16 @@ class _Call:
         points = self.config.points
         if not points.enabled:
             return
-        for i in np.flatnonzero(take).tolist():
-            text = points.line(readings.asset[i], readings.site[i], readings.ts[i], readings.seq[i],
-                               readings.settings[i], readings.sensors[i])  # fmt: skip
-            if text:
-                self.lines.append(text)
+        rows = np.flatnonzero(take).tolist()
+        if len(rows) == len(readings):
+            self.lines += points.lines(readings.site, readings.asset, readings.ts, readings.seq,
+                                       readings.settings, readings.sensors)  # fmt: skip
+            return
+        self.lines += points.lines(
+            [readings.site[i] for i in rows], [readings.asset[i] for i in rows],
+            [readings.ts[i] for i in rows], [readings.seq[i] for i in rows],
+            [readings.settings[i] for i in rows], [readings.sensors[i] for i in rows],
+        )  # fmt: skip
 
     # -- scoring -------------------------------------------------------------------------------
 
