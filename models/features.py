@@ -151,11 +151,14 @@ def window_features(
     codes = np.array([_STAT_CODES[stat] for stat in spec.stats], dtype=np.int64)
     windows = np.array(spec.windows, dtype=np.int64)
     sensors = values.shape[0]
-    block = np.empty((len(ends), sensors * (1 + len(windows) * len(codes))), dtype=np.float64)
-    if len(ends):
-        feature_rows(values, ends, starts, windows, codes, block)
+    # the age column first, then the kernel's columns, written in place: a stacked copy of a
+    # 50,000-row call of 200-reading windows was 220 MB, and a tenth of the step's time
+    lead = 1 if spec.age else 0
+    block = np.empty((len(ends), lead + sensors * (1 + len(windows) * len(codes))), dtype=np.float64)
     if spec.age:
-        return np.hstack([np.asarray(cycles, dtype=np.float64)[ends, None], block])
+        block[:, 0] = np.asarray(cycles, dtype=np.float64)[ends]
+    if len(ends):
+        feature_rows(values, ends, starts, windows, codes, block[:, lead:])
     return block
 
 

@@ -27,6 +27,8 @@ which is retried from the checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -595,7 +597,27 @@ def step(
 ) -> tuple[pd.DataFrame, BucketWindows]:
     """One bucket's micro-batch without Spark: the records (:data:`INPUT_COLUMNS`) and the bucket's
     windows in; the output rows (:data:`OUTPUT`) and the new windows out."""
-    return _Call(frame, windows, model, config).run()
+    with gc_paused():
+        return _Call(frame, windows, model, config).run()
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector off for one call, back as it was after.
+
+    A call keeps a few dicts and strings per reading alive until it returns (the parsed readings,
+    the risk records), so the collector's full passes walked hundreds of thousands of objects that
+    reference counting frees anyway: 20 full passes cost 2.9 s of CPU in 400,000 C-MAPSS readings,
+    a tenth of the step (``gc.callbacks``). Nothing in the step builds reference cycles on purpose;
+    any a library makes are collected by the next pass after the call.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def make_update(
