@@ -116,8 +116,8 @@ class TelemetryPoints:
 
     def lines(
         self,
-        site: Sequence[str],
         asset_id: Sequence[str],
+        site: Sequence[str],
         ts_ms: Sequence[int],
         seq: Sequence[int],
         settings: Sequence[Mapping[str, float]],
@@ -135,12 +135,18 @@ class TelemetryPoints:
         out: list[str] = []
         for names, rows in by_names.items():
             cut = names.index(None)
-            out += telemetry_lines_bulk(
-                [site[i] for i in rows], [asset_id[i] for i in rows], [ts_ms[i] for i in rows],
-                [int(seq[i]) for i in rows], cast("tuple[str, ...]", names[:cut]),
-                cast("tuple[str, ...]", names[cut + 1 :]),
-                [[*settings[i].values(), *sensors[i].values()] for i in rows],
-            )  # fmt: skip
+            try:
+                out += telemetry_lines_bulk(
+                    [site[i] for i in rows], [asset_id[i] for i in rows], [ts_ms[i] for i in rows],
+                    [int(seq[i]) for i in rows], cast("tuple[str, ...]", names[:cut]),
+                    cast("tuple[str, ...]", names[cut + 1 :]),
+                    [[*settings[i].values(), *sensors[i].values()] for i in rows],
+                )  # fmt: skip
+            except ValueError:  # a value the bulk writer cannot take: each point as the general one
+                for i in rows:
+                    point = self.line(asset_id[i], site[i], ts_ms[i], seq[i], settings[i], sensors[i])
+                    if point:
+                        out.append(point)
         return out
 
 

@@ -441,11 +441,11 @@ class _Call:
             return
         rows = np.flatnonzero(take).tolist()
         if len(rows) == len(readings):
-            self.lines += points.lines(readings.site, readings.asset, readings.ts, readings.seq,
+            self.lines += points.lines(readings.asset, readings.site, readings.ts, readings.seq,
                                        readings.settings, readings.sensors)  # fmt: skip
             return
         self.lines += points.lines(
-            [readings.site[i] for i in rows], [readings.asset[i] for i in rows],
+            [readings.asset[i] for i in rows], [readings.site[i] for i in rows],
             [readings.ts[i] for i in rows], [readings.seq[i] for i in rows],
             [readings.settings[i] for i in rows], [readings.sensors[i] for i in rows],
         )  # fmt: skip

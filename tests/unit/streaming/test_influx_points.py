@@ -150,3 +150,24 @@ def test_points_influxdb_refuses_are_dead_letters_the_contract_decodes() -> None
     assert [x.payload for x in letters] == [r["line"].encode() for r in refused]
     assert "field type conflict" in letters[0].detail
     assert letters[0].received_at == now
+
+
+def test_points_in_bulk_are_each_readings_point_and_fall_back_for_what_bulk_cannot_write() -> None:
+    """Readings of two name sets, downsampled: each reading's point as :meth:`TelemetryPoints.line`
+    writes it, in order within a name set; a NaN (no canonical reading holds one) takes the general
+    point for its name set, which leaves the value out, instead of failing the call."""
+    points = TelemetryPoints(True, 60_000)
+    site, asset = ["s1", "s1", "s2", "s1"], ["a", "b", "c", "a"]
+    ts, seq = [1_767_225_601_500, 1_767_225_602_500, 1_767_225_603_500, 1_767_225_661_500], [1, 1, 1, 2]
+    settings = [{"op": 0.5}, {"op": 0.25}, {}, {"op": 0.75}]
+    sensors = [{"x": 518.67, "y": 2.5}, {"x": 1.0, "y": -0.5}, {"z": 3.0}, {"x": 7.0, "y": 8.0}]
+    got = points.lines(asset, site, ts, seq, settings, sensors)
+    each = [points.line(*args) for args in zip(asset, site, ts, seq, settings, sensors, strict=True)]
+    assert sorted(got) == sorted(p for p in each if p)
+    assert [g for g in got if "asset_id=a" in g] == [each[0], each[3]]  # one asset's order kept
+    sensors[1] = {"x": float("nan"), "y": -0.5}
+    with_nan = points.lines(asset, site, ts, seq, settings, sensors)
+    assert len(with_nan) == 4
+    assert parse(next(g for g in with_nan if "asset_id=b" in g))[2] == {
+        "setting.op": "0.25", "sensor.y": "-0.5", "seq": "1i",
+    }  # fmt: skip
