@@ -56,7 +56,8 @@ class LifecycleSettings(ForewarnSettings):
     # the gate, beside FOREWARN_MODELS_GATE_*: no more missed failures than the champion on the judge
     # assets, a false-alarm rate at most this much above its; PHM08 gated always or only without them.
     # The rate is over readings of a handful of assets, and one asset's readings are not independent:
-    # 0 tolerance refused a challenger better on every other figure at 0.125 against 0.119 (3 Dec)
+    # 0 tolerance refused a challenger better on every other figure at 0.125 against 0.119 (3 Dec).
+    # A challenger that misses strictly fewer failures may alarm more (a never-alarming champion)
     max_false_alarm_rise: float = Field(default=0.02, ge=0.0, le=1.0)
     phm08_gate: Phm08Gate = Phm08Gate.AUTO
     seed: int = 0

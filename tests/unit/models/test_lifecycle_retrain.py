@@ -218,6 +218,23 @@ def test_more_missed_failures_or_false_alarms_than_the_champion_are_refused() ->
     assert not verdict(judged(20.0, 20_000.0, 0.90, 0.115, 1.0), champion, 17, models, strict).passed
 
 
+def test_a_challenger_catching_failures_a_never_alarming_champion_misses_may_alarm_more() -> None:
+    """A mean-baseline champion: risk never reaches 0.5, no false alarm, every failure missed."""
+    models, lifecycle = ModelsSettings(), LifecycleSettings()
+    baseline = judged(40.0, 90_000.0, 0.30, 0.0, 9.0)
+    catching = verdict(judged(25.0, 30_000.0, 0.80, 0.15, 2.0), baseline, 17, models, lifecycle)
+    assert catching.passed
+    far = {m: (ok, rule) for m, ok, rule in catching.checks}["false_alarm_rate"]
+    assert far[0]
+    assert "misses fewer failures" in far[1]
+    # as many misses as the champion: the extra alarms buy nothing, refused
+    same = verdict(judged(25.0, 30_000.0, 0.80, 0.15, 9.0), baseline, 17, models, lifecycle)
+    assert [m for m, ok, _ in same.checks if not ok] == ["false_alarm_rate"]
+    # missing fewer does not excuse a worse fit: RMSE and PR-AUC still judge
+    worse = verdict(judged(80.0, 30_000.0, 0.80, 0.15, 2.0), baseline, 17, models, lifecycle)
+    assert [m for m, ok, _ in worse.checks if not ok] == ["rmse"]
+
+
 def test_without_timed_failures_phm08_still_gates() -> None:
     models, lifecycle = ModelsSettings(), LifecycleSettings()
     champion = judged(25.0, 30_000.0, 0.80, math.nan, math.nan, failures=0)
@@ -238,7 +255,7 @@ missed = st.one_of(st.just(math.nan), st.integers(0, 9))
     theirs=st.tuples(finite, finite, st.floats(0.0, 1.0), maybe, missed),
     rise=st.floats(0.0, 0.2),
 )
-def test_a_passed_gate_never_misses_more_nor_alarms_more_and_auto_is_looser_only_on_phm08(
+def test_a_passed_gate_misses_no_more_alarms_no_more_unless_it_catches_more_auto_looser_only_on_phm08(
     mine: tuple[float, float, float, float, float],
     theirs: tuple[float, float, float, float, float],
     rise: float,
@@ -251,7 +268,8 @@ def test_a_passed_gate_never_misses_more_nor_alarms_more_and_auto_is_looser_only
     if auto.passed:
         if not (math.isnan(a.missed_failures) or math.isnan(b.missed_failures)):
             assert a.missed_failures <= b.missed_failures
-        if not (math.isnan(a.false_alarm_rate) or math.isnan(b.false_alarm_rate)):
+        fewer = a.missed_failures < b.missed_failures  # False when either is NaN
+        if not (fewer or math.isnan(a.false_alarm_rate) or math.isnan(b.false_alarm_rate)):
             assert a.false_alarm_rate <= b.false_alarm_rate + rise
         assert a.metrics.rmse <= b.metrics.rmse * models.gate_max_rmse_ratio
     if always.passed:
