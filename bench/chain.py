@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bench import host
 from chain.fleetrun import FleetRun, Say
 from chain.ledger import account
 from chain.plan import plan
@@ -254,8 +254,7 @@ def main() -> None:
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
-               "load_avg_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+    machine = host.host()
     measured = end_to_end(
         load(StackSettings).state_dir, say, args.rate, args.assets, args.seconds, args.gateways, args.batch
     )

@@ -37,7 +37,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -50,7 +49,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
-from bench import stream_run, workload
+from bench import host, stream_run, workload
 from bench.procfs import MemorySampler
 from bench.spark_progress import Progress, jvm_pid
 from bench.stream_run import Run
@@ -147,7 +146,7 @@ def _without(argv: list[str], options: set[str]) -> list[str]:
 
 def run_shape(args: argparse.Namespace) -> dict[str, Any]:
     """Every phase for one shape, in this process."""
-    load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    machine = host.host()  # the machine is shared and machines differ: say how busy and how fast
     stack = load(StackSettings)
     kafka, influx = load(KafkaSettings, stack.state_dir), load(InfluxSettings, stack.state_dir)
     mlflow_settings = load(MlflowSettings, stack.state_dir)
@@ -230,8 +229,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             "benchmark": "stream",
             "shape": args.shape,
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "load_avg_1m": [round(load_at_start, 2), round(os.getloadavg()[0], 2)]},
+            "machine": {**machine, "load_avg_1m": [machine["load_avg_1m"], round(os.getloadavg()[0], 2)]},
             "command": "python -m bench.stream " + " ".join(sys.argv[1:]),
             "model": model,
             "workload": {"assets": args.assets, **per_record, "top_features": stream.top_features,
