@@ -49,6 +49,11 @@ COMPILERS = ("gcc", "clang", "cc")
 OPTIMISE = "-O2"
 SOURCE_FILES = 4
 BUILD_PROCESSES = 2
+# tl2cgen's ``quantize``: each feature value becomes the index of its place among the trees' thresholds
+# once per row, and the trees compare small integers. Measured on the FD001 champion (600 trees, 466
+# features) on a slow machine, one thread, 22,480 rows of the scoring job's own calls: 47.0 µs a row
+# without, 16.3 with (2.9x), the same predictions (largest difference 0.0); the build as long
+QUANTIZE = 1
 TOLERANCE_CYCLES = 1e-9  # how far a compiled prediction may be from the regressor's
 _MISSING_FLAG = np.uint32(0xFFFFFFFF)  # tl2cgen's ``missing == -1`` as the low word of a double
 _LOGGED: set[str] = set()
@@ -121,7 +126,7 @@ def unsupported(regressor: Any) -> str | None:
 
 def library_name(trees: bytes) -> str:
     """The cache's file name for serialised trees: their hash and everything the build depends on."""
-    build = f"{version('treelite')}|{version('tl2cgen')}|{OPTIMISE}|{SOURCE_FILES}|{platform.machine()}"
+    build = f"{version('treelite')}|{version('tl2cgen')}|{OPTIMISE}|{SOURCE_FILES}|q{QUANTIZE}|{platform.machine()}"
     digest = hashlib.sha256(trees + build.encode()).hexdigest()[:32]
     return f"trees-{digest}.so"
 
@@ -202,7 +207,7 @@ def _build(regressor: Any, cache_dir: Path, compiler: str) -> Path:
                 trees,
                 toolchain=compiler,
                 libpath=partial,
-                params={"parallel_comp": SOURCE_FILES},
+                params={"parallel_comp": SOURCE_FILES, "quantize": QUANTIZE},
                 nthread=BUILD_PROCESSES,
                 options=[OPTIMISE],
             )
