@@ -126,7 +126,9 @@ def unsupported(regressor: Any) -> str | None:
 
 def library_name(trees: bytes) -> str:
     """The cache's file name for serialised trees: their hash and everything the build depends on."""
-    build = f"{version('treelite')}|{version('tl2cgen')}|{OPTIMISE}|{SOURCE_FILES}|q{QUANTIZE}|{platform.machine()}"
+    build = "|".join(
+        (version("treelite"), version("tl2cgen"), OPTIMISE, str(SOURCE_FILES), f"q{QUANTIZE}", platform.machine())
+    )
     digest = hashlib.sha256(trees + build.encode()).hexdigest()[:32]
     return f"trees-{digest}.so"
 
