@@ -126,9 +126,8 @@ def unsupported(regressor: Any) -> str | None:
 
 def library_name(trees: bytes) -> str:
     """The cache's file name for serialised trees: their hash and everything the build depends on."""
-    build = "|".join(
-        (version("treelite"), version("tl2cgen"), OPTIMISE, str(SOURCE_FILES), f"q{QUANTIZE}", platform.machine())
-    )
+    parts = (version("treelite"), version("tl2cgen"), OPTIMISE, SOURCE_FILES, QUANTIZE, platform.machine())
+    build = "|".join(str(part) for part in parts)
     digest = hashlib.sha256(trees + build.encode()).hexdigest()[:32]
     return f"trees-{digest}.so"
 
