@@ -28,6 +28,7 @@ from bench.workload import Shape
 from forewarn.contracts.telemetry import Reading, encode_run
 from forewarn.settings import KafkaSettings
 from streaming.job import JobConfig, start
+from streaming.progress import committed_offsets, lag_from, topic_offsets
 from streaming.sinks import ScoredSink
 
 
@@ -136,6 +137,16 @@ class Run:
                             "outside_job_cpu_s": {k: round(v, 2) for k, v in
                                                   sorted(outside.items(), key=lambda kv: -kv[1])}},
                 "memory": self.memory.report()}  # fmt: skip
+
+    @staticmethod
+    def counted(measured: dict[str, Any], scored: int) -> dict[str, Any]:
+        """A phase's figures (:meth:`measured`) per reading scored, the readings counted after it."""
+        elapsed_s = measured["elapsed_s"]
+        return measured | {
+            "readings_scored": scored,
+            "readings_per_s": round(scored / elapsed_s, 1) if elapsed_s > 0 else 0.0,
+            "cpu_ms_per_reading": round(measured["cpu_s"] * 1000 / max(1, scored), 4),
+        }
 
     def stages(self) -> dict[str, Any]:
         """Spark's and the sink's per-stage totals since the last call (then reset)."""
@@ -246,19 +257,24 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
 def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Reading]) -> dict[str, Any]:
     """Capacity: ``readings`` wait in the topic while the job is stopped; the restarted job drains
     them in micro-batches of at most ``maxOffsetsPerTrigger`` records. The time runs from the
-    restart to the commit of the last micro-batch (every sink done), start-up included."""
+    restart to the commit of the last micro-batch (every sink done), start-up included; the risk
+    records are counted after it."""
     run.stop()
     produce(run, prefix, assets, 1e9, 3600, sent, readings)
+    end = topic_offsets(run.kafka, run.topic)[1]
     run.progress.restart()
     t0 = run.progress.since_s
     run.memory.reset()
     cpu0, threads0 = run.cpu()
     compiled0 = compilations(run.spark)
     run.start()
-    latencies = run.scored(prefix, len(sent), 1800, lambda: False)
+    drained(run, end, 1800)
     settle(run.queries)
     last = max((end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=0.0)
-    out = run.measured(len(latencies), last - t0, cpu0, threads0)
+    out = run.measured(0, last - t0, cpu0, threads0)
+    # counted once the job is done: a consumer reading `risk` during the drain took 5-6 s of the two
+    # cores' CPU from the job it measures (`capacity.machine` in the Dec 3 JSON)
+    out = run.counted(out, len(run.scored(prefix, len(sent), 300, lambda: False)))
     out["classes_compiled"] = compilations(run.spark) - compiled0
     out["readings_offered"] = len(sent)
     out["assets"] = assets
@@ -267,6 +283,19 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     out["state"] = state_size(run)
     out["stages"] = run.stages()
     return out
+
+
+def drained(run: Run, end: dict[tuple[str, int], int], timeout_s: float) -> None:
+    """Until the job's newest committed micro-batch has read up to ``end`` (every sink done), as
+    ``forewarn stream lag`` sees it: from the checkpoint's files, with no Kafka client polling."""
+    query_checkpoint = run.config.checkpoint_dir / "scoring"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run.raise_if_failed()
+        if not any(lag_from(committed_offsets(query_checkpoint)[1], end).values()):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the job did not drain the backlog in {timeout_s:.0f} s")
 
 
 def state_size(run: Run) -> dict[str, Any]:
@@ -347,11 +376,12 @@ def offline(
 def try_real_time(spark: Any, config: JobConfig) -> str:
     """Start the scoring step with Spark's Real-time Mode trigger; report what Spark says."""
     try:
-        from streaming.job import _source, state_buckets, transform
+        from streaming.buckets import balanced_labels
+        from streaming.job import _source, shuffle_partitions, state_buckets, transform
 
         # the job's own step on the Kafka source (streaming.job.scored_rows), in Update mode
-        step = transform(_source(spark, config), config.step_config(), state_buckets(spark, config),
-                         output_mode="update")  # fmt: skip
+        labels = balanced_labels(spark, state_buckets(spark, config), shuffle_partitions(spark))
+        step = transform(_source(spark, config), config.step_config(), labels, output_mode="update")
         query = (
             # Real-time mode refuses Append (Spark 4.2); Update is what it asks for.
             step.writeStream.format("console").outputMode("update")

@@ -2,10 +2,10 @@
 
 The JVM moves bytes: each Kafka ``telemetry`` record (a run of one asset's readings) goes, as it
 is, to the Python step of its asset's bucket (``pmod(xxhash64(key), buckets)``, see
-``StreamSettings.buckets``), which parses, merges into the state, scores and formats everything
-(``streaming.step``). The sink
-(``streaming.sinks.ScoredSink``) writes the finished rows: ``risk`` and ``telemetry.dlq`` (Kafka),
-``telemetry`` and ``risk`` points and counters (InfluxDB ``pipeline``).
+``StreamSettings.buckets``; keyed by labels that spread the buckets evenly over the tasks,
+``streaming.buckets``), which parses, merges into the state, scores and formats everything
+(``streaming.step``). The sink (``streaming.sinks.ScoredSink``) writes the finished rows: ``risk``
+and ``telemetry.dlq`` (Kafka), ``telemetry`` and ``risk`` points and counters (InfluxDB ``pipeline``).
 
 Until Dec 2026 the JVM parsed the JSON, exploded each run into rows and shuffled readings by asset,
 and Python ran once per asset and micro-batch (a few ms each, whatever its rows): 2,555 readings/s
@@ -26,16 +26,17 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
 from forewarn.paths import default_state_dir
 from forewarn.settings import InfluxSettings, KafkaSettings, MlflowSettings
+from streaming.buckets import balanced_labels, bucket_column, layout_labels
 from streaming.scoring import ModelRef
 from streaming.settings import StreamSettings
 from streaming.sinks import ScoredSink, TelemetryPoints, kafka_options
@@ -86,12 +87,11 @@ class JobConfig:
         )
 
 
-STATE_LAYOUT = "buckets-1"
-"""The state's layout (``streaming.window.BucketWindows`` keyed by bucket); a checkpoint records it."""
-
-
-def transform(records: DataFrame, config: StepConfig, buckets: int, output_mode: str = "append") -> DataFrame:
-    """Kafka source rows → the step's output rows (``streaming.step.OUTPUT``).
+def transform(
+    records: DataFrame, config: StepConfig, labels: Sequence[int], output_mode: str = "append"
+) -> DataFrame:
+    """Kafka source rows → the step's output rows (``streaming.step.OUTPUT``), keyed by bucket
+    ``labels`` (``streaming.buckets``).
 
     ``records`` must be a stream: Spark runs its stateful operator for Python in streaming queries
     only (tests read static rows back as a stream).
@@ -105,7 +105,7 @@ def transform(records: DataFrame, config: StepConfig, buckets: int, output_mode:
         F.col("partition"),
         F.col("offset"),
         F.unix_millis(F.col("timestamp")).alias("kafka_ms"),
-        F.pmod(F.xxhash64(F.col("key")), F.lit(buckets)).alias("bucket"),
+        bucket_column(F.col("key"), labels).alias("bucket"),
     )
     return keyed.groupBy("bucket").applyInPandasWithState(
         make_update(config),
@@ -116,41 +116,23 @@ def transform(records: DataFrame, config: StepConfig, buckets: int, output_mode:
     )
 
 
-def scored_rows(kafka: DataFrame, config: JobConfig) -> DataFrame:
-    """Kafka source rows → every output row of the job: risk records, dead letters, points, stats."""
-    return transform(kafka, config.step_config(), state_buckets(kafka.sparkSession, config))
+def scored_rows(kafka: DataFrame, config: JobConfig, labels: Sequence[int] | None = None) -> DataFrame:
+    """Kafka source rows → every output row of the job: risk records, dead letters, points, stats.
+    Without ``labels`` (a checkpoint's, :func:`streaming.buckets.layout_labels`), balanced ones
+    for the session's state partitions."""
+    spark = kafka.sparkSession
+    if labels is None:
+        labels = balanced_labels(spark, state_buckets(spark, config), shuffle_partitions(spark))
+    return transform(kafka, config.step_config(), labels)
+
+
+def shuffle_partitions(spark: SparkSession) -> int:
+    return int(spark.conf.get("spark.sql.shuffle.partitions") or "2")
 
 
 def state_buckets(spark: SparkSession, config: JobConfig) -> int:
     """The job's state buckets: the setting, or twice the session's state partitions."""
-    return config.stream.buckets(int(spark.conf.get("spark.sql.shuffle.partitions") or "2"))
-
-
-def check_layout(checkpoint: Path, buckets: int) -> None:
-    """Record the state layout in a new checkpoint; refuse one written with another layout or bucket
-    count (its state would not be found, and readings would be scored without their history).
-
-    Raises:
-        ValueError: the checkpoint holds state of another layout; says what to do.
-    """
-    marker = checkpoint / "state-layout.json"
-    wanted = {"layout": STATE_LAYOUT, "buckets": buckets}
-    if marker.is_file():
-        found = orjson.loads(marker.read_bytes())
-        if found != wanted:
-            raise ValueError(
-                f"checkpoint {checkpoint} holds state of layout {found}, this job runs {wanted}: "
-                "keep FOREWARN_STREAM_STATE_BUCKETS as it was, or remove the checkpoint (the job then "
-                "rescores the topic from FOREWARN_STREAM_STARTING_OFFSETS)"
-            )
-        return
-    if (checkpoint / "scoring" / "state").exists():
-        raise ValueError(
-            f"checkpoint {checkpoint} holds state from a job before {STATE_LAYOUT} (per-asset keys): "
-            "remove it or set a new FOREWARN_STREAM_CHECKPOINT_DIR"
-        )
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    marker.write_bytes(orjson.dumps(wanted))
+    return config.stream.buckets(shuffle_partitions(spark))
 
 
 def _source(spark: SparkSession, config: JobConfig) -> DataFrame:
@@ -179,7 +161,9 @@ def start(
     replaces the query's sink (the benchmark keeps it to read its timings).
     """
     stream = config.stream
-    check_layout(config.checkpoint_dir, state_buckets(spark, config))
+    labels = layout_labels(
+        config.checkpoint_dir, spark, state_buckets(spark, config), shuffle_partitions(spark)
+    )
 
     def trigger(writer: Any) -> Any:
         if once:
@@ -188,7 +172,7 @@ def start(
         return writer.trigger(processingTime=f"{stream.trigger_interval_s:g} seconds")
 
     scoring = trigger(
-        scored_rows(_source(spark, config), config)
+        scored_rows(_source(spark, config), config, labels)
         .writeStream.queryName(stream.query_name)
         .outputMode("append")
         .option("checkpointLocation", str(config.checkpoint_dir / "scoring"))

@@ -63,7 +63,9 @@ def step_config(stack: StackContext, model: TrainedModel) -> StepConfig:
 def run(
     spark: Any, stack: StackContext, model: TrainedModel, batches: list[Records], folder: Path
 ) -> pd.DataFrame:
-    rows = transform(kafka_rows(spark, batches, folder / "in"), step_config(stack, model), buckets=4)
+    # the labels streaming.buckets picks for 4 buckets on 2 partitions
+    labels = (2, 0, 4, 1)
+    rows = transform(kafka_rows(spark, batches, folder / "in"), step_config(stack, model), labels)
     return collect(spark, rows, folder / "checkpoint")
 
 
