@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from bench import procfs
 from bench.procfs import MemorySampler
-from bench.spark_progress import Progress, compilations, end_s, fixed_cost, settle
+from bench.spark_progress import Progress, compilations, end_s, fixed_cost, settle, start_s
 from bench.workload import Shape
 from forewarn.contracts.telemetry import Reading, encode_run
 from forewarn.settings import KafkaSettings
@@ -246,6 +246,7 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
     lat = np.array(latencies, dtype=float)
     out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
     out["classes_compiled"] = compilations(run.spark) - compiled0
+    out["after_first_batch"] = after_first_batch(run)
     out["readings_offered"] = len(sent)
     out["offered_readings_per_s"] = rate
     out["latency_ms_p50"] = float(np.percentile(lat, 50)) if len(lat) else None
@@ -276,6 +277,7 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     # cores' CPU from the job it measures (`capacity.machine` in the Dec 3 JSON)
     out = run.counted(out, len(run.scored(prefix, len(sent), 300, lambda: False)))
     out["classes_compiled"] = compilations(run.spark) - compiled0
+    out["after_first_batch"] = after_first_batch(run)
     out["readings_offered"] = len(sent)
     out["assets"] = assets
     out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
@@ -283,6 +285,20 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     out["state"] = state_size(run)
     out["stages"] = run.stages()
     return out
+
+
+def after_first_batch(run: Run) -> dict[str, Any] | None:
+    """The drain's rate without its first micro-batch: a restarted job's first batch also starts
+    the Python workers (imports, the model loaded and its trees compiled or found) and runs code
+    the JVM has not compiled for batches of that size; the later ones are what a running job does."""
+    batches = sorted((p for q in run.queries for p in q.recentProgress if p.numInputRows), key=end_s)
+    if len(batches) < 2:
+        return None
+    span_s = end_s(batches[-1]) - end_s(batches[0])
+    readings = sum(int(p.numInputRows) for p in batches[1:]) * run.per_record
+    return {"batches": len(batches) - 1, "readings": readings, "seconds": round(span_s, 2),
+            "readings_per_s": round(readings / span_s, 1) if span_s > 0 else None,
+            "first_batch_s": round(end_s(batches[0]) - start_s(batches[0]), 2)}  # fmt: skip
 
 
 def drained(run: Run, end: dict[tuple[str, int], int], timeout_s: float) -> None:
