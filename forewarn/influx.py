@@ -191,10 +191,45 @@ class InfluxWriter:
         refused.sort(key=lambda refusal: refusal.index)
         return WriteOutcome(written, refused)
 
+    def write_checked_chunks(self, chunks: Iterable[str]) -> WriteOutcome:
+        """:meth:`write_checked` for lines that come already joined, ``\n`` between them (a chunk
+        of at most ``batch_lines`` lines: the scoring step's ``points`` rows). Each chunk is one
+        request as it is; only a chunk InfluxDB refuses is split into its lines and halved. Indexes
+        count lines across the chunks.
+
+        Splitting every chunk into lines and joining them again per request cost the scoring job's
+        InfluxDB sink 4 % of its Python CPU, for lines that are nearly always all good.
+        """
+        refused: list[Refusal] = []
+        written = 0
+        base = 0
+        for chunk in chunks:
+            if not isinstance(chunk, str) or not chunk:  # a missing value of a pandas column too
+                continue
+            count = chunk.count("\n") + 1
+            if count > self.batch_lines:
+                lines = chunk.split("\n")
+                for start in range(0, count, self.batch_lines):
+                    part = list(enumerate(lines[start : start + self.batch_lines], base + start))
+                    written += self._bisect(part, refused)
+            else:
+                answer = self._send_body(chunk.encode())
+                if answer is None:
+                    written += count
+                else:
+                    written += self._halves(list(enumerate(chunk.split("\n"), base)), answer, refused)
+            base += count
+        refused.sort(key=lambda refusal: refusal.index)
+        return WriteOutcome(written, refused)
+
     def _bisect(self, batch: list[tuple[int, str]], refused: list[Refusal]) -> int:
         answer = self._send([entry for _, entry in batch])
         if answer is None:
             return len(batch)
+        return self._halves(batch, answer, refused)
+
+    def _halves(self, batch: list[tuple[int, str]], answer: tuple[int, str], refused: list[Refusal]) -> int:
+        """``batch`` was refused with ``answer``: one refused line stands alone, more are halved."""
         status, text = answer
         if status not in REFUSING_STATUSES:
             raise InfluxWriteError(f"InfluxDB refused the write (HTTP {status}): {text[:300]}")
@@ -214,8 +249,10 @@ class InfluxWriter:
     def _send(self, batch: list[str]) -> tuple[int, str] | None:
         """POST one batch: None when written, (status, body) when refused (4xx but 429); an outage is
         retried with back-off until the budget is spent, then raises :class:`InfluxWriteError`."""
+        return self._send_body("\n".join(batch).encode())
+
+    def _send_body(self, body: bytes) -> tuple[int, str] | None:
         params = {"db": self.database, "precision": "ms"}
-        body = "\n".join(batch).encode()
         deadline = time.monotonic() + self.retry_budget_s
         delay_s = 0.2
         while True:

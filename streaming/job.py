@@ -84,6 +84,7 @@ class JobConfig:
             top_k=stream.top_features,
             explain_at=stream.explain_at,
             points=TelemetryPoints.of(stream),
+            lines_per_row=stream.influx_batch_lines,  # a `points` row is one InfluxDB request
         )
 
 

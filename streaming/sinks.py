@@ -283,7 +283,7 @@ def _points_partition(
         kept: list[Any] = []
         samples = 0
 
-        def lines() -> Iterator[str]:
+        def chunks() -> Iterator[str]:
             nonlocal samples
             for frame in frames:
                 kinds = frame["kind"]
@@ -292,11 +292,11 @@ def _points_partition(
                     dead = frame[kinds == "dead"].head(DEAD_LETTER_SAMPLES - samples)
                     samples += len(dead)
                     kept.append(dead.assign(kind="sample"))
-                for text in frame.loc[kinds == "points", "lines"]:
-                    if text:
-                        yield from text.split("\n")
+                # each `points` row: up to influx_batch_lines lines joined by the step, sent as it is
+                yield from frame.loc[kinds == "points", "lines"]
 
-        outcome = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s).write_checked(lines())
+        writer = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s)
+        outcome = writer.write_checked_chunks(chunks())
         refused = pd.DataFrame(
             {
                 "kind": ["refused"] * len(outcome.refused),

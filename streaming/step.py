@@ -581,15 +581,32 @@ def _names(names: list[str]) -> str:
 def _matrix(
     rows: list[dict[str, float]], names: list[tuple[str, ...]], columns: tuple[str, ...]
 ) -> np.ndarray:
-    """Readings as a (readings, columns) float64 matrix, NaN where a reading lacks a column."""
+    """Readings as a (readings, columns) float64 matrix, NaN where a reading lacks a column.
+
+    Per set of names (``names[i]`` is ``rows[i]``'s keys in order; a call holds one or a few), the
+    values are read in their own order and put in place with one column index. Looking each column
+    up per reading cost 4 % of the step: a new asset's columns are sorted, so C-MAPSS readings
+    (``sensor_1, sensor_2, ..., sensor_10``) never matched them in order.
+    """
     if not rows:
         return np.empty((0, len(columns)))
-    if all(n == columns for n in names):  # the usual case: every reading names the same columns
+    if all(n == columns for n in names):  # every reading names the window's columns, in order
         return np.asarray([list(r.values()) for r in rows], dtype=np.float64).reshape(len(rows), len(columns))
-    nan = float("nan")
-    return np.asarray([[r.get(c, nan) for c in columns] for r in rows], dtype=np.float64).reshape(
-        len(rows), len(columns)
-    )
+    out = np.full((len(rows), len(columns)), np.nan)
+    position = {c: j for j, c in enumerate(columns)}
+    by_names: dict[tuple[str, ...], list[int]] = {}
+    for i, n in enumerate(names):
+        by_names.setdefault(n, []).append(i)
+    for n, members in by_names.items():
+        # a name the columns lack is dropped, as the per-column lookup dropped it
+        kept = [k for k, c in enumerate(n) if c in position]
+        values = np.asarray([list(rows[i].values()) for i in members], dtype=np.float64).reshape(
+            len(members), len(n)
+        )
+        out[np.asarray(members)[:, None], np.asarray([position[n[k]] for k in kept], dtype=np.int64)] = (
+            values[:, kept]
+        )
+    return out
 
 
 def step(

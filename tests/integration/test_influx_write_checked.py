@@ -1,5 +1,6 @@
-"""``InfluxWriter.write_checked`` against the real InfluxDB: three bad lines among 1,000 (a parse
-error, a field type conflict, a trailing backslash InfluxDB 1.x cannot read) are refused alone with
+"""``InfluxWriter.write_checked`` (and ``write_checked_chunks``, the lines joined in chunks as the
+scoring job sends them) against the real InfluxDB: three bad lines among 1,000 (a parse error, a
+field type conflict, a trailing backslash InfluxDB 1.x cannot read) are refused alone with
 InfluxDB's error; the 997 others are written and read back."""
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ pytestmark = pytest.mark.integration
 T0_MS = 1_767_225_600_000  # every point in one shard (autogen's shard groups are 7 days)
 
 
+@pytest.mark.parametrize("chunks", [False, True], ids=["lines", "chunks"])
 def test_three_bad_lines_among_a_thousand_are_refused_alone(
-    stack: StackContext, influx_database: str
+    stack: StackContext, influx_database: str, chunks: bool
 ) -> None:
     settings = stack.influx.model_copy(update={"database": influx_database})
     with InfluxWriter(settings) as writer:
@@ -28,7 +30,10 @@ def test_three_bad_lines_among_a_thousand_are_refused_alone(
         }
         for index, entry in bad.items():
             lines[index] = entry
-        outcome = writer.write_checked(lines)
+        if chunks:
+            outcome = writer.write_checked_chunks("\n".join(lines[i : i + 300]) for i in range(0, 1000, 300))
+        else:
+            outcome = writer.write_checked(lines)
 
     assert outcome.written == 997
     assert [(r.index, r.line) for r in outcome.refused] == sorted(bad.items())

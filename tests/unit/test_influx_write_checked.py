@@ -108,3 +108,41 @@ def test_a_refusal_of_the_request_itself_raises_rather_than_blaming_every_line(s
 def test_write_still_raises_on_a_refused_batch() -> None:
     with pytest.raises(InfluxWriteError, match="refused 2 points"):
         writer(FakeInflux()).write(["m f=1.0 1", "m BAD"])
+
+
+def chunked(lines: list[str], size: int) -> list[str]:
+    return ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+
+
+@pytest.mark.parametrize("size", [1, 7, 256, 600])
+def test_chunks_refuse_the_same_lines_as_the_lines_themselves(size: int) -> None:
+    """``write_checked_chunks`` (the scoring job's points, joined by the step) against
+    ``write_checked`` on the same lines: the same written count, refusals and stored points;
+    a chunk over ``batch_lines`` (600 > 256) is cut to batches."""
+    lines = [f"m,asset_id=a{i} f={i}.5 {1_767_225_600_000 + i}" for i in range(1000)]
+    for i in (0, 3, 255, 256, 500, 999):
+        lines[i] = f"m BAD{i}"
+    by_lines, by_chunks = FakeInflux(), FakeInflux()
+    expected = writer(by_lines).write_checked(lines)
+    got = writer(by_chunks).write_checked_chunks(["", *chunked(lines, size)])
+    assert (got.written, got.refused) == (expected.written, expected.refused) == (994, expected.refused)
+    assert [r.index for r in got.refused] == [0, 3, 255, 256, 500, 999]
+    # InfluxDB 1.x stores a refused batch's good lines too: the same points, written again
+    assert set(by_chunks.stored) == set(by_lines.stored) == {x for x in lines if "BAD" not in x}
+
+
+def test_good_chunks_cost_one_request_each_and_are_sent_as_they_are() -> None:
+    fake = FakeInflux()
+    lines = [f"m f={i}.0 {i}" for i in range(500)]
+    outcome = writer(fake).write_checked_chunks([*chunked(lines, 250), None])  # type: ignore[list-item]
+    assert (outcome.written, outcome.refused, fake.requests) == (500, [], 2)
+    assert fake.stored == lines
+
+
+def test_an_outage_during_chunks_is_retried_then_raises() -> None:
+    sleeps: list[float] = []
+    fake = FakeInflux(outages=[503, httpx.ConnectError("refused")])
+    assert writer(fake, sleeps).write_checked_chunks(["m f=1.0 1\nm f=2.0 2"]).written == 2
+    assert sleeps == [0.2, 0.4]
+    with pytest.raises(InfluxWriteError, match="HTTP 503"):
+        writer(FakeInflux(outages=[503] * 5), budget_s=0.0).write_checked_chunks(["m f=1.0 1"])
