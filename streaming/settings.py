@@ -28,8 +28,8 @@ class StreamSettings(ForewarnSettings):
     explain_at: float = Field(0.5, ge=0.0, le=1.0)
     # Assets are hashed into this many state keys; each is one call of the Python step per
     # micro-batch. 0 = twice the state partitions (spark.sql.shuffle.partitions): measured best
-    # here (streaming/README.md, knob table). Fixed at a checkpoint's first run (the job refuses
-    # another value on it).
+    # here (streaming/README.md, knob table); bucket i runs on partition i mod partitions
+    # (streaming.buckets). Fixed at a checkpoint's first run (the job refuses another value on it).
     state_buckets: NonNegativeInt = 0
 
     def buckets(self, shuffle_partitions: int) -> int:
