@@ -246,7 +246,6 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
     lat = np.array(latencies, dtype=float)
     out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
     out["classes_compiled"] = compilations(run.spark) - compiled0
-    out["after_first_batch"] = after_first_batch(run)
     out["readings_offered"] = len(sent)
     out["offered_readings_per_s"] = rate
     out["latency_ms_p50"] = float(np.percentile(lat, 50)) if len(lat) else None
