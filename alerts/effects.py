@@ -46,6 +46,10 @@ def store_changes(
     Returns:
         The changes as stored (a raised alert carries its work-order id).
     """
+    changes = list(changes)
+    # Held for the loop: the identity map keeps rows only weakly, and a ``session.get`` that misses
+    # it is a SELECT per change.
+    rows = alert_repo.alert_rows(session, (change.alert.alert_id for change in changes))
     stored: list[AlertChange] = []
     for change in changes:
         alert = change.alert
@@ -74,7 +78,7 @@ def store_changes(
                 sla_h=sla_h,
             )
             change = replace(change, alert=alert.model_copy(update={"work_order_id": order.id}))
-        existing = session.get(AlertRow, change.alert.alert_id)
+        existing = rows.get(change.alert.alert_id) or session.get(AlertRow, change.alert.alert_id)
         before = audit.snapshot(existing) if existing is not None else None
         if existing is not None and existing.work_order_id and change.alert.work_order_id is None:
             change = replace(

@@ -19,7 +19,7 @@ from alerts.state import STALE_FAILURE_MODE, Alert, AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import transaction
 from alerts.store.lease import TICK_LEASE, try_acquire
-from alerts.store.tables import AlertRow, RiskRejectionRow
+from alerts.store.tables import RiskRejectionRow
 from forewarn.contracts.dead_letter import DeadLetter, Stage
 from forewarn.contracts.risk import RiskRecord, RiskRejection, decode_risk
 from forewarn.contracts.work_order import Priority
@@ -80,8 +80,9 @@ def _store(
 
 def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
     """Store what changed without a published change (last seen, model version) of open alerts."""
+    rows = alert_repo.alert_rows(session, (alert.alert_id for alert in alerts))
     for alert in alerts:
-        row = session.get(AlertRow, alert.alert_id)
+        row = rows.get(alert.alert_id)
         if row is None:
             continue
         if alert.work_order_id is None and row.work_order_id is not None:
