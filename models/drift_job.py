@@ -72,6 +72,11 @@ class DriftSettings(ForewarnSettings):
     include_risk: bool = True
     alarm_on_risk: bool = False
     max_skew_s: float = Field(default=300.0, ge=0.0)
+    # the window's latest readings (and risk points) read at most: a fleet of 2,000 pumps at five
+    # readings a second put 600,000 points in a window; reading them all every check timed out
+    # against InfluxDB and took a core beside the scoring job (bench.chain, 4 Dec 2026). The latest
+    # 20,000 still hold every pump of such a fleet, and all of the demo's 6,000.
+    max_readings: PositiveInt = 20_000
     write_retry_budget_s: PositiveFloat = 10.0
 
 
@@ -91,7 +96,7 @@ class DriftReport:
     Attributes:
         model_name, model_version: the version judged (version empty when none could be resolved).
         window_start_ms, window_end_ms: the event-time window (0 when skipped before reading).
-        rows: telemetry readings in the window (all sites).
+        rows: telemetry readings judged (all sites): the window's, at most ``max_readings``.
         results: one per (site, feature): the fleet (``site=all``) first, then each site with at
             least ``min_rows`` readings.
         alarm: whether any alarming feature reached ``threshold`` on a window of ``min_rows``.
@@ -220,10 +225,14 @@ def check_drift(
         return skipped(f"no telemetry in the {2 * settings.window_s:.0f} s before now", version)
     start_ms = end_ms - int(settings.window_s * 1000)
     inputs = [*model.normaliser.settings, *model.normaliser.sensors]
-    readings = _telemetry(influx, start_ms, end_ms, inputs)
+    readings = _telemetry(influx, start_ms, end_ms, inputs, settings.max_readings)
     if readings.empty:
         return skipped("no telemetry in the window", version, start_ms, end_ms)
-    risk = _risk(influx, model_name, version, start_ms, end_ms) if settings.include_risk else None
+    risk = (
+        _risk(influx, model_name, version, start_ms, end_ms, settings.max_readings)
+        if settings.include_risk
+        else None
+    )
     results = measure_window(reference, model, readings, risk, settings.min_rows)
     alarming = [
         r
@@ -283,8 +292,11 @@ def _latest_telemetry_ms(influx: InfluxSettings, since_ms: int, until_ms: int) -
     return int(rows[0][0]) if rows else None
 
 
-def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[str]) -> pd.DataFrame:
-    """The window's readings: ``site`` and one column per setting and sensor (the readings' names).
+def _telemetry(
+    influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[str], limit: int
+) -> pd.DataFrame:
+    """The window's latest ``limit`` readings: ``site`` and one column per setting and sensor (the
+    readings' names).
 
     Only the model's ``inputs`` are read (each as a setting and as a sensor field): ``SELECT *``
     returns a column for every field the measurement's shard ever saw, and one fleet that once sent
@@ -294,7 +306,7 @@ def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[
     series = _select(
         influx,
         f'SELECT "site", {", ".join(fields)} FROM "{TELEMETRY.name}"'  # noqa: S608
-        f" WHERE time > {start_ms}ms AND time <= {end_ms}ms",
+        f" WHERE time > {start_ms}ms AND time <= {end_ms}ms ORDER BY time DESC LIMIT {int(limit)}",
     )
     frames = [pd.DataFrame(list(s.values), columns=list(s.columns)) for s in series if s.values]
     if not frames:
@@ -319,11 +331,14 @@ def _telemetry(influx: InfluxSettings, start_ms: int, end_ms: int, inputs: list[
     return frame[frame["site"].notna()].reset_index(drop=True)
 
 
-def _risk(influx: InfluxSettings, model_name: str, version: str, start_ms: int, end_ms: int) -> pd.DataFrame:
+def _risk(
+    influx: InfluxSettings, model_name: str, version: str, start_ms: int, end_ms: int, limit: int
+) -> pd.DataFrame:
+    """The window's latest ``limit`` risk points of the version: ``time``, ``risk``, ``site``."""
     series = _select(
         influx,
         f'SELECT "risk", "site" FROM "{RISK.name}" WHERE "model_name" = $name AND "model_version" = $version '  # noqa: S608
-        f"AND time > {start_ms}ms AND time <= {end_ms}ms",
+        f"AND time > {start_ms}ms AND time <= {end_ms}ms ORDER BY time DESC LIMIT {int(limit)}",
         {"name": model_name, "version": version},
     )
     rows = [dict(zip(s.columns, row, strict=True)) for s in series for row in s.values]

@@ -119,6 +119,20 @@ def test_a_recalibrated_site_raises_the_alarm_against_the_registered_champion(
     assert stored[("all", "risk")]["rows"] == len(readings)
     assert all(row["time"] == last_ms for row in stored.values())
 
+    # at most max_readings of the window are judged: its latest ones (every pump's last steps)
+    capped = check_drift(name, influx, settings.model_copy(update={"max_readings": 1000}), now_ms=last_ms)
+    assert capped.rows == 1000
+    assert capped.alarm
+    assert capped.worst is not None
+    assert capped.worst.site == "site-2"
+    assert {r.rows for r in capped.results if (r.site, r.feature) == ("all", "risk")} == {1000}
+    inputs = ["bearing_temp_c"]
+    latest = drift_job._telemetry(influx, last_ms - STEPS * 60_000, last_ms, inputs, limit=40)
+    last_two = readings[readings["ts_ms"] >= sorted(set(readings["ts_ms"]))[-2]]
+    assert sorted(zip(latest["site"], latest["bearing_temp_c"], strict=True)) == sorted(
+        zip(last_two["site"], last_two["bearing_temp_c"].astype(float), strict=True)
+    )
+
     # a window shorter than the clock skew allowed (a real-time fleet) still ends at the latest reading
     short = check_drift(name, influx, DriftSettings(window_s=120.0, min_rows=10), now_ms=last_ms)
     assert short.skipped is None, short.skipped
