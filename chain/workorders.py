@@ -33,13 +33,17 @@ class WorkOrderApi:
     base_url: str
     token_file: Path
     timeout_s: float = 10.0
+    transport: httpx.BaseTransport | None = None  # tests: an httpx.MockTransport
     _token: str | None = field(default=None, init=False, repr=False)
 
     def _client(self) -> httpx.Client:
         if self._token is None:
             self._token = self.token_file.read_text().strip()
         return httpx.Client(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout_s
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=self.timeout_s,
+            transport=self.transport,
         )
 
     def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -71,11 +75,19 @@ class WorkOrderApi:
             return result
 
     def dispatch(self, work_order: dict[str, Any]) -> dict[str, Any]:
-        """requested → approved: the crew planner (``plan``) then gives it a technician and a start."""
+        """requested → approved: the crew planner (``plan``) then gives it a technician and a start.
+
+        A 409 (the alert engine changed the order in the same instant, or it left ``requested``) is
+        not an error of the run: the order is returned as it was given, and the next poll reads it
+        again (and approves it then if it is still requested).
+        """
         with self._client() as client:
             wid = work_order["id"]
             if work_order["status"] == "requested":
-                return _ok(client.post(f"/work-orders/{wid}/approve", json={}))
+                response = client.post(f"/work-orders/{wid}/approve", json={})
+                if response.status_code == httpx.codes.CONFLICT:
+                    return work_order
+                return _ok(response)
             return work_order
 
     def plan(self) -> dict[str, Any]:
