@@ -92,7 +92,10 @@ class EngineSettings(ForewarnSettings):
     alerts_topic: str | None = None  # None: FOREWARN_KAFKA_ALERTS_TOPIC
     dlq_topic: str | None = None  # None: "<risk topic>.dlq" (records that fail the risk contract)
     poll_timeout_ms: PositiveInt = 500
-    max_batch: PositiveInt = 500
+    # records a poll hands one batch (one transaction): bench.alerts, 2,000 assets, 4 Dec 2026:
+    # 500 -> 5,935 records/s, 2,000 -> 8,804, 5,000 -> 8,667 (a batch's reads, writes and commit
+    # are paid once); a quiet stream's batches stay small, so an alert does not wait for them
+    max_batch: PositiveInt = 2000
     tick_interval_s: PositiveFloat = 5.0
     webhook_url: str | None = None  # default target when a tier names none
     webhook_min_interval_s: float = Field(default=60.0, ge=0.0)

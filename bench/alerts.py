@@ -132,7 +132,6 @@ def run(
                 alerts_topic=alerts_topic,
                 group_id=f"bench-{rules_group}-{tag}",
                 poll_timeout_ms=100,
-                max_batch=500,
                 tick_interval_s=3600,
             )
 

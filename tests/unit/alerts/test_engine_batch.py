@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from alerts.config import RuleConfig
 from alerts.engine.batch import EngineContext, RiskMessage, process_batch, process_tick
+from alerts.rules import EngineState, evaluate
+from alerts.state import AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.tables import AlertRow, OutboxRow, RiskRejectionRow, WorkOrderRow
 from alerts.workorders.lifecycle import DEFAULT_SLA_H
 from forewarn.contracts.alert import ChangeKind, Severity, decode_alert_event
-from tests.unit.alerts.helpers import at, series
+from tests.unit.alerts.helpers import at, risk, series
 
 RULES = RuleConfig(persistence_s=120, clear_s=180, cooldown_s=0, stale_after_s=900, ack_timeout_s=300)
 
@@ -119,3 +124,59 @@ def test_tick_escalates_and_flags_stale_assets_in_the_store(ctx: EngineContext) 
     with transaction(ctx.sessions) as s:
         tiers = [decode_alert_event(r.payload).tier for r in alert_repo.pending_outbox(s)]
     assert "supervisor" in tiers
+
+
+READING = st.tuples(
+    st.sampled_from(["pump-1", "pump-2", "pump-3"]),
+    st.sampled_from(["bearing", "seal"]),
+    st.integers(min_value=0, max_value=40),  # event time, minutes (repeats: duplicates, out of order)
+    st.sampled_from([0.1, 0.5, 0.96, 0.99]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    readings=st.lists(READING, min_size=1, max_size=60),
+    cuts=st.lists(st.integers(min_value=1, max_value=60), max_size=4),
+    one_per_asset=st.booleans(),
+    in_order=st.booleans(),
+)
+# an alert raised in one batch and still open in the next (its asset's part must carry it)
+@example([("pump-1", "bearing", m, 0.96) for m in range(4)] + [("pump-2", "seal", 5, 0.1)], [3], False, True)
+def test_a_batch_evaluates_as_the_whole_state_would(
+    tmp_path_factory: pytest.TempPathFactory,
+    readings: list[tuple[str, str, int, float]],
+    cuts: list[int],
+    one_per_asset: bool,
+    in_order: bool,
+) -> None:
+    """The batch evaluates each record against its asset's part of the state only: the changes and
+    the stored state are those of ``evaluate`` over the whole state, record by record."""
+    if in_order:  # mostly later readings: alerts open, persist and clear (unordered: mostly ignored)
+        readings = sorted(readings, key=lambda r: r[2])
+    rules = RuleConfig(persistence_s=60, clear_s=120, cooldown_s=300, stale_after_s=None,
+                       one_alert_per_asset=one_per_asset)  # fmt: skip
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('batch') / 'engine.db'}")
+    migrate(engine)
+    ctx = EngineContext(session_factory(engine), rules, "engine", DEFAULT_SLA_H)
+    records = [risk(minute * 60, value, asset=asset, mode=mode) for asset, mode, minute, value in readings]
+    bounds = [0, *sorted({c for c in cuts if c < len(records)}), len(records)]
+    whole = EngineState()
+    for n, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        now = at(3000 + n)
+        got = process_batch(ctx, msgs(records[lo:hi], lo), now)
+        expected: list[AlertChange] = []
+        for record in records[lo:hi]:
+            outcome = evaluate(whole, record, now, rules)
+            whole = outcome.state
+            expected.extend(outcome.changes)
+        assert [(c.kind, c.alert.alert_id, c.alert.state) for c in got.changes] == [
+            (c.kind, c.alert.alert_id, c.alert.state) for c in expected
+        ]
+    with transaction(ctx.sessions) as s:
+        stored = alert_repo.load_state(s)
+    assert stored.tracks == whole.tracks
+    assert {k: (a.alert_id, a.state, a.last_seen, a.occurrence_count) for k, a in stored.alerts.items()} == {
+        k: (a.alert_id, a.state, a.last_seen, a.occurrence_count) for k, a in whole.alerts.items()
+    }
+    engine.dispose()
