@@ -91,7 +91,7 @@ def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
             alert_repo.save_alert(session, alert)
 
 
-EMPTY = EngineState()
+_NO_STATE = EngineState()  # an asset the store knows nothing of yet
 
 
 def _per_asset(state: EngineState) -> dict[str, EngineState]:
@@ -150,7 +150,7 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
                         )
                         continue
                     result.records += 1
-                    asset = by_asset.get(item.asset_id, EMPTY)
+                    asset = by_asset.get(item.asset_id, _NO_STATE)
                     outcome = evaluate(asset, item, now, ctx.rules)
                     if outcome.ignored is not None:
                         result.ignored[outcome.ignored] = result.ignored.get(outcome.ignored, 0) + 1
