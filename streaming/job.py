@@ -39,7 +39,7 @@ from forewarn.settings import InfluxSettings, KafkaSettings, MlflowSettings
 from streaming.buckets import balanced_labels, bucket_column, layout_labels
 from streaming.scoring import ModelRef
 from streaming.settings import StreamSettings
-from streaming.sinks import ScoredSink, TelemetryPoints, kafka_options
+from streaming.sinks import PointsSink, ScoredSink, TelemetryPoints, kafka_options
 from streaming.step import OUTPUT, STATE, StepConfig, make_update
 
 if TYPE_CHECKING:
@@ -74,8 +74,11 @@ class JobConfig:
             compiled_dir=self.compiled_dir,
         )
 
-    def step_config(self) -> StepConfig:
+    def step_config(self, write_points: bool = False) -> StepConfig:
+        """The step's config; ``write_points``: the job's, where each call writes its InfluxDB points
+        from the worker (:class:`streaming.sinks.PointsSink`) instead of returning them as rows."""
         stream = self.stream
+        sink = PointsSink(self.influx, stream.influx_batch_lines, stream.sink_retry_s, self.kafka.dlq_topic)
         return StepConfig(
             ref=self.model_ref(),
             risk_topic=self.kafka.risk_topic,
@@ -85,6 +88,7 @@ class JobConfig:
             explain_at=stream.explain_at,
             points=TelemetryPoints.of(stream),
             lines_per_row=stream.influx_batch_lines,  # a `points` row is one InfluxDB request
+            points_sink=sink if write_points else None,
         )
 
 
@@ -117,14 +121,17 @@ def transform(
     )
 
 
-def scored_rows(kafka: DataFrame, config: JobConfig, labels: Sequence[int] | None = None) -> DataFrame:
-    """Kafka source rows → every output row of the job: risk records, dead letters, points, stats.
+def scored_rows(
+    kafka: DataFrame, config: JobConfig, labels: Sequence[int] | None = None, write_points: bool = False
+) -> DataFrame:
+    """Kafka source rows → every output row of the job: risk records, dead letters, stats, and
+    InfluxDB points as rows (``write_points``: written by the step's tasks instead, as the job does).
     Without ``labels`` (a checkpoint's, :func:`streaming.buckets.layout_labels`), balanced ones
     for the session's state partitions."""
     spark = kafka.sparkSession
     if labels is None:
         labels = balanced_labels(spark, state_buckets(spark, config), shuffle_partitions(spark))
-    return transform(kafka, config.step_config(), labels)
+    return transform(kafka, config.step_config(write_points), labels)
 
 
 def shuffle_partitions(spark: SparkSession) -> int:
@@ -173,7 +180,7 @@ def start(
         return writer.trigger(processingTime=f"{stream.trigger_interval_s:g} seconds")
 
     scoring = trigger(
-        scored_rows(_source(spark, config), config, labels)
+        scored_rows(_source(spark, config), config, labels, write_points=True)
         .writeStream.queryName(stream.query_name)
         .outputMode("append")
         .option("checkpointLocation", str(config.checkpoint_dir / "scoring"))

@@ -73,4 +73,21 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
     )
     for key, value in state_store_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    kafka_writes_v2(spark)
+    return spark
+
+
+def kafka_writes_v2(spark: SparkSession) -> None:
+    """Batch Kafka writes through the connector's DataSource V2 path, not V1.
+
+    The scoring job's sink writes each micro-batch with one Spark job and reads the step's counters
+    as metrics observed on that write (``DataFrame.observe``, ``streaming.sinks.ScoredSink``).
+    Spark collects observed metrics from the plan it executes: a V2 write's query is part of it,
+    a V1 write (``SaveIntoDataSourceCommand``, the default for ``kafka``) runs its query apart and
+    the metrics never arrive (``Observation.get`` waits forever). Streaming reads are not affected
+    (this list is for batch sources).
+    """
+    key = "spark.sql.sources.useV1SourceList"
+    v1 = [name for name in (spark.conf.get(key) or "").split(",") if name.strip().lower() != "kafka"]
+    spark.conf.set(key, ",".join(v1))

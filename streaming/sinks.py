@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+import pandas as pd
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from forewarn.contracts import dead_letter
 from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
@@ -27,6 +28,7 @@ from forewarn.contracts.influx_schema import PIPELINE, telemetry_lines_bulk, tel
 from forewarn.influx import InfluxWriter
 from forewarn.logs import RateLimitedLog, counts_text
 from forewarn.settings import InfluxSettings, KafkaSettings
+from streaming.session import kafka_writes_v2
 from streaming.settings import StreamSettings
 
 if TYPE_CHECKING:
@@ -219,12 +221,6 @@ class PipelineCounters:
         return out
 
 
-DEAD_LETTER_SAMPLES = 3
-"""Dead letters of a micro-batch logged by reason and source (the rest are counted): the job sees
-them as a DataFrame on the executors, and collecting every one to the driver to log it would cost
-what the dead-letter topic already holds."""
-
-
 def batch_line(batch_id: int, counts: Mapping[str, int], seconds: float) -> str:
     """One micro-batch in words: ``batch 12: readings 300 (duplicates 2) → scored 298, dead letters 2
     (late_for_state 2) in 1.2 s``."""
@@ -247,74 +243,71 @@ COUNTERS = (
     "late",
     "unscorable",
     "not_canonical",
+    "sink_refused",
     "assets",
 )
 """The step's counters, one ``stats`` row per bucket and micro-batch (``streaming.step``)."""
 
-SINK_ROWS = StructType(
-    [
-        StructField("kind", StringType()),  # refused | stats | sample
-        StructField("line", StringType()),  # refused: the point InfluxDB refused
-        StructField("error", StringType()),  # refused: why
-        StructField("reason", StringType()),  # sample: a dead letter's reason
-        StructField("key", StringType()),  # sample: its source
-        *[StructField(name, LongType()) for name in COUNTERS],
-        StructField("call_ms", DoubleType()),
-        StructField("score_ms", DoubleType()),
-    ]
-)
-"""What the first Spark job of a micro-batch hands the driver: refused points, the step's ``stats``
-rows and a few dead letters to log."""
+DEAD_LETTER_SAMPLES = 3
+"""Dead letters of a micro-batch logged by reason and source (the rest are counted): each step call
+names its first few in its ``stats`` row (JSON in ``lines``), and the driver logs the first of them
+all; collecting every letter to the driver to log it would cost what the dead-letter topic holds."""
 
 MAX_LETTER_PAYLOAD = 700_000
 """Bytes of payload a dead letter carries at most: base64 makes it 4/3 larger, and a Kafka record
 over the broker's ``max.message.bytes`` (1 MiB by default) would fail the whole write."""
 
 
-def _points_partition(
-    settings: InfluxSettings, stream: StreamSettings
-) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The ``mapInPandas`` function of a micro-batch's first job, on the executor: writes the
-    partition's ``points`` rows to InfluxDB (an outage raises after the retry budget) and yields
-    what the driver needs: the points InfluxDB refused, the ``stats`` rows, a few dead letters."""
-    import pandas as pd
+@dataclass(frozen=True)
+class PointsSink:
+    """Where a Python worker writes a step call's InfluxDB points: pickled to the workers with the
+    step's config, so the points are written by the task that made them (``make_update``)."""
 
-    def run(frames: Iterator[Any]) -> Iterator[Any]:
-        kept: list[Any] = []
-        samples = 0
+    influx: InfluxSettings
+    batch_lines: int
+    retry_s: float
+    dlq_topic: str
 
-        def chunks() -> Iterator[str]:
-            nonlocal samples
-            for frame in frames:
-                kinds = frame["kind"]
-                kept.append(frame[kinds == "stats"])
-                if samples < DEAD_LETTER_SAMPLES:
-                    dead = frame[kinds == "dead"].head(DEAD_LETTER_SAMPLES - samples)
-                    samples += len(dead)
-                    kept.append(dead.assign(kind="sample"))
-                # each `points` row: up to influx_batch_lines lines joined by the step, sent as it is
-                yield from frame.loc[kinds == "points", "lines"]
+    def write(self, out: pd.DataFrame, now: datetime) -> pd.DataFrame:
+        """Write ``out``'s ``points`` rows (each one request, :meth:`InfluxWriter.write_checked_chunks`)
+        and return the other rows, with one ``sink_refused`` dead letter per point InfluxDB refused
+        (counted and sampled in the ``stats`` row). An outage raises after ``retry_s``: the task, so
+        the micro-batch, fails and is redone from the checkpoint.
 
-        writer = _writer(settings, stream.influx_batch_lines, stream.sink_retry_s)
-        outcome = writer.write_checked_chunks(chunks())
-        refused = pd.DataFrame(
+        Until Dec 2026 the points went back to the JVM as rows, were cached with the whole batch and
+        handed to a second Python stage (``mapInPandas``) to be written: every line crossed Arrow
+        twice and was copied into Spark's cache, and the batch took two Spark jobs.
+        """
+        points = (out["kind"] == "points").to_numpy()
+        if not points.any():
+            return out
+        writer = _writer(self.influx, self.batch_lines, self.retry_s)
+        outcome = writer.write_checked_chunks(out["lines"].to_numpy()[points].tolist())
+        rest = out[~points]
+        if not outcome.refused:
+            return rest.reset_index(drop=True)
+        letters = refused_letters(({"line": r.line, "error": r.error} for r in outcome.refused), now)
+        stats = (rest["kind"] == "stats").to_numpy()
+        rest = rest.copy()
+        rest.loc[stats, "sink_refused"] = len(letters)
+        refused = [[reason, key] for key, _, reason in letters[:DEAD_LETTER_SAMPLES]]
+        rest.loc[stats, "lines"] = [
+            orjson.dumps((orjson.loads(given) if isinstance(given, str) else []) + refused).decode()
+            for given in rest.loc[stats, "lines"]
+        ]
+        dead = pd.DataFrame(
             {
-                "kind": ["refused"] * len(outcome.refused),
-                "line": [r.line for r in outcome.refused],
-                "error": [r.error for r in outcome.refused],
-            }
+                "kind": "dead",
+                "topic": self.dlq_topic,
+                "key": [k for k, _, _ in letters],
+                "value": [v for _, v, _ in letters],
+                "reason": [r for _, _, r in letters],
+            },
+            columns=out.columns,
         )
-        out = pd.concat([refused, *kept], ignore_index=True).reindex(columns=SINK_ROWS.fieldNames())
         for name in (*COUNTERS, "call_ms", "score_ms"):
-            out[name] = out[name].fillna(0)
-        # text columns as objects with None: pandas makes an empty or all-missing column float64,
-        # which pyspark 4.2 cannot hand Arrow as a string column
-        for name in ("kind", "line", "error", "reason", "key"):
-            column = out[name].astype(object)
-            out[name] = column.where(column.notna(), None)
-        yield out
-
-    return run
+            dead[name] = 0
+        return pd.concat([rest, dead], ignore_index=True)
 
 
 def refused_letters(refused: Iterable[Any], now: datetime) -> list[tuple[str, bytes, str]]:
@@ -336,12 +329,16 @@ def write_kafka(frame: DataFrame, options: dict[str, str]) -> None:
     """Write rows with ``topic``, ``key``, ``value`` (and ``reason``, as a header where set); raises
     on failure."""
     header = F.struct(F.lit("reason").alias("key"), F.encode("reason", "UTF-8").alias("value"))
-    writer = frame.select(
-        "topic",
-        F.col("key").cast("string"),
-        F.col("value"),
-        F.when(F.col("reason").isNotNull(), F.array(header)).alias("headers"),
-    ).write.format("kafka")
+    writer = (
+        frame.select(
+            "topic",
+            F.col("key").cast("string"),
+            F.col("value"),
+            F.when(F.col("reason").isNotNull(), F.array(header)).alias("headers"),
+        )
+        .write.format("kafka")
+        .mode("append")
+    )  # the V2 write (streaming.session.kafka_writes_v2)
     for key, value in options.items():
         writer = writer.option(key, value)
     writer.save()
@@ -350,14 +347,16 @@ def write_kafka(frame: DataFrame, options: dict[str, str]) -> None:
 @dataclass
 class ScoredSink:
     """``foreachBatch`` of the scoring query: the step's rows are finished records, so the sink only
-    moves them. Two Spark jobs per micro-batch (each costs scheduling and a task per partition): the
-    first computes and caches the batch, writes InfluxDB and brings back the counters, the refused
-    points and a few dead letters to log; the second writes Kafka (``risk`` and ``telemetry.dlq`` in
-    one write, each row naming its topic).
+    moves them, in one Spark job per micro-batch: the step's tasks have written their InfluxDB
+    points (:class:`PointsSink`; a refused point is already a dead letter row), the job writes Kafka
+    (``risk`` and ``telemetry.dlq`` in one write, each row naming its topic), and the ``stats`` rows
+    come back as the write's observed metrics: counters and a few dead letters to log.
 
-    ``timings_ms`` accumulates where the time goes, per stage, over the job's life (the benchmark
-    reads it): ``compute_influx`` is the first job (Kafka read, the step, InfluxDB), ``kafka`` the
-    second, ``step_ms``/``score_ms`` the Python step's own time (summed over tasks).
+    Until Dec 2026 a micro-batch took two Spark jobs on a cached batch (the first wrote InfluxDB
+    from a ``mapInPandas`` stage and collected the stats, the second wrote Kafka) and a third for
+    refused points. ``timings_ms`` accumulates where the time goes, per stage, over the job's life
+    (the benchmark reads it): ``batch`` is the job (Kafka read, the step with its InfluxDB writes,
+    the Kafka write), ``step_ms``/``score_ms`` the Python step's own time (summed over tasks).
     """
 
     kafka: KafkaSettings
@@ -373,35 +372,27 @@ class ScoredSink:
         return now
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = mark = time.monotonic()
-        batch.persist()
-        try:
-            # one job computes (and caches) the batch, writes InfluxDB and brings back the counts
-            rows = (
-                batch.where(F.col("kind").isin("points", "stats", "dead"))
-                .select("kind", "lines", "reason", "key", *COUNTERS, "call_ms", "score_ms")
-                .mapInPandas(_points_partition(self.influx, self.stream), schema=SINK_ROWS)
-                .collect()
-            )
-            mark = self._timed("compute_influx", mark)
-            refused = [r for r in rows if r["kind"] == "refused"]
-            stats = [r for r in rows if r["kind"] == "stats"]
-            samples = [r for r in rows if r["kind"] == "sample"][:DEAD_LETTER_SAMPLES]
-            totals = {name: sum(int(r[name] or 0) for r in stats) for name in COUNTERS}
-            options = producer_options(self.kafka, self.stream)
-            if totals["scored"] or totals["late"] or totals["unscorable"] or totals["not_canonical"]:
-                write_kafka(batch.where(F.col("kind").isin("risk", "dead")), options)
-                mark = self._timed("kafka", mark)
-            if refused:
-                letters = refused_letters(refused, datetime.now(UTC))
-                frame = batch.sparkSession.createDataFrame(
-                    [(self.kafka.dlq_topic, k, v, r) for k, v, r in letters],
-                    "topic string, key string, value binary, reason string",
-                )
-                write_kafka(frame, options)
-                mark = self._timed("kafka_refused", mark)
-        finally:
-            batch.unpersist()
+        from pyspark.sql import Observation
+
+        started = time.monotonic()
+        kafka_writes_v2(batch.sparkSession)  # or the observed metrics never come: whoever built the session
+        # One Spark job: the step's tasks write InfluxDB themselves (PointsSink), the Kafka write
+        # takes the risk records and dead letters, and the stats rows reach the driver as observed
+        # metrics of that same job (no cached batch read twice).
+        is_stats = F.col("kind") == "stats"
+        observation = Observation(f"scored-{batch_id}-{uuid.uuid4().hex}")
+        observed = batch.observe(
+            observation,
+            *[F.sum(F.when(is_stats, F.col(name)).otherwise(0)).alias(name) for name in COUNTERS],
+            *[F.sum(F.when(is_stats, F.col(c)).otherwise(0.0)).alias(c) for c in ("call_ms", "score_ms")],
+            F.collect_list(F.when(is_stats, F.col("lines"))).alias("samples"),
+        )
+        records = observed.where(F.col("kind").isin("risk", "dead"))
+        write_kafka(records, producer_options(self.kafka, self.stream))
+        metrics = observation.get
+        mark = self._timed("batch", started)
+        totals = {name: int(metrics.get(name) or 0) for name in COUNTERS}
+        samples = [s for given in metrics.get("samples") or [] for s in orjson.loads(given)]
         counts = {
             "readings_in": totals["readings_in"],
             "duplicates": totals["duplicates"],
@@ -410,20 +401,16 @@ class ScoredSink:
             "late": totals["late"],
             "unscorable": totals["unscorable"],
             "not_canonical": totals["not_canonical"],
-            "sink_refused": len(refused),
+            "sink_refused": totals["sink_refused"],
         }
         self.counters.add(**counts)
         for stage, column in (("step_ms", "call_ms"), ("score_ms", "score_ms")):
-            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + sum(
-                float(r[column] or 0.0) for r in stats
-            )
+            self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + float(metrics.get(column) or 0.0)
         with InfluxWriter(self.influx, retry_budget_s=self.stream.sink_retry_s) as w:
             w.write(self.counters.lines(int(time.time() * 1000)))
         self._timed("influx_pipeline", mark)
         if any(counts.values()):
             log.info("%s", batch_line(batch_id, counts, time.monotonic() - started))
-        for letter in samples:
-            self.letters_log.log(letter["reason"], "dead letter %s from %s", letter["reason"], letter["key"])
-        for r in refused[:DEAD_LETTER_SAMPLES]:
-            self.letters_log.log("sink_refused", "InfluxDB refused a point: %s", str(r["error"])[:200])
+        for reason, source in samples[:DEAD_LETTER_SAMPLES]:
+            self.letters_log.log(reason, "dead letter %s from %s", reason, source)
         self.letters_log.flush()

@@ -48,7 +48,7 @@ from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION
 from models.features import feature_names, window_features
 from streaming.runs import Readings, read_records
 from streaming.scoring import Champion, ModelRef, champion, failure_modes, required_history, top_features_json
-from streaming.sinks import COUNTERS, MAX_LETTER_PAYLOAD, TelemetryPoints
+from streaming.sinks import COUNTERS, DEAD_LETTER_SAMPLES, MAX_LETTER_PAYLOAD, PointsSink, TelemetryPoints
 from streaming.window import BucketWindows, Group, assemble, classify
 
 MAX_ABS_Z = 1e30
@@ -77,7 +77,8 @@ OUTPUT = StructType(
         StructField("key", StringType()),
         StructField("value", BinaryType()),
         StructField("reason", StringType()),  # dead rows: the reason header
-        StructField("lines", StringType()),  # points rows: InfluxDB line protocol
+        # points rows: InfluxDB line protocol; stats rows: a few dead letters, [[reason, source], …]
+        StructField("lines", StringType()),
         StructField("records", LongType()),
         StructField("readings_in", LongType()),
         StructField("duplicates", LongType()),
@@ -86,6 +87,7 @@ OUTPUT = StructType(
         StructField("late", LongType()),
         StructField("unscorable", LongType()),
         StructField("not_canonical", LongType()),
+        StructField("sink_refused", LongType()),  # points InfluxDB refused (written by the worker)
         StructField("assets", LongType()),
         StructField("call_ms", DoubleType()),
         StructField("score_ms", DoubleType()),
@@ -108,6 +110,8 @@ class StepConfig:
     explain_at: float = 0.5
     points: TelemetryPoints = field(default_factory=TelemetryPoints)
     lines_per_row: int = 5000
+    # the job's: each call writes its points from the worker (None: they stay ``points`` rows)
+    points_sink: PointsSink | None = None
 
 
 @dataclass
@@ -571,7 +575,9 @@ class _Call:
         size = self.config.lines_per_row
         for start in range(0, len(self.lines), size):
             self.out.rows(1, kind="points", lines="\n".join(self.lines[start : start + size]))
-        self.out.rows(1, kind="stats", score_ms=score_ms, **self.counts)
+        samples = list(zip(letters.reasons, letters.keys, strict=True))[:DEAD_LETTER_SAMPLES]
+        named = orjson.dumps(samples).decode() if samples else None  # the driver logs a few
+        self.out.rows(1, kind="stats", score_ms=score_ms, lines=named, **self.counts)
 
 
 def _names(names: list[str]) -> str:
@@ -657,6 +663,8 @@ def make_update(
         out, new = step(frame, windows, model, config)
         state.update((new.encode(),))
         out.loc[out["kind"] == "stats", "call_ms"] = (time.perf_counter() - started) * 1000
+        if config.points_sink is not None:
+            out = config.points_sink.write(out, datetime.now(UTC))
         yield out
 
     return update

@@ -4,6 +4,7 @@ other point is written, and every reading is still scored (the micro-batch does 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,7 @@ def test_points_influxdb_refuses_are_dead_letters_and_the_rest_is_written(
     new_topic: Callable[..., str],
     influx_database: str,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     telemetry, risk, dlq = new_topic("telemetry", 3), new_topic("risk", 2), new_topic("dlq", 1)
     sent = fd001_test_readings()
@@ -71,6 +73,7 @@ def test_points_influxdb_refuses_are_dead_letters_and_the_rest_is_written(
         mlflow=stack.mlflow,
         checkpoint_dir=tmp_path / "checkpoints",
     )
+    caplog.set_level(logging.INFO, logger="streaming.sinks")
     for query in start(spark, config, once=True):
         query.awaitTermination(timeout=600)
         assert query.exception() is None, query.exception()
@@ -87,3 +90,13 @@ def test_points_influxdb_refuses_are_dead_letters_and_the_rest_is_written(
     assert sorted(int(p.rsplit(" ", 1)[1]) for p in payloads) == sorted(r.ts_ms for r in odd)
     assert influx_count(stack, influx_database, "telemetry", "seq") == len(sent) - len(odd)
     assert influx_count(stack, influx_database, "risk", "risk") == len(sent)
+    # the job's counters (the step's stats rows, observed by the sink's one Spark job) count them
+    answer = httpx.get(
+        f"{stack.influx.url}/query",
+        params={"db": influx_database,
+                "q": """SELECT last("dead_letters") FROM "pipeline" WHERE "reason" = 'sink_refused'"""},
+        headers=stack.influx.auth_headers(),
+        timeout=10,
+    ).json()  # fmt: skip
+    assert answer["results"][0]["series"][0]["values"][0][1] == len(odd), answer
+    assert "dead letter sink_refused from influxdb:telemetry" in caplog.messages
