@@ -141,9 +141,15 @@ def mutated(draw: st.DrawFn, item: dict[str, Any]) -> dict[str, Any]:
 def record(draw: st.DrawFn) -> tuple[str | None, bytes | None]:
     asset = draw(st.sampled_from(ASSETS))
     run = draw(st.lists(good_reading(asset), min_size=1, max_size=4))
-    kind = draw(st.sampled_from(["good", "good", "good", "mutated", "key", "assets", "raw"]))
+    kind = draw(st.sampled_from(["good", "good", "good", "mutated", "key", "assets", "origin", "raw"]))
     key: str | None = asset
-    if kind == "mutated":
+    if kind == "origin":  # an asset id (the key too) or a site no reading carried before, maybe hostile
+        field = draw(st.sampled_from(["asset_id", "site"]))
+        name = draw(st.one_of(hostile.names, st.text(max_size=6)))
+        for item in run:
+            item[field] = name
+        key = name if field == "asset_id" else key
+    elif kind == "mutated":
         at = draw(st.integers(0, len(run) - 1))
         run[at] = draw(mutated(run[at]))
     elif kind == "key":
