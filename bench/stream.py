@@ -83,6 +83,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=30.0, help="live phase: how long (0: no live phase)")
     p.add_argument("--backlog-readings", type=int, default=200_000,
                    help="capacity phase: readings drained from the topic (0: none)")  # fmt: skip
+    p.add_argument("--capacity-rounds", type=int, default=1,
+                   help="capacity phase: drains in a row (new assets each); the later ones show a JVM that "
+                        "has compiled the drain's code, as a running job's has")  # fmt: skip
     p.add_argument("--per-record", type=int, default=None,
                    help="readings per Kafka record (default: the gateway's for --assets)")  # fmt: skip
     p.add_argument("--model", default=None,
@@ -213,6 +216,11 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             stream_run.backlog(run, "backlog", args.assets, args.backlog_readings, backlog_sent)
             if args.backlog_readings > 0 else None
         )  # fmt: skip
+        repeats = [
+            repeated(stream_run.backlog(run, f"backlog{i}", args.assets, args.backlog_readings, []))
+            for i in range(2, args.capacity_rounds + 1)
+            if args.backlog_readings > 0
+        ]
         run.stop()
         sweep = None
         if args.sweep:
@@ -242,6 +250,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             "fixed_cost": fixed,
             "live": live,
             "capacity": capacity,
+            "capacity_repeats": repeats,
             "offline": offline,
             "memory_whole_run": run.memory.report(),
             "sweep": sweep,
@@ -279,6 +288,13 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
                 client(mlflow_settings).delete_registered_model(name)
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def repeated(capacity: dict[str, Any]) -> dict[str, Any]:
+    """A later drain's figures: its rate, CPU and where the JVM's CPU went (compiler or tasks)."""
+    keep = ("readings_scored", "elapsed_s", "readings_per_s", "cpu_s", "cpu_ms_per_reading",
+            "cpu_s_by_process", "jvm_cpu_s_by_thread", "classes_compiled", "after_first_batch")  # fmt: skip
+    return {k: capacity.get(k) for k in keep} | {"machine": capacity.get("machine")}
 
 
 def model_for(option: str | None, shape: str) -> str | None:
