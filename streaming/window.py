@@ -15,7 +15,11 @@ Pure numpy, so the rules are tested without Spark. The stateful step calls :func
 :class:`BucketWindows` is the state of one bucket: its assets' windows grouped by column set (the
 setting and sensor names), each group as three arrays (rows per asset, ``seq``, values), so a
 micro-batch decodes and encodes a bucket with a few ``frombuffer``/``tobytes`` calls whatever its
-number of assets.
+number of assets. The arrays are LZ4-compressed (state format 2): Spark hands a bucket's whole
+state to Python and back at every micro-batch that touches it, pickling the bytes on the way in,
+so what the JVM and the state store move per batch grows with the fleet's windows; C-MAPSS windows
+compress about 2.5 times for under 2 ns a byte. Format 1 (the arrays as they are, until Dec 2026) is
+still read, so a checkpoint written before carries on.
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
+import pyarrow as pa
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+"""1: the arrays as they are; 2: the arrays LZ4-compressed (frame format), their size before it."""
+_READS = (1, 2)
 _HEADER = struct.Struct("<II")  # format, header length
+_BODY = struct.Struct("<Q")  # format 2: the arrays' bytes before compression
 
 
 @dataclass(frozen=True)
@@ -103,21 +111,27 @@ class BucketWindows:
 
     def encode(self) -> bytes:
         header = orjson.dumps([{"columns": list(g.columns), "assets": list(g.assets)} for g in self.groups])
-        body = [_HEADER.pack(STATE_FORMAT, len(header)), header]
+        arrays = []
         for g in self.groups:
-            body.append(np.ascontiguousarray(g.counts, dtype="<i8").tobytes())
-            body.append(np.ascontiguousarray(g.seq, dtype="<i8").tobytes())
-            body.append(np.ascontiguousarray(g.values, dtype="<f8").tobytes())
-        return b"".join(body)
+            arrays.append(np.ascontiguousarray(g.counts, dtype="<i8").tobytes())
+            arrays.append(np.ascontiguousarray(g.seq, dtype="<i8").tobytes())
+            arrays.append(np.ascontiguousarray(g.values, dtype="<f8").tobytes())
+        body = b"".join(arrays)
+        packed = pa.compress(body, codec="lz4", asbytes=True)
+        return b"".join((_HEADER.pack(STATE_FORMAT, len(header)), header, _BODY.pack(len(body)), packed))
 
     @classmethod
     def decode(cls, blob: bytes) -> BucketWindows:
         fmt, length = _HEADER.unpack_from(blob, 0)
-        if fmt != STATE_FORMAT:
-            raise ValueError(f"state format {fmt}, this job reads {STATE_FORMAT}: remove the checkpoint")
+        if fmt not in _READS:
+            raise ValueError(f"state format {fmt}, this job reads {_READS}: remove the checkpoint")
         at = _HEADER.size
         header = orjson.loads(blob[at : at + length])
         at += length
+        if fmt == 2:
+            (size,) = _BODY.unpack_from(blob, at)
+            blob = pa.decompress(blob[at + _BODY.size :], decompressed_size=size, codec="lz4", asbytes=True)
+            at = 0
         groups = []
         for entry in header:
             columns, assets = tuple(entry["columns"]), tuple(entry["assets"])

@@ -4,9 +4,11 @@ the state's byte encoding and a partial replacement, whatever its columns."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -267,3 +269,22 @@ def test_a_state_of_another_format_is_refused_with_what_to_do() -> None:
     blob[0] = STATE_FORMAT + 1
     with pytest.raises(ValueError, match="remove the checkpoint"):
         BucketWindows.decode(bytes(blob))
+
+
+def test_a_state_written_before_compression_is_still_read() -> None:
+    """Format 1 (the arrays uncompressed: checkpoints written before Dec 2026) decodes to the same
+    windows, and the next encode writes format 2."""
+    pumps = Group(("load", "vib"), ("p1", "p2"), seqs(2, 1), seqs(1, 2, 7), np.arange(6.0).reshape(3, 2))
+    engine = Group(("s1",), ("e1",), seqs(1), seqs(40), np.array([[518.67]]))
+    state = BucketWindows().replaced([pumps, engine])
+    header = orjson.dumps([{"columns": list(g.columns), "assets": list(g.assets)} for g in state.groups])
+    arrays = [
+        a.astype(d).tobytes()
+        for g in state.groups
+        for a, d in ((g.counts, "<i8"), (g.seq, "<i8"), (g.values, "<f8"))
+    ]
+    old = struct.pack("<II", 1, len(header)) + header + b"".join(arrays)
+    decoded = BucketWindows.decode(old)
+    assert decoded.encode() == state.encode()
+    assert decoded.encode()[0] == STATE_FORMAT == 2
+    assert len(state.encode()) < len(old) + 16
