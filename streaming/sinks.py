@@ -344,6 +344,28 @@ def write_kafka(frame: DataFrame, options: dict[str, str]) -> None:
     writer.save()
 
 
+OBSERVED_WAIT_S = 60.0
+"""How long the sink waits for a written micro-batch's observed counters (they come with the write's
+completion, normally at once)."""
+
+
+def observed_metrics(observation: Any, timeout_s: float) -> dict[str, Any] | None:
+    """The metrics ``observation`` collected on its write, or None after ``timeout_s``.
+
+    pyspark's ``Observation.get`` waits without a bound, and Spark never completes an observation
+    whose plan it did not execute itself (a V1 source's write, see
+    :func:`streaming.session.kafka_writes_v2`): a bounded wait keeps such a case from stopping the
+    job, at the cost of one batch's counters.
+    """
+    future = observation._jo.future()  # the JVM Observation: pyspark has no public wait with a bound
+    deadline = time.monotonic() + timeout_s
+    while not future.isCompleted():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+    return cast("dict[str, Any]", observation.get)
+
+
 @dataclass
 class ScoredSink:
     """``foreachBatch`` of the scoring query: the step's rows are finished records, so the sink only
@@ -389,7 +411,12 @@ class ScoredSink:
         )
         records = observed.where(F.col("kind").isin("risk", "dead"))
         write_kafka(records, producer_options(self.kafka, self.stream))
-        metrics = observation.get
+        metrics = observed_metrics(observation, OBSERVED_WAIT_S)
+        if metrics is None:  # the batch is written: its counts are what is missing, not its data
+            log.warning(
+                "batch %s: its counters did not arrive within %s s; not counted", batch_id, OBSERVED_WAIT_S
+            )
+            metrics = {}
         mark = self._timed("batch", started)
         totals = {name: int(metrics.get(name) or 0) for name in COUNTERS}
         samples = [s for given in metrics.get("samples") or [] for s in orjson.loads(given)]
