@@ -575,7 +575,7 @@ class _Call:
         size = self.config.lines_per_row
         for start in range(0, len(self.lines), size):
             self.out.rows(1, kind="points", lines="\n".join(self.lines[start : start + size]))
-        samples = list(zip(letters.reasons, letters.keys, strict=True))[:DEAD_LETTER_SAMPLES]
+        samples = list(itertools.islice(zip(letters.reasons, letters.keys, strict=True), DEAD_LETTER_SAMPLES))
         named = orjson.dumps(samples).decode() if samples else None  # the driver logs a few
         self.out.rows(1, kind="stats", score_ms=score_ms, lines=named, **self.counts)
 
