@@ -39,7 +39,8 @@ from forewarn.contracts.telemetry import (
 _ALL_FIELDS = frozenset(FIELD_NAMES)
 _WITHOUT_SETTINGS = _ALL_FIELDS - {"settings"}
 _CHECKED_MAX = 65_536
-"""How many name sets and asset/site pairs a worker remembers as accepted (then it starts over)."""
+"""How many name sets and asset/site pairs a worker remembers as accepted (beyond it, new ones are
+checked each time)."""
 
 
 @dataclass
@@ -106,15 +107,6 @@ class Refused:
 
 _accepted_names: set[tuple[str | None, ...]] = set()  # settings names, None, sensor names
 _accepted_origins: set[tuple[str, str]] = set()
-
-
-def _remember(readings: Sequence[Any]) -> None:
-    if len(_accepted_names) > _CHECKED_MAX or len(_accepted_origins) > _CHECKED_MAX:
-        _accepted_names.clear()
-        _accepted_origins.clear()
-    for r in readings:
-        _accepted_names.add((*r.settings, None, *r.sensors))
-        _accepted_origins.add((r.asset_id, r.site))
 
 
 def _origin_accepted(asset: str, site: str) -> bool:
@@ -218,7 +210,6 @@ def read_records(
                 )
             )
             continue
-        _remember(readings)
         for r in readings:
             out.add(r.asset_id, r.site, r.ts_ms, r.seq, dict(r.settings), dict(r.sensors), record)
     return out, refused

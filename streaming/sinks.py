@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import pandas as pd
+from pyspark.sql import Observation
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
 from forewarn.contracts import dead_letter
@@ -394,8 +395,6 @@ class ScoredSink:
         return now
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        from pyspark.sql import Observation
-
         started = time.monotonic()
         kafka_writes_v2(batch.sparkSession)  # or the observed metrics never come: whoever built the session
         # One Spark job: the step's tasks write InfluxDB themselves (PointsSink), the Kafka write
