@@ -245,7 +245,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
                          "backlog_readings": args.backlog_readings},
             "settings": {"trigger_interval_s": args.trigger_s, "max_offsets_per_trigger": args.max_offsets,
                          "shuffle_partitions": args.partitions, "state_store": args.state_store,
-                         "master": MASTER},
+                         "master": MASTER, "java_options": spark_settings.java_options},
             "warm_up": {"round_s": warm_s, "rounds": args.warm_rounds, "batches": warm_batches},
             "fixed_cost": fixed,
             "live": live,

@@ -35,6 +35,18 @@ def state_store_conf(settings: SparkSettings) -> dict[str, str]:
     return {}
 
 
+def java_options_conf(settings: SparkSettings) -> dict[str, str]:
+    """The driver's and executors' JVM options (``settings.java_options``) as Spark settings.
+
+    Only for a JVM the job starts itself: under spark-submit the driver is already running and the
+    submit's own options are the user's to keep, so :func:`spark_session` sets none of these there.
+    """
+    options = settings.java_options.strip()
+    if not options:
+        return {}
+    return {"spark.driver.extraJavaOptions": options, "spark.executor.extraJavaOptions": options}
+
+
 def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> SparkSession:
     """A session for ``settings.master`` with the pre-resolved spark-sql-kafka jars.
 
@@ -58,6 +70,8 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = ",".join(str(j) for j in connector_jars(state_dir, settings.jars_dir))
         builder = builder.master(settings.master).config("spark.jars", jars)
+        for key, value in java_options_conf(settings).items():
+            builder = builder.config(key, value)
     builder = (
         # OpenMP one thread per executor's Python worker (streaming.scoring.one_thread_per_worker
         # says why; in local mode the workers set it themselves when they load a model)

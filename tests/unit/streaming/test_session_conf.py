@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from forewarn.settings import SettingsError, SparkSettings, load
-from streaming.session import ROCKSDB_PROVIDER, state_store_conf
+from streaming.session import ROCKSDB_PROVIDER, java_options_conf, state_store_conf
 
 
 def test_default_is_sparks_own_provider(tmp_path: Path) -> None:
@@ -33,3 +33,22 @@ def test_unknown_provider_names_the_variable(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("FOREWARN_SPARK_STATE_STORE", "memory")
     with pytest.raises(SettingsError, match="FOREWARN_SPARK_STATE_STORE"):
         load(SparkSettings, tmp_path)
+
+
+def test_java_options_reach_driver_and_executors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FOREWARN_SPARK_JAVA_OPTIONS", " -XX:+UseSerialGC ")
+    conf = java_options_conf(load(SparkSettings, tmp_path))
+    assert conf == {
+        "spark.driver.extraJavaOptions": "-XX:+UseSerialGC",
+        "spark.executor.extraJavaOptions": "-XX:+UseSerialGC",
+    }
+
+
+def test_empty_java_options_leave_the_jvm_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FOREWARN_SPARK_JAVA_OPTIONS", "")
+    assert java_options_conf(load(SparkSettings, tmp_path)) == {}
+
+
+def test_default_java_options_turn_off_tiered_compilation(tmp_path: Path) -> None:
+    conf = java_options_conf(load(SparkSettings, tmp_path))
+    assert "-XX:-TieredCompilation" in conf["spark.driver.extraJavaOptions"].split()
