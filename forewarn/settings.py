@@ -401,10 +401,11 @@ class SparkSettings(ForewarnSettings):
     jars_dir: Path | None = None
     # The JVM options of the driver and executors a forewarn job starts itself (under spark-submit,
     # the submit's own --driver-java-options and spark.executor.extraJavaOptions rule; empty: the
-    # JVM's defaults). C2 alone, no tiered C1 stage: the scoring job's planning code is new to
-    # the JIT at every micro-batch for minutes, and tiered compilation spent 2-7 s of a 2-core
-    # machine's CPU per 200,000-reading drain compiling it (streaming/README.md, "4 Dec 2026,
-    # night"); the parallel collector: no concurrent marking threads beside the tasks.
+    # JVM's defaults). C2 alone, no tiered C1 stage: the JIT kept compiling the scoring job's JVM
+    # code (Kafka's client, Spark's scheduler and planner) for minutes, and tiered compilation spent
+    # 2-5 s of a 2-core machine's CPU per 200,000-reading drain and 7-11 s in a live phase on it,
+    # C2 alone a half to a third of that (streaming/README.md, "4 Dec 2026, night"); the parallel
+    # collector: no concurrent marking threads beside the tasks.
     java_options: str = "-XX:-TieredCompilation -XX:+UseParallelGC"
 
 
