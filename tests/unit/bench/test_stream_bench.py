@@ -45,8 +45,10 @@ def test_knobs_vary_one_factor_at_a_time_from_the_defaults() -> None:
     assert {v for k, v in rows if k == "state_store"} == {"rocksdb"}
     assert {v for k, v in rows if k == "trigger_interval_s"} == {0.0, 1.0}
     assert {v for k, v in rows if k == "max_offsets_per_trigger"} == {2_000, 50_000}
-    assert {v for k, v in rows if k == "state_buckets"} == set(knobs.BUCKETS) - {args.buckets}
-    assert len(rows) == 1 + 2 + 1 + 2 + 2 + len(set(knobs.BUCKETS) - {args.buckets})
+    # the default, 0, is twice the partitions: a 4-bucket row would run the defaults again
+    assert (args.buckets, args.partitions) == (0, 2)
+    assert {v for k, v in rows if k == "state_buckets"} == set(knobs.BUCKETS) - {4}
+    assert len(rows) == 1 + 2 + 1 + 2 + 2 + len(set(knobs.BUCKETS) - {4})
     other = argparse.Namespace(
         partitions=4, state_store="rocksdb", trigger_s=0.0, max_offsets=2_000, buckets=4
     )
