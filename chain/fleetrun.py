@@ -345,6 +345,7 @@ class FleetRun:
         for tail in self.tails:
             tail.close()
         self.tails = []
+        self.api.close()
 
 
 def crew_outcome(
