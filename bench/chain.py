@@ -211,6 +211,7 @@ def end_to_end(
             supervisor.stop_all()
         run.supervisor.stop_all()
         run.close()
+        run.end_gateway_sessions([supervisor.env["FOREWARN_GATEWAY_GATEWAY_ID"] for supervisor in extra])
         _drop_topics_and_model(run)
 
 

@@ -342,10 +342,29 @@ class FleetRun:
         return counts
 
     def close(self) -> None:
+        """Close the run's clients; end its stopped gateway's broker session (``end_gateway_sessions``)."""
         for tail in self.tails:
             tail.close()
         self.tails = []
         self.api.close()
+        if "gateway" in self.supervisor.components and not self.supervisor.alive("gateway"):
+            self.end_gateway_sessions([self.plan.env["FOREWARN_GATEWAY_GATEWAY_ID"]])
+
+    def end_gateway_sessions(self, gateway_ids: list[str]) -> None:
+        """A finished run's gateways will not come back: end their broker sessions, or the broker
+        queues a copy of every later message on the run's sites for each of them until the sessions
+        expire (``ingest/session.py``: 1.2 million messages and 14 s of broker CPU in the next bench
+        run). A broker that does not answer is said, not raised: the run's results stand."""
+        from forewarn.settings import MqttSettings, load
+        from ingest.session import SessionError, end_session
+        from ingest.settings import gateway_client_id
+
+        mqtt_settings = load(MqttSettings, Path(self.plan.env["FOREWARN_STATE_DIR"]))
+        for gateway_id in gateway_ids:
+            try:
+                end_session(gateway_client_id(gateway_id), mqtt_settings)
+            except SessionError as exc:
+                self.say(f"note: the broker session of gateway {gateway_id} stays until it expires: {exc}")
 
 
 def crew_outcome(

@@ -120,6 +120,31 @@ def gateway_run(
         raise _fail(str(exc)) from None
 
 
+@gateway_app.command("leave")
+def gateway_leave(
+    gateway_id: Annotated[
+        str | None,
+        typer.Option(help="Gateway id (header, MQTT client id).", envvar="FOREWARN_GATEWAY_GATEWAY_ID"),
+    ] = None,
+) -> None:
+    """End a stopped gateway's broker session: the broker drops what it queued for it and stops queueing.
+
+    For a gateway that is retired, or whose share group another gateway serves. A gateway that only
+    restarts should keep its session: it holds what arrived while the gateway was away.
+    """
+    from ingest.session import SessionError, end_session
+    from ingest.settings import GatewaySettings
+
+    state_dir = load(StackSettings).state_dir
+    overrides = {"gateway_id": gateway_id} if gateway_id is not None else {}
+    settings = load(GatewaySettings, state_dir, **overrides)
+    try:
+        end_session(settings.client_id(), load(MqttSettings, state_dir))
+    except SessionError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"ended the broker session of {settings.client_id()}")
+
+
 def utc_option(value: str | None, option: str) -> datetime | None:
     """A date-time option with a UTC offset (ISO 8601), or one line on stderr and exit 1."""
     if value is None:

@@ -18,6 +18,11 @@ from ingest.contract import ContractPolicy, UnknownSensorPolicy
 COMPRESSION_TYPES = ("gzip", "snappy", "lz4", "zstd", "none")
 
 
+def gateway_client_id(gateway_id: str) -> str:
+    """The MQTT client id of gateway ``gateway_id`` (its broker session's name)."""
+    return f"forewarn-gateway-{gateway_id}"
+
+
 def _default_gateway_id() -> str:
     return f"gw-{socket.gethostname()}"
 
@@ -141,7 +146,7 @@ class GatewaySettings(ForewarnSettings):
 
     def client_id(self) -> str:
         """The MQTT client id; stable per gateway so the broker keeps its session across restarts."""
-        return f"forewarn-gateway-{self.gateway_id}"
+        return gateway_client_id(self.gateway_id)
 
     def spool_path(self, state_dir: Path) -> Path:
         """The spool database file of this gateway."""
