@@ -211,6 +211,8 @@ def end_to_end(
             "accounting": {"ok": verdict.ok and settled.ok, "failures": list(verdict.failures),
                            "numbers": verdict.numbers, "stages": stages(verdict.numbers)},
             "processes": _delta(_usage(run, extra, state_dir), before),
+            # the run's dispatcher: approvals, and the crew plans (CP-SAT) the API ran for it
+            "dispatcher": {"work_orders": len(run.dispatched), "plans": run.plans},
         }  # fmt: skip
     finally:
         for supervisor in extra:

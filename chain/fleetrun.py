@@ -62,6 +62,7 @@ class FleetRun:
     risk_timed: Callable[[list[tuple[bytes, int]]], None] | None = None
     raised_at: dict[str, datetime] = field(default_factory=dict)
     last_plan: dict[str, Any] | None = None
+    plans: list[dict[str, Any]] = field(default_factory=list)  # each plan: status, solve time, orders
     _planned_at: float = field(default=float("-inf"), init=False)
     _plan_pending: bool = field(default=False, init=False)
 
@@ -225,6 +226,11 @@ class FleetRun:
     def replan(self) -> dict[str, Any]:
         """Run the crew planner on the open work orders and apply its plan; its figures."""
         self.last_plan = self.api.plan()
+        plan = self.last_plan
+        orders = len(plan.get("planned_work_orders", [])) + len(plan.get("unplanned_work_orders", []))
+        self.plans.append(
+            {"status": plan.get("status"), "solve_s": plan.get("solve_s"), "work_orders": orders}
+        )
         self._planned_at = time.monotonic()
         self._plan_pending = False
         for wo in self.api.work_orders():
