@@ -232,7 +232,7 @@ def _scored_by_offsets(run: FleetRun, timeout_s: float, every_s: float = 2.0) ->
     checkpoint = Path(run.plan.env["FOREWARN_STREAM_CHECKPOINT_DIR"]) / "scoring"
     kafka = run.plan.kafka
     deadline, last_end = time.monotonic() + timeout_s, -1
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not run.supervisor.check():  # a dead component: `settle` says which
         time.sleep(every_s)
         end = sum(topic_offsets(kafka, kafka.risk_topic)[1].values())
         if lag(checkpoint, kafka).total == 0 and end == last_end:
