@@ -129,8 +129,9 @@ def gateway_leave(
 ) -> None:
     """End a stopped gateway's broker session: the broker drops what it queued for it and stops queueing.
 
-    For a gateway that is retired, or whose share group another gateway serves. A gateway that only
-    restarts should keep its session: it holds what arrived while the gateway was away.
+    What the session holds is lost (the broker does not hand it to the share group's other gateways):
+    for a gateway that will not come back and whose queue is not needed. A gateway that only restarts
+    should keep its session: it holds what arrived while the gateway was away.
     """
     from ingest.session import SessionError, end_session
     from ingest.settings import GatewaySettings

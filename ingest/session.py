@@ -31,8 +31,9 @@ def end_session(client_id: str, mqtt_settings: MqttSettings, timeout_s: float = 
     """End the broker session of ``client_id`` (a gateway's ``GatewaySettings.client_id()``).
 
     A gateway still connected under that id is disconnected by the broker (session takeover); call
-    this once it has stopped. Messages queued for the session are dropped: only for a gateway that
-    will not come back, or whose share group another gateway serves.
+    this once it has stopped. Messages queued for the session are dropped, not handed to the other
+    members of its share group (mosquitto queues an offline member's turn in its session): only for a
+    gateway whose queue is not needed, such as a finished run's.
     """
     answered = threading.Event()
     refused: list[str] = []
