@@ -38,6 +38,11 @@ from forewarn.settings import (
 gateway_app = typer.Typer(help="MQTT → Kafka gateway with validation, dead letters and store-and-forward.")
 replay_app = typer.Typer(help="Replay recorded run-to-failure data (C-MAPSS) over MQTT.")
 
+GatewayIdOption = Annotated[
+    str | None,
+    typer.Option(help="Gateway id (header, MQTT client id).", envvar="FOREWARN_GATEWAY_GATEWAY_ID"),
+]
+
 
 def _logging(component: str, verbose: bool = False) -> None:
     from forewarn import logs
@@ -88,10 +93,7 @@ def _fail(message: str, code: ExitCode = ExitCode.FAILED) -> typer.Exit:
 
 @gateway_app.command("run")
 def gateway_run(
-    gateway_id: Annotated[
-        str | None,
-        typer.Option(help="Gateway id (header, MQTT client id).", envvar="FOREWARN_GATEWAY_GATEWAY_ID"),
-    ] = None,
+    gateway_id: GatewayIdOption = None,
     spool_dir: Annotated[
         Path | None, typer.Option(help="Store-and-forward folder.", envvar="FOREWARN_GATEWAY_SPOOL_DIR")
     ] = None,
@@ -122,10 +124,7 @@ def gateway_run(
 
 @gateway_app.command("leave")
 def gateway_leave(
-    gateway_id: Annotated[
-        str | None,
-        typer.Option(help="Gateway id (header, MQTT client id).", envvar="FOREWARN_GATEWAY_GATEWAY_ID"),
-    ] = None,
+    gateway_id: GatewayIdOption = None,
 ) -> None:
     """End a stopped gateway's broker session: the broker drops what it queued for it and stops queueing.
 
