@@ -22,7 +22,7 @@ from alerts.store.tables import AlertRow
 from alerts.workorders import audit
 from alerts.workorders.errors import ErrorCode, WorkOrderError
 from alerts.workorders.lifecycle import DEFAULT_MAX_SNOOZE_H, DEFAULT_SLA_H, snooze_limit
-from alerts.workorders.service import NewWorkOrder, open_work_order, reprioritise
+from alerts.workorders.service import KnownOrders, NewWorkOrder, open_work_order, reprioritise
 from forewarn.contracts.alert import AlertKind, ChangeKind, Severity
 from forewarn.contracts.work_order import Priority
 
@@ -48,8 +48,23 @@ def store_changes(
     """
     changes = list(changes)
     # Held for the loop: the identity map keeps rows only weakly, and a ``session.get`` that misses
-    # it is a SELECT per change.
-    rows = alert_repo.alert_rows(session, (change.alert.alert_id for change in changes))
+    # it is a SELECT per change (after an autoflush). An id not read here has no row yet; a row
+    # this loop inserts is added.
+    rows: dict[str, AlertRow | None] = dict.fromkeys(change.alert.alert_id for change in changes)
+    rows.update(alert_repo.alert_rows(session, rows))
+    orders = KnownOrders(
+        session,
+        alert_ids=list(rows),
+        keys={(change.alert.asset_id, change.alert.failure_mode) for change in changes},
+        order_ids={
+            order_id
+            for order_id in (
+                *(change.alert.work_order_id for change in changes),
+                *(row.work_order_id for row in rows.values() if row is not None),
+            )
+            if order_id is not None
+        },
+    )
     stored: list[AlertChange] = []
     for change in changes:
         alert = change.alert
@@ -76,9 +91,10 @@ def store_changes(
                 actor=actor,
                 now=now,
                 sla_h=sla_h,
+                known=orders,
             )
             change = replace(change, alert=alert.model_copy(update={"work_order_id": order.id}))
-        existing = rows.get(change.alert.alert_id) or session.get(AlertRow, change.alert.alert_id)
+        existing = rows[change.alert.alert_id]
         before = audit.snapshot(existing) if existing is not None else None
         if existing is not None and existing.work_order_id and change.alert.work_order_id is None:
             change = replace(
@@ -89,9 +105,15 @@ def store_changes(
         )
         if rose and change.alert.work_order_id is not None:
             reprioritise(
-                session, change.alert.work_order_id, change.alert.severity, actor=actor, now=now, sla_h=sla_h
+                session,
+                change.alert.work_order_id,
+                change.alert.severity,
+                actor=actor,
+                now=now,
+                sla_h=sla_h,
+                known=orders,
             )
-        row = alert_repo.save_alert(session, change.alert)
+        row = rows[change.alert.alert_id] = alert_repo.save_alert(session, change.alert, existing)
         alert_repo.add_to_outbox(session, change, now)
         influx_outbox.queue(session, [alert_line(change)], now)
         audit.record(

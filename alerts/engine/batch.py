@@ -78,8 +78,14 @@ def _store(
     )
 
 
-def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
-    """Store what changed without a published change (last seen, model version) of open alerts."""
+def _save_quiet_updates(session: Session, alerts: list[Alert], loaded: Mapping[Key, Alert]) -> None:
+    """Store what changed without a published change (last seen, model version) of open alerts.
+
+    An alert still as ``loaded`` at the batch's start changed nothing (a published change always
+    changes the alert), so only the others are compared with their rows; they are written by the
+    transaction's last flush, not one flush each.
+    """
+    alerts = [alert for alert in alerts if loaded.get(alert.key) != alert]
     rows = alert_repo.alert_rows(session, (alert.alert_id for alert in alerts))
     for alert in alerts:
         row = rows.get(alert.alert_id)
@@ -88,7 +94,7 @@ def _save_quiet_updates(session: Session, alerts: list[Alert]) -> None:
         if alert.work_order_id is None and row.work_order_id is not None:
             alert = alert.model_copy(update={"work_order_id": row.work_order_id})
         if alert != alert_repo.row_to_alert(row):
-            alert_repo.save_alert(session, alert)
+            alert_repo.save_alert(session, alert, row, flush=False)
 
 
 _NO_STATE = EngineState()  # an asset the store knows nothing of yet
@@ -132,7 +138,8 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
         result = BatchResult()
         try:
             with transaction(ctx.sessions) as session:
-                by_asset = _per_asset(alert_repo.load_state(session, keys))
+                loaded = alert_repo.load_state(session, keys)
+                by_asset = _per_asset(loaded)
                 touched = set()
                 changes: list[AlertChange] = []
                 for message, item in decoded:
@@ -162,7 +169,7 @@ def process_batch(ctx: EngineContext, messages: Sequence[RiskMessage], now: date
                 alert_repo.save_tracks(session, tracks)
                 result.changes = _store(ctx, session, changes, now)
                 opened = [by_asset[k[0]].alerts.get(k) for k in sorted(touched)]
-                _save_quiet_updates(session, [alert for alert in opened if alert is not None])
+                _save_quiet_updates(session, [alert for alert in opened if alert is not None], loaded.alerts)
             return result
         except StaleDataError:
             if attempt == MAX_ATTEMPTS - 1:

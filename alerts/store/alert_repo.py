@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, cast
 
 from pydantic import AwareDatetime, BaseModel
@@ -23,14 +23,32 @@ from alerts.store.tables import AlertRow, AuditRow, OutboxRow, TrackRow
 from forewarn.contracts.alert import AlertState, ChangeKind, Severity, decode_alert_event
 
 
+class Missing(Enum):
+    """Not given (``None`` means: looked for, absent)."""
+
+    MISSING = "missing"
+
+
+MISSING = Missing.MISSING
+
+
 def row_to_alert(row: AlertRow) -> Alert:
     """The domain alert of a stored row (the codes, stored as text, come back as the contract's enums)."""
     return Alert.model_validate(row, from_attributes=True)
 
 
-def save_alert(session: Session, alert: Alert) -> AlertRow:
-    """Insert or update the alert's row (optimistic version check on update)."""
-    row = session.get(AlertRow, alert.alert_id)
+def save_alert(
+    session: Session, alert: Alert, row: AlertRow | Missing | None = MISSING, *, flush: bool = True
+) -> AlertRow:
+    """Insert or update the alert's row (optimistic version check on update).
+
+    ``row``: the alert's row as read earlier in this transaction, or None when it was looked for and
+    is not there; by default it is looked up here. ``flush=False`` leaves the write to the session's
+    next flush (or the commit): for a caller that reads nothing of the row back (its ``version``
+    changes at the flush), e.g. many rows saved in a row.
+    """
+    if isinstance(row, Missing):
+        row = session.get(AlertRow, alert.alert_id)
     values = {name: value.value if isinstance(value, StrEnum) else value for name, value in alert}
     if row is None:
         row = AlertRow(**values)
@@ -38,7 +56,8 @@ def save_alert(session: Session, alert: Alert) -> AlertRow:
     else:
         for name, value in values.items():
             setattr(row, name, value)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 
