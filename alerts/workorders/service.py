@@ -158,8 +158,7 @@ class KnownOrders:
         """What :func:`_find_existing` would return."""
         if new.alert_id is not None and new.alert_id in self.by_alert:
             return self.by_alert[new.alert_id]
-        row = self.open_by_key.get((new.asset_id, new.failure_mode))
-        return row if row is not None and row.status in _OPEN else None
+        return self.open_by_key.get((new.asset_id, new.failure_mode))
 
     def kit(self, session: Session, failure_mode: str) -> list[PartKitRow]:
         """The failure mode's part kit, read once per batch."""
