@@ -47,6 +47,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from forewarn import long_lived
 from forewarn.contracts.dead_letter import DeadLetter
 from forewarn.contracts.telemetry import Reading
 from forewarn.logs import RateLimitedLog
@@ -260,11 +261,16 @@ class Gateway:
             self.settings.metrics_interval_s,
         )  # fmt: skip
         next_metrics = time.monotonic() + self.settings.metrics_interval_s
+        long_lived.freeze()  # modules, clients, settings: out of the collector's full passes
+        settled = False
         try:
             while not stop.is_set():
                 if self._fatal:
                     raise GatewayError(self._fatal)
                 self.step()
+                if not settled and self.metrics.forwarded_records:  # and what the first send loaded
+                    long_lived.freeze()
+                    settled = True
                 if time.monotonic() >= next_metrics:
                     self.report()
                     next_metrics = time.monotonic() + self.settings.metrics_interval_s

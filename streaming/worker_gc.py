@@ -21,6 +21,8 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
+from forewarn import long_lived
+
 SETTLING_CALLS = 2
 """Calls with one champion that end in a freeze: its first, and the one after it."""
 
@@ -45,8 +47,7 @@ class LongLived:
         if self.calls > SETTLING_CALLS:
             return False
         gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        long_lived.freeze()
         return True
 
 

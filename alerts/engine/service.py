@@ -32,6 +32,7 @@ from alerts.state import AlertChange
 from alerts.store import alert_repo
 from alerts.store.db import make_engine, migrate, session_factory, transaction
 from alerts.store.lease import TICK_LEASE, release
+from forewarn import long_lived
 from forewarn.contracts import dead_letter
 from forewarn.contracts.alert import ChangeKind
 from forewarn.influx import InfluxWriter
@@ -278,12 +279,20 @@ class AlertEngine:
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; log the counters every 30 s when they moved.
 
+        What the engine holds for good is frozen out of the cycle collector's passes at the start
+        and after the first batch (``forewarn.long_lived``).
+
         Kafka down is an outage, not the end: the step that failed is redone from the last committed
         offsets (:func:`retry_kafka`), as a restarted engine would.
         """
         last_log, last_summary = self.clock.now(), self.stats.summary()
+        long_lived.freeze()  # modules, clients, settings: out of the collector's full passes
+        settled = False
         while not stop.is_set():
             retry_kafka(self.step, self.rewind, stop)
+            if not settled and self.stats.batches:  # also what the first batch loaded lazily
+                long_lived.freeze()
+                settled = True
             now = self.clock.now()
             if (now - last_log).total_seconds() >= 30:
                 self._letters_log.flush()
