@@ -8,6 +8,11 @@ Two phases on fresh topics and a fresh SQLite store:
    sent one at a time from the same thread, which steps the engine until the work order is stored;
    latency = the work order's ``created_at`` - the send time of its record.
 Also the pure rule evaluation rate without I/O, for comparison. Results are JSON.
+
+``--replay-topic T`` instead: every record already on ``T`` (e.g. the ``risk`` topic of a
+``python -m bench.chain --keep-topics`` run: a real fleet's scores, with the alerts, severity
+changes and work orders they cause) through a fresh engine and store, run as ``forewarn alerts run``
+runs it (``AlertEngine.run``); records/s and the engine process's CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,12 +33,13 @@ from kafka.admin import NewTopic
 from sqlalchemy import select
 
 from alerts.clock import SystemClock
-from alerts.config import RuleConfig
+from alerts.config import RuleConfig, load_rules
 from alerts.engine.service import AlertEngine
 from alerts.rules import EngineState, evaluate
 from alerts.settings import EngineSettings
 from alerts.store.db import transaction
 from alerts.store.tables import WorkOrderRow
+from chain.plan import RULES_FILE
 from forewarn.contracts.risk import RiskRecord
 from forewarn.settings import KafkaSettings, load
 
@@ -203,6 +210,86 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def replay(
+    kafka: KafkaSettings,
+    topic: str,
+    rules: RuleConfig,
+    work_dir: Path | None = None,
+    timeout_s: float = 600.0,
+) -> dict[str, Any]:
+    """Every record on ``topic`` through a fresh engine (own group, SQLite store, alerts and DLQ
+    topics, deleted afterwards), until it has processed them all: wall time and this process's CPU."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**kafka.client_config(), client_id="forewarn-bench")
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise TimeoutError(f"Kafka topic {topic!r} does not exist")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        total = sum(consumer.end_offsets(tps).values()) - sum(consumer.beginning_offsets(tps).values())
+    finally:
+        consumer.close()
+    tag = uuid.uuid4().hex[:8]
+    alerts_topic, dlq_topic = f"bench-replay-alerts-{tag}", f"bench-replay-{tag}.dlq"
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+    admin.create_topics([NewTopic(t, 1, 1) for t in (alerts_topic, dlq_topic)], wait_for_metadata=True)
+    admin.close()
+    tmp = Path(tempfile.mkdtemp(prefix="forewarn-bench-", dir=work_dir))
+    try:
+        settings = load(
+            EngineSettings,
+            database_url=f"sqlite:///{tmp / 'replay.db'}",
+            risk_topic=topic,
+            alerts_topic=alerts_topic,
+            dlq_topic=dlq_topic,
+            group_id=f"bench-replay-{tag}",
+            write_influx=False,
+        )
+        engine = AlertEngine(settings, kafka, rules, SystemClock())
+        stop, deadline = threading.Event(), time.monotonic() + timeout_s
+
+        def done() -> None:  # reads counters only: the engine and its consumer stay on one thread
+            while engine.stats.records + engine.stats.rejected < total and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stop.set()
+
+        try:
+            cpu0, began = time.process_time(), time.perf_counter()
+            watcher = threading.Thread(target=done, daemon=True)
+            watcher.start()
+            engine.run(stop)
+            wall_s, cpu_s = time.perf_counter() - began, time.process_time() - cpu0
+            watcher.join()
+            stats = engine.stats
+        finally:
+            engine.close()
+        if stats.records + stats.rejected < total:
+            raise TimeoutError(
+                f"the engine processed {stats.records + stats.rejected:,} of {total:,} records"
+            )
+        return {
+            "benchmark": "alerts.replay",
+            "when": datetime.now(UTC).isoformat(),
+            "store": "sqlite",
+            "topic": topic,
+            "records": stats.records,
+            "rejected": stats.rejected,
+            "batches": stats.batches,
+            "alert_changes": stats.changes,
+            "wall_s": round(wall_s, 2),
+            "cpu_s": round(cpu_s, 2),
+            "engine_records_per_s": round(stats.records / wall_s, 1),
+            "records_per_cpu_s": round(stats.records / cpu_s, 1),
+            "note": "from the engine's first poll to its last batch; CPU of the whole engine process",
+        }
+    finally:
+        admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+        admin.delete_topics([alerts_topic, dlq_topic])
+        admin.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def bench(
     records: Annotated[
         int, typer.Option(min=100, max=1_000_000, help="Risk records for throughput.")
@@ -213,6 +300,13 @@ def bench(
     timeout_s: Annotated[
         float, typer.Option(min=10, help="Deadline of each phase; the whole run is killed after 2x + 60 s.")
     ] = 300.0,
+    replay_topic: Annotated[
+        str | None,
+        typer.Option(help="Instead: replay every record of this risk topic (bench.chain --keep-topics)."),
+    ] = None,
+    rules_file: Annotated[
+        Path | None, typer.Option(help="With --replay-topic: the rules (default: the demo fleet's).")
+    ] = None,
 ) -> None:
     """Benchmark the engine on the real Kafka (fresh topics): records/s and alert → work order latency.
 
@@ -225,9 +319,13 @@ def bench(
 
     faulthandler.dump_traceback_later(2 * timeout_s + 60, exit=True)
     try:
-        result = run(
-            load(KafkaSettings), records=records, assets=assets, incidents=incidents, timeout_s=timeout_s
-        )
+        if replay_topic is not None:
+            rules = load_rules(rules_file or RULES_FILE)  # bench.chain's engine's
+            result = replay(load(KafkaSettings), replay_topic, rules, timeout_s=timeout_s)
+        else:
+            result = run(
+                load(KafkaSettings), records=records, assets=assets, incidents=incidents, timeout_s=timeout_s
+            )
     except TimeoutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
