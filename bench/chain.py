@@ -124,9 +124,20 @@ def stages(numbers: dict[str, int]) -> dict[str, Any]:
 
 
 def end_to_end(
-    state_dir: Path, say: Say, rate: float, assets: int, seconds: float, gateways: int = 1, batch: int = 10
+    state_dir: Path,
+    say: Say,
+    rate: float,
+    assets: int,
+    seconds: float,
+    gateways: int = 1,
+    batch: int = 10,
+    keep_topics: bool = False,
 ) -> dict[str, Any]:
-    """The sustained phase through the whole running pipeline (its own run: topics, store, model)."""
+    """The sustained phase through the whole running pipeline (its own run: topics, store, model).
+
+    ``keep_topics``: the run's Kafka topics stay (its ``risk`` topic is a realistic input for
+    ``python -m bench.alerts --replay-topic``); its InfluxDB database and model are dropped anyway.
+    """
     # the run (and its model, trained as the demo trains it) on the demo's settings; the fleet it
     # publishes: real time (event time = publish time), ``rate`` readings/s, no injected faults
     settings = load(DemoSettings, state_dir, api_port=8911, progress_s=5.0)
@@ -171,6 +182,7 @@ def end_to_end(
         summary = run.finish(sim)
         published_s = float(summary.get("elapsed_s") or time.monotonic() - sim.started)
         _scored_by_offsets(run, timeout_s=max(600.0, 5 * seconds))
+        alerts_done = _alerts_caught_up(run, timeout_s=max(600.0, 5 * seconds))
         run.tails = [telemetry_tail, run.tails[0], risk_tail, *run.tails[1:]]
         published = run.published(sim)
         settled = run.settle(published, timeout_s=max(600.0, 5 * seconds), every_s=1.0)
@@ -201,6 +213,13 @@ def end_to_end(
                     None if risk_tail.last_ts_ms is None
                     else round(risk_tail.last_ts_ms / 1000 - (start_s + published_s), 1)
                 ),
+                # the alert engine has committed every risk record (checked once a second)
+                "mqtt_to_alerts_evaluated_readings_per_s": per_s(
+                    None if alerts_done is None else round(alerts_done * 1000)
+                ),
+                "alerts_evaluated_after_last_publish_s": (
+                    None if alerts_done is None else round(alerts_done - (start_s + published_s), 1)
+                ),
             },
             "latency": {
                 "risk_records": int(values.size),
@@ -220,7 +239,7 @@ def end_to_end(
         run.supervisor.stop_all()
         run.close()
         run.end_gateway_sessions([supervisor.env["FOREWARN_GATEWAY_GATEWAY_ID"] for supervisor in extra])
-        _drop_topics_and_model(run)
+        _drop_topics_and_model(run, keep_topics)
 
 
 def _scored_by_offsets(run: FleetRun, timeout_s: float, every_s: float = 2.0) -> None:
@@ -240,9 +259,25 @@ def _scored_by_offsets(run: FleetRun, timeout_s: float, every_s: float = 2.0) ->
         last_end = end
 
 
-def _drop_topics_and_model(run: FleetRun) -> None:
-    """The run's topics (a sustained run leaves hundreds of MB on them), InfluxDB database and model;
-    folder and logs stay."""
+def _alerts_caught_up(run: FleetRun, timeout_s: float, every_s: float = 1.0) -> float | None:
+    """The wall time (s since the epoch) at which the alert engine's group had committed every
+    ``risk`` record, once the job has written them all (``_scored_by_offsets``), or None after
+    ``timeout_s`` or when a component died. Offsets only: nothing is read from the topic."""
+    from chain.topics import group_lag
+    from forewarn.settings import KafkaSettings
+
+    admin = load(KafkaSettings)  # the stack's admin describes any group
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not run.supervisor.check():
+        if group_lag(admin, run.plan.engine_group, run.plan.kafka.risk_topic) == 0:
+            return time.time()
+        time.sleep(every_s)
+    return None
+
+
+def _drop_topics_and_model(run: FleetRun, keep_topics: bool = False) -> None:
+    """The run's topics (a sustained run leaves hundreds of MB on them; unless ``keep_topics``),
+    InfluxDB database and model; folder and logs stay."""
     from kafka import KafkaAdminClient
 
     from chain.fleetrun import mlflow_client
@@ -253,9 +288,10 @@ def _drop_topics_and_model(run: FleetRun) -> None:
     kafka = run.plan.kafka
     names = [kafka.telemetry_topic, kafka.dlq_topic, kafka.risk_topic, kafka.alerts_topic, kafka.risk_dlq()]
     with contextlib.suppress(Exception):  # best effort: the numbers are already taken
-        admin = KafkaAdminClient(**kafka.client_config())
-        admin.delete_topics([n for n in names if n in admin.list_topics()])
-        admin.close()
+        if not keep_topics:
+            admin = KafkaAdminClient(**kafka.client_config())
+            admin.delete_topics([n for n in names if n in admin.list_topics()])
+            admin.close()
     with contextlib.suppress(Exception):  # and the roles' ACLs on them (create_topics granted them)
         revoke_roles(load(KafkaSettings), kafka, run.plan.engine_group)
     influx = run.plan.influx
@@ -273,6 +309,9 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=1, help="gateway processes (one share group)")
     parser.add_argument("--batch", type=int, default=10, help="readings of one asset per MQTT message")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--keep-topics", action="store_true", help="keep the run's topics (e.g. to replay its risk records)"
+    )
     args = parser.parse_args()
     if args.rate <= 0 or args.assets < 1 or args.seconds <= 0 or args.gateways < 1:
         parser.error("--rate, --assets, --seconds and --gateways must be positive")
@@ -282,7 +321,14 @@ def main() -> None:
 
     machine = host.host()
     measured = end_to_end(
-        load(StackSettings).state_dir, say, args.rate, args.assets, args.seconds, args.gateways, args.batch
+        load(StackSettings).state_dir,
+        say,
+        args.rate,
+        args.assets,
+        args.seconds,
+        args.gateways,
+        args.batch,
+        args.keep_topics,
     )
     machine["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     result = {
