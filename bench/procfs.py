@@ -14,27 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.stack import process
 from infra.stack.process import CLOCK_TICKS, stat_fields
 
 
 def _parents() -> dict[int, int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        fields = stat_fields(entry) if entry.name.isdigit() else None
-        if fields is not None:  # not a process, or gone meanwhile
-            parents[int(entry.name)] = int(fields[1])
-    return parents
+    return process.parents()
 
 
 def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
     """Every live process below ``root``."""
-    parents = _parents() if parents is None else parents
-    out, todo = [], [child for child, parent in parents.items() if parent == root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(child for child, parent in parents.items() if parent == pid)
-    return out
+    return process.descendants(root, parents)
 
 
 def tree_cpu_s(root: int) -> dict[str, float]:

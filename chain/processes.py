@@ -139,7 +139,8 @@ class Supervisor:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
     def cpu_s(self, name: str) -> float | None:
-        """CPU seconds (user + system) of the component's process group so far."""
+        """CPU seconds (user + system) of the component's process group and every process below
+        it so far (children it reaped included)."""
         pid = self.pid(name)
         if pid is None:
             return None
@@ -154,20 +155,23 @@ class Supervisor:
 
 
 def group_usage(pid: int) -> tuple[float, float]:
-    """CPU seconds and peak resident MB of the process group led by ``pid`` (a stack service)."""
+    """CPU seconds and peak resident MB of the process group led by ``pid`` (a stack service) and
+    every process below it."""
     members = _group(pid)
     return sum(_cpu_s(p) for p in members), sum(_status_mb(p, "VmHWM:") for p in members)
 
 
 def _group(pgid: int) -> list[int]:
-    from infra.stack.process import processes_in_group
+    from infra.stack.process import processes_below
 
-    return processes_in_group(pgid) or [pgid]
+    return processes_below(pgid) or [pgid]
 
 
 def _cpu_s(pid: int) -> float:
+    """utime + stime + cutime + cstime: a worker that ended was reaped by its parent, which then holds
+    its time (pyspark's daemon reaps the Python workers it forked)."""
     fields = stat_fields(Path(f"/proc/{pid}"))
-    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return 0.0 if fields is None else sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
 
 
 def _status_mb(pid: int, key: str) -> float:

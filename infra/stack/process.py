@@ -127,6 +127,42 @@ def processes_in_group(pgid: int) -> list[int]:
     return found
 
 
+def parents() -> dict[int, int]:
+    """Every live process's parent pid, read once from ``/proc``."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        fields = stat_fields(entry) if entry.name.isdigit() else None
+        if fields is not None:  # not a process, or gone meanwhile
+            found[int(entry.name)] = int(fields[1])
+    return found
+
+
+def descendants(roots: int | list[int], table: dict[int, int] | None = None) -> list[int]:
+    """Every live process below ``roots`` (children, their children, …), whatever their group."""
+    table = parents() if table is None else table
+    children: dict[int, list[int]] = {}
+    for child, parent in table.items():
+        children.setdefault(parent, []).append(child)
+    out: list[int] = []
+    todo = [c for root in ([roots] if isinstance(roots, int) else roots) for c in children.get(root, [])]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def processes_below(pgid: int) -> list[int]:
+    """Live pids of process group ``pgid`` and of every process below one of them.
+
+    A process may leave its parent's group: pyspark's daemon puts itself and the Python workers it
+    forks in a group of their own (``os.setpgid(0, 0)`` in ``pyspark/daemon.py``), so the scoring
+    job's group alone is its JVM without the Python that scores.
+    """
+    members = processes_in_group(pgid)
+    return sorted({*members, *descendants(members)})
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Live pids (not this one) whose command line contains ``text``: the stack's leftovers."""
     found = []
