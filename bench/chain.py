@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -61,6 +62,12 @@ def _usage(run: FleetRun, extra: list[Supervisor], state_dir: Path) -> dict[str,
         cpu, peak = group_usage(pid)
         usage[service] = {"cpu_s": round(cpu, 1), "peak_rss_mb": _r(peak)}
     return usage
+
+
+def _load_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of this process and of its children that ended (the simulator)."""
+    own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"simulator": ended.ru_utime + ended.ru_stime, "bench": own.ru_utime + own.ru_stime}
 
 
 def _r(value: float | None) -> float | None:
@@ -171,6 +178,7 @@ def end_to_end(
         extra = _extra_gateways(run, gateways)
         warm_s = _warm_up(run, fleet)
         before = _usage(run, extra, state_dir)
+        load0 = _load_cpu_s()
         say(f"-- end to end: {rate:g} readings/s, {assets} assets, {seconds:g} s, {gateways} gateway(s)")
         telemetry_tail, risk_tail = run.tails[0], run.tails[2]
         # counted once the job is done: reading both topics as they grew took 17 s of this process's
@@ -180,6 +188,7 @@ def end_to_end(
         sim = run.simulate(fleet, prefix="bench")
         run.watch(sim, every_s=5.0)
         summary = run.finish(sim)
+        load1 = _load_cpu_s()  # the simulator has ended and was reaped: its time is this process's children's
         published_s = float(summary.get("elapsed_s") or time.monotonic() - sim.started)
         _scored_by_offsets(run, timeout_s=max(600.0, 5 * seconds))
         alerts_done = _alerts_caught_up(run, timeout_s=max(600.0, 5 * seconds))
@@ -230,6 +239,9 @@ def end_to_end(
             "accounting": {"ok": verdict.ok and settled.ok, "failures": list(verdict.failures),
                            "numbers": verdict.numbers, "stages": stages(verdict.numbers)},
             "processes": _delta(_usage(run, extra, state_dir), before),
+            # the load on the same cores, while the fleet published: the simulated fleet, and this
+            # process (the dispatcher, the small topics' tails)
+            "load_cpu_s": {name: round(load1[name] - load0[name], 1) for name in load0},
             # the run's dispatcher: approvals, and the crew plans (CP-SAT) the API ran for it
             "dispatcher": {"work_orders": len(run.dispatched), "plans": run.plans},
         }  # fmt: skip
