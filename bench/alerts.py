@@ -219,17 +219,13 @@ def replay(
 ) -> dict[str, Any]:
     """Every record on ``topic`` through a fresh engine (own group, SQLite store, alerts and DLQ
     topics, deleted afterwards), until it has processed them all: wall time and this process's CPU."""
-    from kafka import KafkaConsumer, TopicPartition
+    from streaming.progress import CheckpointError, topic_offsets
 
-    consumer = KafkaConsumer(**kafka.client_config(), client_id="forewarn-bench")
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise TimeoutError(f"Kafka topic {topic!r} does not exist")
-        tps = [TopicPartition(topic, p) for p in partitions]
-        total = sum(consumer.end_offsets(tps).values()) - sum(consumer.beginning_offsets(tps).values())
-    finally:
-        consumer.close()
+        begin, end = topic_offsets(kafka, topic)
+    except CheckpointError as exc:  # no such topic
+        raise TimeoutError(str(exc)) from None
+    total = sum(end.values()) - sum(begin.values())
     tag = uuid.uuid4().hex[:8]
     alerts_topic, dlq_topic = f"bench-replay-alerts-{tag}", f"bench-replay-{tag}.dlq"
     admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")

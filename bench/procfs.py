@@ -18,15 +18,6 @@ from infra.stack import process
 from infra.stack.process import CLOCK_TICKS, stat_fields
 
 
-def _parents() -> dict[int, int]:
-    return process.parents()
-
-
-def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
-    """Every live process below ``root``."""
-    return process.descendants(root, parents)
-
-
 def tree_cpu_s(root: int) -> dict[str, float]:
     """CPU seconds (user + system) of process ``root`` (``jvm``) and of its descendants so far
     (``python``: the Python daemons and workers, ended ones included).
@@ -36,10 +27,10 @@ def tree_cpu_s(root: int) -> dict[str, float]:
     cutime/cstime count as Python: its only children are pyspark's Python processes. Without
     that, a worker ending between two readings made the difference negative.
     """
-    parents = _parents()
+    parents = process.parents()
     own = stat_fields(Path(f"/proc/{root}")) or ["0"] * 15
     python = sum(int(v) for v in own[13:15]) / CLOCK_TICKS
-    for pid in descendants(root, parents):
+    for pid in process.descendants(root, parents):
         fields = stat_fields(Path(f"/proc/{pid}"))
         if fields is not None:
             # utime, stime, cutime, cstime: a live process's own time plus its reaped children's
@@ -151,7 +142,7 @@ class MemorySampler:
     _samples: int = 0
 
     def sample(self) -> None:
-        workers = descendants(self.jvm)
+        workers = process.descendants(self.jvm)
         self.workers_seen.update(workers)
         with_pss = self._samples % self.pss_every == 0
         self._samples += 1

@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.chain import _drop_topics_and_model
-from bench.procfs import descendants, status_kb
+from bench.procfs import status_kb
 from bench.soak_report import Sample, summarize, table
 from chain.fleetrun import FleetRun, Say
 from chain.plan import plan
 from chain.settings import DemoSettings
 from chain.topics import group_lag
 from forewarn.settings import StackSettings, load
+from infra.stack import process
 
 COMPONENTS = ("gateway", "stream", "engine", "api", "watch")
 
@@ -41,7 +42,7 @@ def process_rows(run: FleetRun) -> dict[str, tuple[float, int]]:
             continue
         _add(rows, name, pid)
         if name == "stream":  # python driver → JVM → pyspark daemon and workers
-            for child in descendants(pid):
+            for child in process.descendants(pid):
                 comm = _comm(child)
                 label = "stream/jvm" if comm == "java" else f"stream/{comm}-{child}"
                 _add(rows, label, child)

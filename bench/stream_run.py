@@ -27,6 +27,7 @@ from bench.spark_progress import Progress, compilations, end_s, fixed_cost, sett
 from bench.workload import Shape
 from forewarn.contracts.telemetry import Reading, encode_run
 from forewarn.settings import KafkaSettings
+from infra.stack import process
 from streaming.job import JobConfig, start
 from streaming.progress import committed_offsets, lag_from, topic_offsets
 from streaming.sinks import ScoredSink
@@ -100,7 +101,7 @@ class Run:
 
     def cpu(self) -> tuple[dict[str, float], dict[str, float]]:
         machine = procfs.machine_cpu_s()
-        tree = {self.jvm, *procfs.descendants(self.jvm)}
+        tree = {self.jvm, *process.descendants(self.jvm)}
         outside = {f"outside:{k}": v for k, v in procfs.services_cpu_s(tree).items()}
         machine_keys = {f"machine:{k}": v for k, v in machine.items()}
         return {**procfs.tree_cpu_s(self.jvm), **machine_keys, **outside}, procfs.jvm_threads_cpu_s(self.jvm)
