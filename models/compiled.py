@@ -27,19 +27,19 @@ predictions on probe rows differ from the regressor's.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import platform
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from models.build_cache import built_once
 
 log = logging.getLogger(__name__)
 
@@ -196,26 +196,21 @@ def _build(regressor: Any, cache_dir: Path, compiler: str) -> Path:
     library = cache_dir / library_name(trees.serialize_bytes())
     if library.exists():
         return library
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / f"{library.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        if library.exists():  # built by the process that held the lock before us
-            return library
+
+    def build(partial: Path) -> None:
         import tl2cgen
 
-        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as work:
-            partial = Path(work) / library.name
-            tl2cgen.export_lib(
-                trees,
-                toolchain=compiler,
-                libpath=partial,
-                params={"parallel_comp": SOURCE_FILES, "quantize": QUANTIZE},
-                nthread=BUILD_PROCESSES,
-                options=[OPTIMISE],
-            )
-            partial.replace(library)  # atomic within one file system
-    log.info("compiled the regressor's trees into %s", library)
-    return library
+        tl2cgen.export_lib(
+            trees,
+            toolchain=compiler,
+            libpath=partial,
+            params={"parallel_comp": SOURCE_FILES, "quantize": QUANTIZE},
+            nthread=BUILD_PROCESSES,
+            options=[OPTIMISE],
+        )
+        log.info("compiled the regressor's trees into %s", library)
+
+    return built_once(library, build)
 
 
 def _fallback(regressor: Any, reason: str) -> Any:

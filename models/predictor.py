@@ -107,6 +107,24 @@ class RulRiskModel:
             healthy[g][:, columns] = reference[columns]
         return healthy.reshape(-1, values.shape[1])
 
+    def as_healthy(self, values: np.ndarray) -> np.ndarray:
+        """The regressor's raw predictions of :meth:`occluded` rows (sensor-major).
+
+        A regressor with ``predict_occluded`` (``models.occlusion``: a forest walked once per tree
+        for all sensors, the same numbers to the bit) answers without building the occluded rows;
+        one that refuses the rows leaves them to ``predict``, which then raises its own error.
+        """
+        fast = getattr(self.regressor, "predict_occluded", None)
+        if fast is not None:
+            try:
+                return np.asarray(
+                    fast(values, np.asarray(self.reference), list(self.sensor_groups().values())),
+                    dtype=np.float64,
+                )
+            except ValueError:
+                pass
+        return np.asarray(self.regressor.predict(self.occluded(values)), dtype=np.float64)
+
     def effects(self, as_healthy: np.ndarray, rul: np.ndarray) -> np.ndarray:
         """(rows, sensors) cycles of RUL each sensor takes away: the regressor's raw predictions of
         :meth:`occluded` rows, clipped as :meth:`predict_rul` clips, minus the rows' RUL."""
@@ -122,9 +140,7 @@ class RulRiskModel:
         for start in range(0, len(values), _CHUNK_ROWS):
             chunk = values[start : start + _CHUNK_ROWS]
             part = rul[start : start + len(chunk)]
-            effect[start : start + len(chunk)] = self.effects(
-                self.regressor.predict(self.occluded(chunk)), part
-            )
+            effect[start : start + len(chunk)] = self.effects(self.as_healthy(chunk), part)
         return pd.DataFrame(effect, index=features.index, columns=list(groups))
 
     def predict(self, readings: pd.DataFrame, top_k: int = 3, latest_only: bool = False) -> pd.DataFrame:

@@ -246,6 +246,21 @@ def _predict_isolated(
     return values, errors
 
 
+def _explains_alone(model: Any) -> bool:
+    """Whether the model's regressor predicts occluded rows itself (``models.occlusion``)."""
+    return callable(getattr(model.regressor, "predict_occluded", None))
+
+
+def _as_healthy(model: Any, rows: np.ndarray) -> np.ndarray:
+    """Predictions of ``rows`` with one sensor at a time made healthy (sensor-major), NaN where the
+    model cannot predict one; the forest's own walk when it has one (``models.occlusion``)."""
+    if _explains_alone(model):
+        with contextlib.suppress(Exception):  # rows it refuses: predicted one by one below
+            return np.asarray(model.as_healthy(rows), dtype=np.float64)
+    values, _ = _predict_isolated(model.regressor.predict, model.occluded(rows))
+    return values
+
+
 class _Call:
     """One bucket's micro-batch (see the module docstring). Pure: state in, rows and state out."""
 
@@ -480,12 +495,14 @@ class _Call:
         # Each asset's latest reading is explained whatever its risk: its occluded rows go under the
         # rows to score, so one ``predict`` call does both (a boosted model's call costs tens of
         # milliseconds whatever its rows); readings explained for their risk alone take a second call.
+        # A forest with ``predict_occluded`` (models.occlusion) explains them on its own instead.
         latest = (
             explained_rows(codes, seqs, np.zeros(len(seqs)), np.inf)
             if explaining
             else np.zeros(len(seqs), bool)
         )
-        occluded = model.occluded(features[latest]) if latest.any() else np.empty((0, features.shape[1]))
+        stacked = latest.any() and not _explains_alone(model)
+        occluded = model.occluded(features[latest]) if stacked else np.empty((0, features.shape[1]))
         raw, errors = _predict_isolated(model.regressor.predict, features, occluded)
         failed = np.asarray([e is not None for e in errors[: len(which)]], dtype=bool)
         for i, error in zip(
@@ -497,8 +514,8 @@ class _Call:
         top: list[Any] = [[] for _ in range(len(which))]
         groups = list(model.sensor_groups())
         if latest.any():
-            as_healthy = raw[len(which) :]
             rows = np.flatnonzero(latest)
+            as_healthy = raw[len(which) :] if stacked else _as_healthy(model, features[rows])
             broken = ~np.isfinite(as_healthy.reshape(len(groups), len(rows))).all(axis=0)
             self._explain(top, rows[~broken], model.effects(as_healthy, rul[rows])[~broken], groups)
         if failed.any():
@@ -517,7 +534,7 @@ class _Call:
         if explaining:
             risky = np.flatnonzero((risk >= config.explain_at) & ~latest)
             if len(risky):
-                as_healthy, _ = _predict_isolated(model.regressor.predict, model.occluded(features[risky]))
+                as_healthy = _as_healthy(model, features[risky])
                 broken = ~np.isfinite(as_healthy.reshape(len(groups), len(risky))).all(axis=0)
                 self._explain(top, risky[~broken], model.effects(as_healthy, rul[risky])[~broken], groups)
                 explain[risky] = True

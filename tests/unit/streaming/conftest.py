@@ -19,3 +19,9 @@ def small_model() -> Any:
 def moded_model() -> Any:
     """The same, trained with two named failure modes: it names a mode per row."""
     return fit_with_two_modes(12)
+
+
+@pytest.fixture(scope="session")
+def forest_model() -> Any:
+    """The same engines, fitted as extra trees (the family the gate picks for the pump fleet)."""
+    return fit(fd001_frame(12), families=("extra_trees",))

@@ -10,14 +10,15 @@ import pandas as pd
 from tests.conftest import CMAPSS_DIR
 
 
-def fit(frame: pd.DataFrame) -> Any:
-    """``models.training.train`` with ridge and 2 folds (the C-MAPSS columns where it asks for them)."""
+def fit(frame: pd.DataFrame, families: tuple[str, ...] = ("ridge",)) -> Any:
+    """``models.training.train`` with ``families`` (ridge) and 2 folds (the C-MAPSS columns where it
+    asks for them)."""
     from models.settings import ModelsSettings
     from models.training import train
 
     # short windows: the step's tests feed FD001 test engines of 98 to 126 cycles and need
     # required_history + 10 readings of one engine (the defaults reach back 200)
-    settings = ModelsSettings(families=("ridge",), cv_folds=2, windows=(5, 15, 30, 50))
+    settings = ModelsSettings(families=families, cv_folds=2, windows=(5, 15, 30, 50))
     if "columns" in inspect.signature(train).parameters:
         from models.dataset import cmapss_columns  # type: ignore[attr-defined,unused-ignore]
 

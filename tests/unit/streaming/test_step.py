@@ -349,6 +349,32 @@ def test_a_hot_swap_scores_with_the_new_version_and_says_so(served: Any, moded_m
     assert set(r["failure_mode"] for r in after) <= set(moded_model.modes)
 
 
+def test_a_forest_explains_with_its_own_walk_and_the_same_numbers(
+    forest_model: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``models.occlusion`` in the step: every record, explanations included, as without it."""
+    from models.occlusion import OccludingForest
+
+    walked = scoring.worker_model(forest_model, tmp_path_factory.mktemp("compiled"))
+    assert isinstance(walked.regressor, OccludingForest)
+    plain = scoring.worker_model(forest_model, None)
+    assert not isinstance(plain.regressor, OccludingForest)
+    batches = ([E5[:40], E4[:31], E3[:3]], [E5[40:], E4[31:], E3[3:]])
+    runs: dict[str, list[list[dict[str, Any]]]] = {}
+    try:
+        for name, model in (("walked", walked), ("plain", plain)):
+            serve(model)
+            kafka, job = Kafka(), Job(config=step_config(explain_at=0.3, top_k=3))
+            runs[name] = [risk_records(job.batch(kafka.runs(batch))) for batch in batches]
+    finally:
+        scoring._CACHE.clear()
+    explained = [r for batch in runs["walked"] for r in batch if r["top_features"]]
+    unexplained = [r for batch in runs["walked"] for r in batch if not r["top_features"]]
+    assert explained  # the risky and each asset's latest
+    assert unexplained  # and the others
+    assert runs["walked"] == runs["plain"]
+
+
 @dataclass(frozen=True)
 class Refusing:
     """A model whose regressor raises on any matrix holding a row of the given age."""
