@@ -483,6 +483,41 @@ def test_one_stats_row_per_bucket_and_call(served: Any) -> None:
     assert rows["records"].sum() == 3
     assert rows["readings_in"].sum() == 13
     assert (rows["call_ms"] > 0).all()
+    others = out[out["kind"] != "stats"]
+    assert len(others) > 0
+    assert (others[["records", "readings_in", "scored", "explained", "assets"]] == 0).all().all()
+    assert (others[["call_ms", "score_ms"]] == 0.0).all().all()
+    assert out["records"].dtype == np.int64
+    assert out["call_ms"].dtype == np.float64
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["risk", "dead", "stats"]), st.integers(-3, 10**12)),
+        max_size=12,
+    )
+)
+def test_output_rows_keep_their_numbers_in_place(calls: list[tuple[int, str, int]]) -> None:
+    """``_Out``: each row's numbers where its call put them, 0 elsewhere, long and double columns."""
+    out = step_module._Out()
+    want_scored: list[int] = []
+    want_kinds: list[str] = []
+    for n, kind, number in calls:
+        if kind == "stats":
+            out.rows(n, kind=kind, scored=number, score_ms=float(number))
+            want_scored += [number] * n
+        else:
+            out.rows(n, kind=kind, key=[f"k{i}" for i in range(n)])
+            want_scored += [0] * n
+        want_kinds += [kind] * n
+    frame = out.frame()
+    assert list(frame.columns) == step_module.OUTPUT_COLUMNS
+    assert frame["kind"].tolist() == want_kinds
+    assert frame["scored"].tolist() == want_scored
+    assert frame["score_ms"].tolist() == [float(v) for v in want_scored]
+    assert frame["scored"].dtype == np.int64
+    assert frame["score_ms"].dtype == np.float64
 
 
 def test_hostile_runs_never_raise_and_are_accounted(served: Any) -> None:
