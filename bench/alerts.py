@@ -17,12 +17,14 @@ runs it (``AlertEngine.run``); records/s and the engine process's CPU.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import statistics
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,6 +108,22 @@ def _work_order_created(engine: AlertEngine, asset: str) -> datetime | None:
         return s.scalar(select(WorkOrderRow.created_at).where(WorkOrderRow.asset_id == asset))
 
 
+@contextlib.contextmanager
+def _scratch(kafka: KafkaSettings, partitions: dict[str, int], work_dir: Path | None) -> Iterator[Path]:
+    """The bench's own topics (name → partitions) and a temporary folder, both gone afterwards."""
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+    admin.create_topics([NewTopic(t, n, 1) for t, n in partitions.items()], wait_for_metadata=True)
+    admin.close()
+    tmp = Path(tempfile.mkdtemp(prefix="forewarn-bench-", dir=work_dir))
+    try:
+        yield tmp
+    finally:
+        admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
+        admin.delete_topics(list(partitions))
+        admin.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run(
     kafka: KafkaSettings,
     *,
@@ -119,16 +137,10 @@ def run(
     tag = uuid.uuid4().hex[:8]
     risk_topic, alerts_topic = f"bench-risk-{tag}", f"bench-alerts-{tag}"
     latency_topic = f"bench-risk-latency-{tag}"  # empty at start: the latency engine has no backlog
-    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
     dlq_topics = [f"{risk_topic}.dlq", f"{latency_topic}.dlq"]  # the engine's default DLQ names
     topics = [risk_topic, alerts_topic, latency_topic, *dlq_topics]
-    admin.create_topics(
-        [NewTopic(t, 3 if t in (risk_topic, latency_topic) else 1, 1) for t in topics],
-        wait_for_metadata=True,
-    )
-    admin.close()
-    tmp = Path(tempfile.mkdtemp(prefix="forewarn-bench-", dir=work_dir))
-    try:
+    partitions = {t: 3 if t in (risk_topic, latency_topic) else 1 for t in topics}
+    with _scratch(kafka, partitions, work_dir) as tmp:
         stream = fleet_stream(records, assets, datetime(2026, 1, 1, tzinfo=UTC))
 
         def settings(db: str, rules_group: str, topic: str) -> EngineSettings:
@@ -203,11 +215,6 @@ def run(
             },
             "latency_note": "risk record sent → work order stored (same host clock), engine polling live",
         }
-    finally:
-        admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
-        admin.delete_topics(topics)
-        admin.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def replay(
@@ -228,11 +235,7 @@ def replay(
     total = sum(end.values()) - sum(begin.values())
     tag = uuid.uuid4().hex[:8]
     alerts_topic, dlq_topic = f"bench-replay-alerts-{tag}", f"bench-replay-{tag}.dlq"
-    admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
-    admin.create_topics([NewTopic(t, 1, 1) for t in (alerts_topic, dlq_topic)], wait_for_metadata=True)
-    admin.close()
-    tmp = Path(tempfile.mkdtemp(prefix="forewarn-bench-", dir=work_dir))
-    try:
+    with _scratch(kafka, {alerts_topic: 1, dlq_topic: 1}, work_dir) as tmp:
         settings = load(
             EngineSettings,
             database_url=f"sqlite:///{tmp / 'replay.db'}",
@@ -279,11 +282,6 @@ def replay(
             "records_per_cpu_s": round(stats.records / cpu_s, 1),
             "note": "from the engine's first poll to its last batch; CPU of the whole engine process",
         }
-    finally:
-        admin = KafkaAdminClient(**kafka.client_config(), client_id="forewarn-bench")
-        admin.delete_topics([alerts_topic, dlq_topic])
-        admin.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench(
