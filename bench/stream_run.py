@@ -289,7 +289,7 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
 
 def after_first_batch(run: Run) -> dict[str, Any] | None:
     """The drain's rate without its first micro-batch: a restarted job's first batch also starts
-    the Python workers (imports, the model loaded and its trees compiled or found) and runs code
+    the Python workers (imports, the model loaded and its C walk built or found) and runs code
     the JVM has not compiled for batches of that size; the later ones are what a running job does."""
     batches = sorted((p for q in run.queries for p in q.recentProgress if p.numInputRows), key=end_s)
     if len(batches) < 2:
@@ -350,7 +350,7 @@ def offline(
 
     ref = config.model_ref()
     mlflow.set_tracking_uri(ref.tracking_uri)
-    model = worker_model(  # as the job's workers load it: one thread, compiled trees
+    model = worker_model(  # as the job's workers load it: one thread, trees walked in C
         mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model,
         ref.compiled_dir,
     )

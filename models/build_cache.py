@@ -1,7 +1,7 @@
 """Build a file once per cache, however many processes ask at the same time.
 
 The scoring job's two Spark Python workers load the same model at the same moment; each needs the
-same native library (``models.compiled``, ``models.occlusion``). One builds it, the other waits
+same native library (``models.occlusion``). One builds it, the other waits
 and opens the result; nobody ever opens a half-written file.
 """
 

@@ -60,7 +60,7 @@ class JobConfig:
     influx: InfluxSettings
     mlflow: MlflowSettings
     checkpoint_dir: Path
-    # where workers cache the champion's compiled trees (models.compiled); None: not compiled
+    # where workers cache the C library that walks the champion's trees (models.occlusion); None: not used
     compiled_dir: Path | None = field(default_factory=lambda: default_state_dir() / "cache" / "compiled")
 
     def model_ref(self) -> ModelRef:

@@ -25,3 +25,9 @@ def moded_model() -> Any:
 def forest_model() -> Any:
     """The same engines, fitted as extra trees (the family the gate picks for the pump fleet)."""
     return fit(fd001_frame(12), families=("extra_trees",))
+
+
+@pytest.fixture(scope="session")
+def boosted_model() -> Any:
+    """The same engines, fitted as histogram gradient boosting (the family the gate picks for C-MAPSS)."""
+    return fit(fd001_frame(12), families=("hgb",))

@@ -349,16 +349,18 @@ def test_a_hot_swap_scores_with_the_new_version_and_says_so(served: Any, moded_m
     assert set(r["failure_mode"] for r in after) <= set(moded_model.modes)
 
 
-def test_a_forest_explains_with_its_own_walk_and_the_same_numbers(
-    forest_model: Any, tmp_path_factory: pytest.TempPathFactory
+@pytest.mark.parametrize("family", ["forest_model", "boosted_model"])
+def test_trees_walked_in_c_score_and_explain_with_the_same_numbers(
+    family: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """``models.occlusion`` in the step: every record, explanations included, as without it."""
-    from models.occlusion import OccludingForest
+    from models.occlusion import OccludingForest, WalkedBoosting
 
-    walked = scoring.worker_model(forest_model, tmp_path_factory.mktemp("compiled"))
-    assert isinstance(walked.regressor, OccludingForest)
-    plain = scoring.worker_model(forest_model, None)
-    assert not isinstance(plain.regressor, OccludingForest)
+    trained = request.getfixturevalue(family)
+    walked = scoring.worker_model(trained, tmp_path_factory.mktemp("compiled"))
+    assert isinstance(walked.regressor, OccludingForest | WalkedBoosting)
+    plain = scoring.worker_model(trained, None)
+    assert not isinstance(plain.regressor, OccludingForest | WalkedBoosting)
     batches = ([E5[:40], E4[:31], E3[:3]], [E5[40:], E4[31:], E3[3:]])
     runs: dict[str, list[list[dict[str, Any]]]] = {}
     try:
