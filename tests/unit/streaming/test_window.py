@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -271,9 +272,10 @@ def test_a_state_of_another_format_is_refused_with_what_to_do() -> None:
         BucketWindows.decode(bytes(blob))
 
 
-def test_a_state_written_before_compression_is_still_read() -> None:
-    """Format 1 (the arrays uncompressed: checkpoints written before Dec 2026) decodes to the same
-    windows, and the next encode writes format 2."""
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_a_state_of_an_older_format_is_still_read(old_format: int) -> None:
+    """Format 1 (the arrays uncompressed: checkpoints written before Dec 2026) and format 2 (LZ4, the
+    values row by row: until 5 Dec 2026) decode to the same windows; the next encode writes format 3."""
     pumps = Group(("load", "vib"), ("p1", "p2"), seqs(2, 1), seqs(1, 2, 7), np.arange(6.0).reshape(3, 2))
     engine = Group(("s1",), ("e1",), seqs(1), seqs(40), np.array([[518.67]]))
     state = BucketWindows().replaced([pumps, engine])
@@ -283,8 +285,16 @@ def test_a_state_written_before_compression_is_still_read() -> None:
         for g in state.groups
         for a, d in ((g.counts, "<i8"), (g.seq, "<i8"), (g.values, "<f8"))
     ]
-    old = struct.pack("<II", 1, len(header)) + header + b"".join(arrays)
+    body = b"".join(arrays)
+    if old_format == 1:
+        old = struct.pack("<II", 1, len(header)) + header + body
+    else:
+        packed = pa.compress(body, codec="lz4", asbytes=True)
+        old = struct.pack("<II", 2, len(header)) + header + struct.pack("<Q", len(body)) + packed
     decoded = BucketWindows.decode(old)
+    assert [(g.columns, g.assets, g.seq.tolist(), g.values.tolist()) for g in decoded.groups] == [
+        (g.columns, g.assets, g.seq.tolist(), g.values.tolist()) for g in state.groups
+    ]
     assert decoded.encode() == state.encode()
-    assert decoded.encode()[0] == STATE_FORMAT == 2
+    assert decoded.encode()[0] == STATE_FORMAT == 3
     assert len(state.encode()) < len(old) + 16
