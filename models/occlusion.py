@@ -11,8 +11,9 @@ sensor at most once more from the node where it flips. Measured, one thread:
 - the pump model the gate picks on the end-to-end bench (``ExtraTreesRegressor``, 60 trees, 46 levels
   deep, 6 sensors; more than half of its readings are explained there): 12 µs a row against 32 through
   scikit-learn; 43 % of the nodes the 7 full walks visit;
-- the FD001 champion (``HistGradientBoostingRegressor``, 600 trees of 15 leaves, 466 features), 16
-  sensor groups: 59-60 µs a row, about 4 of its predicts, against 16.
+- boosted trees fitted on 30 FD001 engines (``HistGradientBoostingRegressor``, 600 trees of 15
+  leaves, 316 features, 16 sensors): 51 µs a row, the time of 8 of this module's predicts, against
+  138-427 µs for the 16 occluded copies of the row through that predict (building them included).
 
 **Boosted trees' predict.** scikit-learn's histogram gradient boosting walks all rows of a call one
 tree at a time through 56-byte nodes, rows of 466 float64 apart: 31-45 µs a row on the FD001

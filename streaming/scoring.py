@@ -81,7 +81,7 @@ def worker_model(model: Any, compiled_dir: Path | None) -> Any:
 
     - boosted trees: ``predict`` and the explanations' occluded predicts (measured on the FD001
       champion, 600 trees: 5.8-6.1 µs a row against 16.7-20.9 for the same trees compiled by
-      tl2cgen and 43 for scikit-learn; 16 sensors explained for 4 predicts' cost instead of 16);
+      tl2cgen and 43 for scikit-learn; 16 sensors explained in the time of 8 predicts);
     - a forest: its occluded predicts (2.5x faster for 6 sensors); ``predict`` stays scikit-learn's.
 
     A regressor that cannot be walked stays as it is (logged).
