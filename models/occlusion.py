@@ -263,9 +263,10 @@ def _boosted_trees(boosted: Any) -> list[np.ndarray]:
 
 def boosted_nodes(boosted: Any) -> Nodes:
     """The nodes of a fitted ``HistGradientBoostingRegressor``, in its trees' order."""
-    roots, parts = [], []
+    roots, parts, depth = [], [], 0
     at = 0
     for tree in _boosted_trees(boosted):
+        depth = max(depth, int(tree["depth"].max()))
         leaf = tree["is_leaf"].astype(bool)
         part = np.zeros(len(tree), dtype=NODE_DTYPE)
         part["threshold"] = tree["num_threshold"]
@@ -277,7 +278,6 @@ def boosted_nodes(boosted: Any) -> Nodes:
         roots.append(at)
         parts.append(part)
         at += len(tree)
-    depth = max(int(tree["depth"].max()) for tree in _boosted_trees(boosted))
     return Nodes(np.asarray(roots, dtype=np.int64), np.concatenate(parts), depth, int(boosted.n_features_in_))
 
 
