@@ -46,7 +46,7 @@ from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
 from forewarn.contracts.influx_schema import RISK, PointCache
 from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION
 from models.features import feature_names, window_features
-from streaming import worker_gc
+from streaming import worker_gc, worker_heap
 from streaming.runs import Readings, read_records
 from streaming.scoring import Champion, ModelRef, champion, failure_modes, required_history, top_features_json
 from streaming.sinks import COUNTERS, DEAD_LETTER_SAMPLES, MAX_LETTER_PAYLOAD, PointsSink, TelemetryPoints
@@ -694,6 +694,7 @@ def make_update(
     def update(key: tuple[Any, ...], frames: Iterator[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
         started = time.perf_counter()
         model = champion(config.ref)
+        worker_heap.keep_freed_memory()  # once per worker: later calls reuse the pages freed
         worker_gc.WORKER.settle(model)  # before the call's own objects exist: none of them is frozen
         parts = list(frames)
         frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
