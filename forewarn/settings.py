@@ -154,6 +154,11 @@ class StackSettings(ForewarnSettings):
     kafka_controller_password: SecretStr | None = None
     kafka_heap_mb: PositiveInt = 1024
     influx_rpc_port: PositiveInt = 8088
+    # influxd's Go garbage collector: collect when the heap has grown by this percentage (Go's
+    # default 100). Writes allocate per point and field, and at 100 the collector took a sixth of
+    # influxd's CPU in a C-MAPSS write load (streaming/README.md); the soft limit bounds what it buys.
+    influx_gogc: PositiveInt = 400
+    influx_memory_limit_mb: PositiveInt = 2048
     start_timeout_s: PositiveInt = 120
     stop_timeout_s: PositiveInt = 30
 

@@ -50,6 +50,11 @@ class InfluxDB(Service):
             raise RuntimeError("influxd is not installed: run `make setup` (Debian package influxdb)")
         return [influxd, "-config", str(self.ctx.state / self.name / "influxdb.conf")]
 
+    def env(self) -> dict[str, str]:
+        """Go's collector less often, under a soft memory limit (``StackSettings.influx_gogc``)."""
+        stack = self.ctx.stack
+        return {"GOGC": str(stack.influx_gogc), "GOMEMLIMIT": f"{stack.influx_memory_limit_mb}MiB"}
+
     def check(self) -> Health:
         try:
             response = httpx.get(

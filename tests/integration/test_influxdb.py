@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -47,3 +49,12 @@ def test_bad_line_protocol_is_refused_with_a_reason(stack: StackContext, influx_
     )
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+def test_influxd_runs_with_the_stack_settings_garbage_collector(stack: StackContext) -> None:
+    """``StackSettings.influx_gogc``: Go's collector at the configured growth, under a soft limit."""
+    pid = int((stack.run / "influxdb.pid").read_text().strip())
+    environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    env = dict(entry.decode().split("=", 1) for entry in environ if b"=" in entry)
+    assert env["GOGC"] == str(stack.stack.influx_gogc)
+    assert env["GOMEMLIMIT"] == f"{stack.stack.influx_memory_limit_mb}MiB"
