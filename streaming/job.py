@@ -37,10 +37,11 @@ from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 from forewarn.paths import default_state_dir
 from forewarn.settings import InfluxSettings, KafkaSettings, MlflowSettings
 from streaming.buckets import balanced_labels, bucket_column, layout_labels
+from streaming.packed import unpack
 from streaming.scoring import ModelRef
 from streaming.settings import StreamSettings
 from streaming.sinks import PointsSink, ScoredSink, TelemetryPoints, kafka_options
-from streaming.step import OUTPUT, STATE, StepConfig, make_update
+from streaming.step import OUTPUT_COLUMNS, PACKED, STATE, StepConfig, make_update
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -112,13 +113,14 @@ def transform(
         F.unix_millis(F.col("timestamp")).alias("kafka_ms"),
         bucket_column(F.col("key"), labels).alias("bucket"),
     )
-    return keyed.groupBy("bucket").applyInPandasWithState(
+    stepped = keyed.groupBy("bucket").applyInPandasWithState(
         make_update(config),
-        outputStructType=OUTPUT,
+        outputStructType=PACKED,
         stateStructType=STATE,
         outputMode=output_mode,
         timeoutConf=GroupStateTimeout.NoTimeout,
     )
+    return unpack(stepped, OUTPUT_COLUMNS)
 
 
 def scored_rows(

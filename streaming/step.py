@@ -15,7 +15,8 @@ of the asset id) and micro-batch, with the raw Kafka records of all the bucket's
 6. returns finished rows: ``risk`` Kafka records (JSON built here), dead letters (the contract's
    encoder), InfluxDB lines (``telemetry`` and ``risk`` points) and one ``stats`` row.
 
-The JVM then only moves bytes: no JSON parsing, exploding or per-reading rows in Spark. The state
+The JVM then only moves bytes: no JSON parsing in Spark; the records cross to it packed, a few
+thousand to a row, and become one row each only for the Kafka write (:mod:`streaming.packed`). The state
 (:class:`streaming.window.BucketWindows`) is checkpointed by Spark with the Kafka offsets, so after
 a crash every reading is merged exactly once.
 
@@ -46,7 +47,7 @@ from forewarn.contracts.dead_letter import DeadLetter, ScoringReason, Stage
 from forewarn.contracts.influx_schema import RISK, PointCache
 from forewarn.contracts.risk import RISK_FIELDS, RISK_SCHEMA_VERSION
 from models.features import feature_names, window_features
-from streaming import worker_gc, worker_heap
+from streaming import packed, worker_gc, worker_heap
 from streaming.runs import Readings, read_records
 from streaming.scoring import Champion, ModelRef, champion, failure_modes, required_history, top_features_json
 from streaming.sinks import COUNTERS, DEAD_LETTER_SAMPLES, MAX_LETTER_PAYLOAD, PointsSink, TelemetryPoints
@@ -95,6 +96,8 @@ OUTPUT = StructType(
     ]
 )
 OUTPUT_COLUMNS = [f.name for f in OUTPUT.fields]
+PACKED = packed.packed_schema(OUTPUT)
+"""What the Python workers hand the JVM: :data:`OUTPUT` with the records packed (:mod:`streaming.packed`)."""
 
 STATE = StructType([StructField("windows", BinaryType())])
 
@@ -704,6 +707,6 @@ def make_update(
         out.loc[out["kind"] == "stats", "call_ms"] = (time.perf_counter() - started) * 1000
         if config.points_sink is not None:
             out = config.points_sink.write(out, datetime.now(UTC))
-        yield out
+        yield packed.pack(out)
 
     return update
