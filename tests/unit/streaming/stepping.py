@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql.types import _make_type_verifier
+from pyspark.sql.types import StructType, _make_type_verifier
 
 from forewarn.contracts.telemetry import Reading, encode_run
 from ingest.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS, read_run
-from streaming import scoring
+from streaming import packed, scoring
 from streaming.scoring import Champion, ModelRef
-from streaming.step import INPUT_COLUMNS, OUTPUT, STATE, StepConfig, make_update
+from streaming.step import INPUT_COLUMNS, OUTPUT, OUTPUT_COLUMNS, PACKED, STATE, StepConfig, make_update
 from tests.conftest import CMAPSS_DIR
 
 REF = ModelRef("http://registry", "http://registry", "forewarn-rul", "champion", refresh_s=3600.0)
@@ -104,21 +104,44 @@ class State:
         self.value = tuple(pickle.loads(pickle.dumps(STATE.toInternal(tuple(value)))))  # noqa: S301
 
 
-_VERIFY_OUTPUT = _make_type_verifier(OUTPUT)
+_VERIFY = {id(OUTPUT): _make_type_verifier(OUTPUT), id(PACKED): _make_type_verifier(PACKED)}
 
 
-def check_output(frame: pd.DataFrame) -> None:
-    """Every output row passes pyspark's type check for ``OUTPUT`` (Python values, as Spark would see
+def check_output(frame: pd.DataFrame, schema: StructType = OUTPUT) -> None:
+    """Every output row passes pyspark's type check for ``schema`` (Python values, as Spark would see
     them), and every column converts to the Arrow type Spark asks for (what ``applyInPandasWithState``
     does: a long column holding a NaN would not)."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_type
 
-    assert list(frame.columns) == OUTPUT.fieldNames()
+    assert list(frame.columns) == schema.fieldNames()
+    verify = _VERIFY[id(schema)]
     for row in frame.itertuples(index=False):
-        _VERIFY_OUTPUT(tuple(v.item() if isinstance(v, np.generic) else v for v in row))
-    for f in OUTPUT.fields:
+        verify(tuple(v.item() if isinstance(v, np.generic) else v for v in row))
+    for f in schema.fields:
         pa.Array.from_pandas(frame[f.name], type=to_arrow_type(f.dataType))
+
+
+def unpacked(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the JVM makes of the workers' packed rows (``streaming.packed.unpack``: one row per record,
+    ``posexplode_outer``), in pandas: the step's rows (:data:`OUTPUT`) in their order."""
+    rows: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        base = {c: row[c] for c in OUTPUT_COLUMNS if c not in packed.PACKED_AS}
+        keys = row["keys"]
+        if keys is None:
+            rows.append({**base, "key": None, "value": None, "reason": None})
+            continue
+        reasons = row["reasons"] if row["reasons"] is not None else [None] * len(keys)
+        rows += [
+            {**base, "key": k, "value": v, "reason": r}
+            for k, v, r in zip(keys, row["values"], reasons, strict=True)
+        ]
+    out = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+    for name in OUTPUT_COLUMNS:
+        if name not in packed.PACKED_AS:
+            out[name] = out[name].astype(frame[name].dtype)
+    return out
 
 
 @dataclass
@@ -139,8 +162,10 @@ class Job:
             part = records[buckets == b].reset_index(drop=True)
             out.extend(update((b,), iter([part]), self.states.setdefault(b, State())))
         frame = pd.concat(out, ignore_index=True)
-        check_output(frame)
-        return frame
+        check_output(frame, PACKED)
+        rows = unpacked(frame)
+        check_output(rows)
+        return rows
 
     def run(self, batches: Iterable[pd.DataFrame]) -> pd.DataFrame:
         return pd.concat([self.batch(b) for b in batches], ignore_index=True)

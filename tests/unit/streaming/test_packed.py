@@ -1,7 +1,7 @@
 """Packing the step's records for the JVM loses, reorders and invents nothing (``streaming.packed``).
 
 Spark's side (``unpack``) runs in every job test (``tests/integration/streaming``), which read the
-unpacked rows the sinks write.
+unpacked rows the sinks write; ``stepping.unpacked`` is its pandas reading for the unit tests.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pyspark.sql.types import ArrayType
 
 from streaming import packed
 from streaming.step import OUTPUT, PACKED, _Out
+from tests.unit.streaming.stepping import unpacked
 
 TEXT = st.text(max_size=8)
 ROW = st.one_of(
@@ -40,15 +41,6 @@ def _records(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     return list(zip(rows["kind"], rows["topic"], rows["key"], rows["value"], rows["reason"], strict=True))
 
 
-def _unpacked(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """What Spark's ``posexplode_outer`` makes of the packed record rows, in plain Python."""
-    out = []
-    for row in frame[frame["kind"].isin(packed.RECORD_KINDS)].itertuples(index=False):
-        reasons = row.reasons if row.reasons is not None else [None] * len(row.keys)
-        out += [(row.kind, row.topic, k, v, r) for k, v, r in zip(row.keys, row.values, reasons, strict=True)]
-    return out
-
-
 @settings(max_examples=300, deadline=None)
 @given(rows=st.lists(ROW, max_size=40), per_row=st.integers(1, 6))
 def test_packed_records_unpack_to_the_same_rows_in_the_same_order(
@@ -57,7 +49,7 @@ def test_packed_records_unpack_to_the_same_rows_in_the_same_order(
     frame = _frame(rows)
     out = packed.pack(frame, per_row)
     assert list(out.columns) == PACKED.names
-    assert _unpacked(out) == _records(frame)
+    assert _records(unpacked(out)) == _records(frame)
     record_rows = out[out["kind"].isin(packed.RECORD_KINDS)]
     assert all(1 <= len(keys) <= per_row for keys in record_rows["keys"])
     assert (record_rows["readings_in"] == 0).all()
