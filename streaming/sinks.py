@@ -65,6 +65,10 @@ def _jaas_quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+BATCH_BYTES = 256 * 1024
+"""The Kafka sink's producer batch size (``batch.size``)."""
+
+
 def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, str]:
     """The sink's producer: every record acknowledged by all replicas, bounded by the retry budget.
 
@@ -80,6 +84,9 @@ def producer_options(kafka: KafkaSettings, stream: StreamSettings) -> dict[str, 
         "kafka.acks": "all",
         "kafka.enable.idempotence": "true",
         "kafka.compression.type": "lz4",
+        # a micro-batch hands the producer its records all at once: batches of 256 KB instead of
+        # Kafka's 16 KB (45 risk records) mean fewer batches to compress, send and acknowledge
+        "kafka.batch.size": str(BATCH_BYTES),
         "kafka.linger.ms": str(linger_ms),
         "kafka.delivery.timeout.ms": str(delivery_ms),
         "kafka.max.block.ms": str(budget_ms),
