@@ -48,8 +48,9 @@ def pack(out: pd.DataFrame, per_row: int = RECORDS_PER_ROW) -> pd.DataFrame:
     columns = [PACKED_AS.get(c, c) for c in out.columns]
     kind = out["kind"].to_numpy()
     is_record = np.isin(kind, RECORD_KINDS)
+    rest = out.loc[~is_record].rename(columns=PACKED_AS).assign(**dict.fromkeys(PACKED_AS.values()))
     if not is_record.any():
-        return out.rename(columns=PACKED_AS).assign(**dict.fromkeys(PACKED_AS.values()))[columns]
+        return rest[columns]
     rows = np.flatnonzero(is_record)
     topic = out["topic"].to_numpy()[rows]
     kinds = kind[rows]
@@ -73,7 +74,6 @@ def pack(out: pd.DataFrame, per_row: int = RECORDS_PER_ROW) -> pd.DataFrame:
         if name not in PACKED_AS and name not in packed:
             dtype = out[name].dtype
             frame[name] = np.zeros(len(frame), dtype=dtype) if dtype.kind in "iuf" else None
-    rest = out.loc[~is_record].rename(columns=PACKED_AS).assign(**dict.fromkeys(PACKED_AS.values()))
     return pd.concat([frame[columns], rest[columns]], ignore_index=True)
 
 
