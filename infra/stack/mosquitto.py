@@ -32,8 +32,37 @@ def acl_text(gateway_user: str, sites: list[str]) -> str:
     return "\n".join(lines)
 
 
+PERSISTENCE_FILE = "mosquitto.db"  # in persistence_location (the template's {data})
+
+
+def held_text(persisted_bytes: int) -> str:
+    """What the broker's persistence file says it holds, for the status line. Pure.
+
+    The file is rewritten every ``autosave_interval`` (10 s) with the sessions and the messages
+    queued for them: megabytes of it are away sessions' queues (a stopped gateway that never
+    ended its session collects a copy of every message its filters match), which the broker also
+    rewrites to disk every 10 s.
+    """
+    if persisted_bytes < 1_000_000:
+        return "persistence file under 1 MB"
+    return (f"persistence file {persisted_bytes / 1e6:,.0f} MB: messages queued for away sessions "
+            "(`forewarn gateway leave --gateway-id ID` ends a retired gateway's)")  # fmt: skip
+
+
+def persisted_bytes(state_dir: Path) -> int:
+    """Size of the stack's broker persistence file under ``state_dir`` (0 before its first save)."""
+    try:
+        return (state_dir / Mosquitto.name / "data" / PERSISTENCE_FILE).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 class Mosquitto(Service):
     name = "mosquitto"
+
+    def persisted_bytes(self) -> int:
+        """Size of the broker's persistence file (0 before its first save)."""
+        return persisted_bytes(self.ctx.state)
 
     def listen(self) -> tuple[str, int]:
         return self.ctx.mqtt.host, self.ctx.mqtt.port
@@ -80,9 +109,10 @@ class Mosquitto(Service):
         return f"passwords (PBKDF2-SHA512), no anonymous; ACL: {sites} sites, each its forewarn/<site>/#"
 
     def check(self) -> Health:
-        return mqtt_login(
+        login = mqtt_login(
             *self.listen(), self.ctx.mqtt.username, self.ctx.mqtt.password.get_secret_value(), timeout_s=3.0
         )
+        return Health(login.ok, f"{login.detail}, {held_text(self.persisted_bytes())}")
 
 
 def mqtt_login(host: str, port: int, username: str, password: str, timeout_s: float) -> Health:

@@ -18,7 +18,7 @@ from forewarn.settings import (
     load,
 )
 from infra.stack.credentials import ensure_credentials
-from infra.stack.mosquitto import acl_text
+from infra.stack.mosquitto import acl_text, held_text
 from infra.stack.service import INFRA_DIR, render
 
 
@@ -113,3 +113,10 @@ def test_kafka_cluster_ids_never_start_with_a_dash() -> None:
     assert not [i for i in ids if i.startswith("-")]
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 22 for i in ids)
+
+
+def test_the_broker_status_names_a_persistence_file_of_a_megabyte_or_more_and_how_to_end_sessions() -> None:
+    assert held_text(0) == held_text(999_999) == "persistence file under 1 MB"
+    text = held_text(195_332_091)
+    assert text.startswith("persistence file 195 MB: messages queued for away sessions")
+    assert "forewarn gateway leave --gateway-id" in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -17,6 +18,7 @@ from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
 from forewarn.settings import MqttSettings
+from infra.stack.mosquitto import Mosquitto
 from infra.stack.service import StackContext
 from ingest.session import SessionError, end_session
 from tests.integration.ingest.conftest import Publisher, reading
@@ -95,3 +97,31 @@ def test_no_broker_is_a_session_error(stack: StackContext) -> None:
     nowhere = stack.mqtt.model_copy(update={"port": 1})
     with pytest.raises(SessionError, match=r"127\.0\.0\.1:1\b"):
         end_session("test-gw-nowhere", nowhere)
+
+
+def _persisted_within(broker: Mosquitto, done: Callable[[int], bool], timeout_s: float = 30.0) -> int:
+    """The persistence file's size once ``done`` accepts it (the broker rewrites it every 10 s)."""
+    deadline = time.monotonic() + timeout_s
+    while not done(size := broker.persisted_bytes()):
+        assert time.monotonic() < deadline, f"persistence file still {size:,} bytes"
+        time.sleep(0.5)
+    return size
+
+
+def test_the_status_line_shows_what_an_away_session_holds_until_it_is_ended(
+    stack: StackContext, publisher: Publisher
+) -> None:
+    broker = Mosquitto(stack)
+    before = broker.persisted_bytes()
+    asset = f"pump-{uuid.uuid4().hex[:10]}"
+    away = Persistent(stack.mqtt, f"test-gw-{uuid.uuid4().hex[:8]}")
+    try:
+        stop(away.connect(f"$share/{away.client_id}/forewarn/{publisher.site}/{asset}/telemetry"))
+        padding = {f"s{i}": float(i) for i in range(300)}  # about 5 KB a message
+        for seq in range(400):  # about 2 MB queued for the away session
+            publisher.publish(asset, [reading(asset, seq, **padding)])
+        _persisted_within(broker, lambda size: size >= before + 1_500_000)
+        assert "MB: messages queued for away sessions" in broker.check().detail
+    finally:
+        end_session(away.client_id, stack.mqtt)
+    _persisted_within(broker, lambda size: size < before + 500_000)
