@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 
 from bench import host
+from bench.procfs import machine_cpu_s
 from chain.fleetrun import FleetRun, Say
 from chain.ledger import account
 from chain.plan import plan
@@ -69,6 +70,12 @@ def _load_cpu_s() -> dict[str, float]:
     """CPU seconds so far of this process and of its children that ended (the simulator)."""
     own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"simulator": ended.ru_utime + ended.ru_stime, "bench": own.ru_utime + own.ru_stime}
+
+
+def _machine_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The machine's busy and stolen CPU seconds between two :func:`bench.procfs.machine_cpu_s`."""
+    pairs = (("busy", "busy"), ("stolen", "steal"))
+    return {key: round(after[name] - before[name], 1) for key, name in pairs}
 
 
 def _r(value: float | None) -> float | None:
@@ -178,7 +185,7 @@ def end_to_end(
         run.start_pipeline()
         extra = _extra_gateways(run, gateways)
         warm_s = _warm_up(run, fleet)
-        before = _usage(run, extra, state_dir)
+        before, machine0 = _usage(run, extra, state_dir), machine_cpu_s()
         load0 = _load_cpu_s()
         say(f"-- end to end: {rate:g} readings/s, {assets} assets, {seconds:g} s, {gateways} gateway(s)")
         telemetry_tail, risk_tail = run.tails[0], run.tails[2]
@@ -240,6 +247,10 @@ def end_to_end(
             "accounting": {"ok": verdict.ok and settled.ok, "failures": list(verdict.failures),
                            "numbers": verdict.numbers, "stages": stages(verdict.numbers)},
             "processes": _delta(_usage(run, extra, state_dir), before),
+            # the same window for the whole machine: what all of the above and the rest used, and
+            # what the hypervisor gave other guests (the same code ran 6,074 and 7,866/s an hour
+            # apart on 5 Dec 2026, every process's CPU 20-40 % higher in the slower run)
+            "machine_cpu_s": _machine_delta(machine0, machine_cpu_s()),
             # the load on the same cores, while the fleet published: the simulated fleet, and this
             # process (the dispatcher, the small topics' tails)
             "load_cpu_s": {name: round(load1[name] - load0[name], 1) for name in load0},

@@ -53,14 +53,17 @@ def jvm_threads_cpu_s(pid: int) -> dict[str, float]:
     return out
 
 
-def machine_cpu_s() -> dict[str, float]:
-    """The whole machine's CPU seconds so far (``/proc/stat``'s first line): ``busy`` (every state
-    but idle and iowait) and ``total``. A phase's busy share over its wall time tells whether the
-    cores were used at all, by the job or by the stack beside it."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+def machine_cpu_s(stat: str | None = None) -> dict[str, float]:
+    """The whole machine's CPU seconds so far (``/proc/stat``'s first line, or ``stat``): ``busy``
+    (every state but idle and iowait), ``total``, and ``steal``, part of busy: time the hypervisor
+    gave another guest while this one wanted the core. A phase's busy share over its wall time tells
+    whether the cores were used at all, by the job or by the stack beside it; its steal, whether the
+    machine itself was slower than its reference timings say."""
+    text = Path("/proc/stat").read_text() if stat is None else stat
+    values = [int(v) for v in text.splitlines()[0].split()[1:]] + [0] * 8
     total = sum(values[:8]) / CLOCK_TICKS  # guest time is counted in user already
     idle = (values[3] + values[4]) / CLOCK_TICKS
-    return {"busy": total - idle, "total": total}
+    return {"busy": total - idle, "total": total, "steal": values[7] / CLOCK_TICKS}
 
 
 SERVICES = (

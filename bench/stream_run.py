@@ -134,6 +134,7 @@ class Run:
                 "cpu_ms_per_reading": round(job_cpu_s * 1000 / max(1, scored), 4),
                 # from the phase's start to its settling (a little longer than elapsed_s)
                 "machine": {"busy_cpu_s": round(busy, 2),
+                            "stolen_cpu_s": round(cpu1["machine:steal"] - cpu0["machine:steal"], 2),
                             "cores_busy": round(busy / max(total, 1e-9) * (os.cpu_count() or 1), 2),
                             "outside_job_cpu_s": {k: round(v, 2) for k, v in
                                                   sorted(outside.items(), key=lambda kv: -kv[1])}},

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from bench import knobs
+from bench import knobs, procfs
 from bench.chain import stages
 from bench.spark_progress import fixed_cost
 from bench.stream import _without, model_for, parser
@@ -96,7 +96,6 @@ def test_the_machine_and_services_cpu_grow_with_work_done_here() -> None:
     import os
     import time
 
-    from bench import procfs
 
     machine0, mine0 = procfs.machine_cpu_s(), procfs.services_cpu_s(set())["this process"]
     wall0 = time.monotonic()
@@ -111,3 +110,12 @@ def test_the_machine_and_services_cpu_grow_with_work_done_here() -> None:
     assert machine1["total"] - machine0["total"] == pytest.approx(wall * cores, abs=0.1 * cores + 0.05)
     assert mine1 - mine0 >= 0.2
     assert "this process" not in procfs.services_cpu_s({os.getpid()})
+
+
+def test_the_machine_counts_steal_as_busy_and_apart() -> None:
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
+    ticks = procfs.CLOCK_TICKS
+    stat = f"cpu  {5 * ticks} 0 {ticks} {10 * ticks} {ticks} 0 0 {2 * ticks} {3 * ticks} 0\ncpu0 1 2 3\n"
+    assert procfs.machine_cpu_s(stat) == {"busy": 8.0, "total": 19.0, "steal": 2.0}
+    # an old kernel's line without steal: none counted
+    assert procfs.machine_cpu_s(f"cpu  {ticks} 0 0 {ticks} 0 0 0\n")["steal"] == 0.0
