@@ -96,7 +96,6 @@ def test_the_machine_and_services_cpu_grow_with_work_done_here() -> None:
     import os
     import time
 
-
     machine0, mine0 = procfs.machine_cpu_s(), procfs.services_cpu_s(set())["this process"]
     wall0 = time.monotonic()
     until = time.process_time() + 0.3
