@@ -10,7 +10,8 @@ record. Per shape, after a warm-up:
 * **fixed cost**: ``--fixed-samples`` warm micro-batches of ``--fixed-records`` records, one at
   a time: Spark's ``addBatch`` duration, median;
 * **live** (latency): ``--rate`` readings/s from ``--assets`` assets for ``--seconds``; latency
-  is the ``risk`` record's Kafka timestamp minus the reading's event time (its send time);
+  is the ``risk`` record's Kafka timestamp minus the reading's event time (its send time), the
+  records read once the job has scored the phase (not beside it, on the same cores);
 * **capacity**: ``--backlog-readings`` from ``--assets`` assets wait in the topic while the job
   is stopped; the restarted job drains them (micro-batches of at most ``--max-offsets``
   records), timed from the restart to the commit of the last micro-batch (every sink done);

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,17 +67,13 @@ class Run:
         for query in self.queries:
             query.stop()
 
-    def scored(
-        self, prefix: str, expected: int | Callable[[], int], timeout_s: float, keep_going: Callable[[], bool]
-    ) -> list[int]:
+    def scored(self, prefix: str, expected: int, timeout_s: float) -> list[int]:
         """Read ``risk`` until ``expected`` records of ``prefix-`` assets arrived (or the time is
-        up): each one's Kafka timestamp minus its reading's event time (ms). ``expected`` may be a
-        function (the readings a producer has sent so far)."""
-        wanted = expected if callable(expected) else (lambda: expected)
+        up): each one's Kafka timestamp minus its reading's event time (ms)."""
         latencies_ms: list[int] = []
         self.last_ms = 0
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and (keep_going() or len(latencies_ms) < wanted()):
+        while time.monotonic() < deadline and len(latencies_ms) < expected:
             self.raise_if_failed()
             for record in self.consumer:
                 score = orjson.loads(record.value)
@@ -87,7 +82,7 @@ class Run:
                 event_ms = int(datetime.fromisoformat(score["event_ts"]).timestamp() * 1000)
                 latencies_ms.append(record.timestamp - event_ms)
                 self.last_ms = max(self.last_ms, record.timestamp)
-                if len(latencies_ms) >= wanted() and not keep_going():
+                if len(latencies_ms) >= expected:
                     break
         return latencies_ms
 
@@ -207,7 +202,7 @@ def rounds(run: Run, prefix: str, count: int, assets: int, timeout_s: float = 60
             run.assets_in_state.add(name)
             producer.send(run.topic, key=name.encode(), value=encode_run(records))
         producer.flush(timeout=60)
-        run.scored(prefix, assets * run.per_record, timeout_s, lambda: False)
+        run.scored(prefix, assets * run.per_record, timeout_s)
         settle(run.queries)
         took.append(round(time.monotonic() - started, 2))
     producer.close()
@@ -242,11 +237,19 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
     cpu0, threads0 = run.cpu()
     compiled0 = compilations(run.spark)
     producer.start()
-    # what the producer managed to send (a Python producer may fall short of the rate)
-    latencies = run.scored(prefix, lambda: len(sent), seconds + 300, producer.is_alive)
     producer.join()
+    # the risk records are read once the job has scored what the producer managed to send (a
+    # Python producer may fall short of the rate): their Kafka timestamps are the sink's, whenever
+    # they are read. Reading them as they came took 6-7 s of the two cores from the job it measured
+    # (the bench process's 13.3 s in a 37 s live phase, 5 Dec 2026, with the producer).
+    end = topic_offsets(run.kafka, run.topic)[1]
+    drained(run, end, seconds + 300)
+    settle(run.queries)
+    last = max((end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=t0)
+    out = run.measured(0, last - t0, cpu0, threads0)
+    latencies = run.scored(prefix, len(sent), 300)
+    out = run.counted(out, len(latencies))
     lat = np.array(latencies, dtype=float)
-    out = run.measured(len(latencies), run.last_ms / 1000 - t0, cpu0, threads0)
     out["classes_compiled"] = compilations(run.spark) - compiled0
     out["readings_offered"] = len(sent)
     out["offered_readings_per_s"] = rate
@@ -276,7 +279,7 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     out = run.measured(0, last - t0, cpu0, threads0)
     # counted once the job is done: a consumer reading `risk` during the drain took 5-6 s of the two
     # cores' CPU from the job it measures (`capacity.machine` in the Dec 3 JSON)
-    out = run.counted(out, len(run.scored(prefix, len(sent), 300, lambda: False)))
+    out = run.counted(out, len(run.scored(prefix, len(sent), 300)))
     out["classes_compiled"] = compilations(run.spark) - compiled0
     out["after_first_batch"] = after_first_batch(run)
     out["readings_offered"] = len(sent)
