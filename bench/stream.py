@@ -195,7 +195,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         )
         spark = spark_session(spark_settings, stack.state_dir, "forewarn-bench-stream")
         progress = Progress()
-        spark.streams.addListener(progress.listener())
+        Progress.retain(spark)
         consumer = KafkaConsumer(topics["risk_topic"], **kafka.client_config(), auto_offset_reset="earliest",
                                  consumer_timeout_ms=1000)  # fmt: skip
         jvm = jvm_pid(spark)
@@ -205,7 +205,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         run.start()
         progress.restart()
         warm_s = stream_run.rounds(run, "warm", args.warm_rounds, 40)
-        progress.wait_for(run.queries, run.query_name)
+        progress.collect(run.queries)
         warm_batches = progress.batches(run.query_name)
         run.stages()  # steady state only: model loading is in the warm-up
         fixed = stream_run.fixed(run, args.fixed_samples, args.fixed_records) if args.fixed_samples else None

@@ -1,7 +1,7 @@
 """The scoring bench's phases on one running Spark session: warm-up, fixed cost, live, capacity, offline.
 
 :class:`Run` holds what the phases share: the session, the job's configuration (its telemetry
-topic and checkpoint change per knob row), the sink, the progress listener, a consumer of the
+topic and checkpoint change per knob row), the sink, the progress reports, a consumer of the
 ``risk`` topic and the memory sampler. Every phase gives its own asset prefix so that its risk
 records are told from the others' on the shared ``risk`` topic.
 """
@@ -147,14 +147,14 @@ class Run:
 
     def stages(self) -> dict[str, Any]:
         """Spark's and the sink's per-stage totals since the last call (then reset)."""
-        self.progress.wait_for(self.queries, self.query_name)
+        self.progress.collect(self.queries)
         timings = getattr(self.sink, "timings_ms", {})
         stages = {
             "spark_progress": self.progress.totals(self.query_name),
             "sink_ms_total": {k: round(v) for k, v in sorted(timings.items())},
         }
         timings.clear()
-        self.progress.reports.clear()
+        self.progress.restart()
         return stages
 
 
@@ -214,7 +214,7 @@ def fixed(run: Run, samples: int, records: int) -> dict[str, Any]:
     time; Spark's ``addBatch`` (the query's work and sinks) per batch, median."""
     run.progress.restart()
     took = rounds(run, "fixed", samples, records)
-    run.progress.wait_for(run.queries, run.query_name)
+    run.progress.collect(run.queries)
     out = fixed_cost(run.progress.batches(run.query_name))
     out |= {
         "records_per_sample": records,
@@ -285,7 +285,7 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     out["readings_offered"] = len(sent)
     out["assets"] = assets
     out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
-    run.progress.wait_for(run.queries, run.query_name)
+    run.progress.collect(run.queries)
     out["state"] = state_size(run)
     out["stages"] = run.stages()
     return out

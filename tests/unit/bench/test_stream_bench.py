@@ -4,6 +4,7 @@ the accounting per stage (the benchmarks themselves run with ``make bench-stream
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 import pytest
 
@@ -118,3 +119,31 @@ def test_the_machine_counts_steal_as_busy_and_apart() -> None:
     assert procfs.machine_cpu_s(stat) == {"busy": 8.0, "total": 19.0, "steal": 2.0}
     # an old kernel's line without steal: none counted
     assert procfs.machine_cpu_s(f"cpu  {ticks} 0 0 {ticks} 0 0 0\n")["steal"] == 0.0
+
+
+def test_progress_takes_each_report_once_and_only_those_since_its_restart() -> None:
+    from types import SimpleNamespace
+
+    from bench.spark_progress import Progress
+
+    def report(run: str, batch: int, at: str, rows: int) -> SimpleNamespace:
+        durations = {"addBatch": 10 * batch, "triggerExecution": 20 * batch}
+        return SimpleNamespace(
+            runId=run, batchId=batch, timestamp=at, numInputRows=rows, name="scoring", durationMs=durations
+        )
+
+    old = report("r1", 1, "2026-12-05T10:00:00.000Z", 5)
+    query = SimpleNamespace(recentProgress=[old])
+    progress = Progress()
+    progress.since_s = datetime(2026, 12, 5, 10, 0, 1, tzinfo=UTC).timestamp()
+    query.recentProgress += [report("r1", 2, "2026-12-05T10:00:02.000Z", 7),
+                             report("r1", 3, "2026-12-05T10:00:03.000Z", 0)]  # fmt: skip
+    progress.collect([query])
+    progress.collect([query])  # read twice: each report once
+    restarted = SimpleNamespace(recentProgress=[report("r2", 2, "2026-12-05T10:00:04.000Z", 9)])
+    progress.collect([restarted])  # a restarted query's batch 2 is another batch
+    assert progress.batches("scoring") == [
+        {"records": 7, "addBatch": 20, "triggerExecution": 40},
+        {"records": 9, "addBatch": 20, "triggerExecution": 40},
+    ]
+    assert progress.totals("scoring")["batches_with_input"] == 2
