@@ -38,10 +38,10 @@ PERSISTENCE_FILE = "mosquitto.db"  # in persistence_location (the template's {da
 def held_text(persisted_bytes: int) -> str:
     """What the broker's persistence file says it holds, for the status line. Pure.
 
-    The file is rewritten every ``autosave_interval`` (10 s) with the sessions and the messages
-    queued for them: megabytes of it are away sessions' queues (a stopped gateway that never
-    ended its session collects a copy of every message its filters match), which the broker also
-    rewrites to disk every 10 s.
+    The broker rewrites the file every ``autosave_interval`` (10 s) with its sessions and the
+    messages queued for them, so megabytes there are away sessions' queues: a stopped gateway that
+    never ended its session collects a copy of every message its filters match, and the broker
+    holds and rewrites them all until the session expires.
     """
     if persisted_bytes < 1_000_000:
         return "persistence file under 1 MB"
