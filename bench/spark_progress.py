@@ -57,6 +57,10 @@ class Progress:
                     self.reports.append(p)
                     held.add((p.runId, p.batchId))
 
+    def with_input(self) -> list[Any]:
+        """The reports taken of micro-batches that read something, in the order they committed."""
+        return sorted((p for p in self.reports if p.numInputRows), key=end_s)
+
     def batches(self, query_name: str) -> list[dict[str, Any]]:
         """Per micro-batch with input: records read and Spark's stage durations (ms)."""
         return [

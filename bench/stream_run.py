@@ -245,7 +245,8 @@ def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dic
     end = topic_offsets(run.kafka, run.topic)[1]
     drained(run, end, seconds + 300)
     settle(run.queries)
-    last = max((end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=t0)
+    run.progress.collect(run.queries)
+    last = max((end_s(p) for p in run.progress.with_input()), default=t0)
     out = run.measured(0, last - t0, cpu0, threads0)
     latencies = run.scored(prefix, len(sent), 300)
     out = run.counted(out, len(latencies))
@@ -275,7 +276,8 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     run.start()
     drained(run, end, 1800)
     settle(run.queries)
-    last = max((end_s(p) for q in run.queries for p in q.recentProgress if p.numInputRows), default=0.0)
+    run.progress.collect(run.queries)
+    last = max((end_s(p) for p in run.progress.with_input()), default=0.0)
     out = run.measured(0, last - t0, cpu0, threads0)
     # counted once the job is done: a consumer reading `risk` during the drain took 5-6 s of the two
     # cores' CPU from the job it measures (`capacity.machine` in the Dec 3 JSON)
@@ -285,7 +287,6 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
     out["readings_offered"] = len(sent)
     out["assets"] = assets
     out["to_last_risk_record_s"] = round(run.last_ms / 1000 - t0, 2)
-    run.progress.collect(run.queries)
     out["state"] = state_size(run)
     out["stages"] = run.stages()
     return out
@@ -295,7 +296,7 @@ def after_first_batch(run: Run) -> dict[str, Any] | None:
     """The drain's rate without its first micro-batch: a restarted job's first batch also starts
     the Python workers (imports, the model loaded and its C walk built or found) and runs code
     the JVM has not compiled for batches of that size; the later ones are what a running job does."""
-    batches = sorted((p for q in run.queries for p in q.recentProgress if p.numInputRows), key=end_s)
+    batches = run.progress.with_input()  # the drain's: taken since the restart
     if len(batches) < 2:
         return None
     span_s = end_s(batches[-1]) - end_s(batches[0])
