@@ -15,7 +15,6 @@ reading, a work order at its source alert's (processing time when it was opened 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -355,9 +354,8 @@ def mlflow_unit_of(settings: MlflowSettings, timeout_s: float = 5.0) -> UnitOf:
             return _unit_by_client(settings, name, version)
         url = f"{base}/api/2.0/mlflow/model-versions/get"
         try:
-            response = httpx.get(
-                url, params={"name": name, "version": version}, timeout=timeout_s, headers=_auth(settings)
-            )
+            params = {"name": name, "version": version}
+            response = httpx.get(url, params=params, timeout=timeout_s, headers=settings.auth_headers())
         except httpx.HTTPError as exc:
             raise SourceUnreachableError(f"MLflow at {base} did not answer ({type(exc).__name__})") from None
         if response.status_code != 200:
@@ -366,16 +364,6 @@ def mlflow_unit_of(settings: MlflowSettings, timeout_s: float = 5.0) -> UnitOf:
         return unit_from_tags({t["key"]: t["value"] for t in tags})
 
     return unit_of
-
-
-def _auth(settings: MlflowSettings) -> dict[str, str]:
-    """The registry user's ``Authorization``: a bearer token, or basic auth (MLflow's basic-auth app)."""
-    if settings.token:
-        return {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
-    if settings.username and settings.password:
-        pair = f"{settings.username}:{settings.password.get_secret_value()}".encode()
-        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
-    return {}
 
 
 def _unit_by_client(settings: MlflowSettings, name: str, version: str) -> Unit:

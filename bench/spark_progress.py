@@ -30,6 +30,13 @@ def end_s(progress: Any) -> float:
     return start_s(progress) + float((progress.durationMs or {}).get("triggerExecution", 0)) / 1000
 
 
+def _identity(progress: Any) -> tuple[str, int, str]:
+    """One report: its run, batch and start. Not the batch alone: an idle query reports every 10 s
+    (``noDataProgressEventInterval``) under the id of the batch it will run next, so the report of
+    a batch that ends a quiet spell shares its id with the idle ones before it."""
+    return str(progress.runId), int(progress.batchId), str(progress.timestamp)
+
+
 class Progress:
     """Every progress report of the queries read since ``since_s``."""
 
@@ -50,12 +57,12 @@ class Progress:
     def collect(self, queries: list[Any]) -> None:
         """Take the reports of ``queries`` since ``since_s`` not taken yet. A report is in
         ``recentProgress`` once its micro-batch committed: after :func:`settle`, every batch is."""
-        held = {(p.runId, p.batchId) for p in self.reports}
+        held = {_identity(p) for p in self.reports}
         for query in queries:
             for p in query.recentProgress:
-                if start_s(p) >= self.since_s and (p.runId, p.batchId) not in held:
+                if start_s(p) >= self.since_s and _identity(p) not in held:
                     self.reports.append(p)
-                    held.add((p.runId, p.batchId))
+                    held.add(_identity(p))
 
     def with_input(self) -> list[Any]:
         """The reports taken of micro-batches that read something, in the order they committed."""

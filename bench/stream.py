@@ -9,6 +9,9 @@ record. Per shape, after a warm-up:
 
 * **fixed cost**: ``--fixed-samples`` warm micro-batches of ``--fixed-records`` records, one at
   a time: Spark's ``addBatch`` duration, median;
+* **after idle**: ``--idle-samples`` batches of the same size, each after ``--idle-s`` without
+  readings: Spark stops Python workers idle for a minute, so each such batch starts new workers
+  that import the step and load the champion; round trip, workers started, CPU;
 * **live** (latency): ``--rate`` readings/s from ``--assets`` assets for ``--seconds``; latency
   is the ``risk`` record's Kafka timestamp minus the reading's event time (its send time), the
   records read once the job has scored the phase (not beside it, on the same cores);
@@ -103,6 +106,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-rounds", type=int, default=8, help="warm-up micro-batches before measuring")
     p.add_argument("--fixed-samples", type=int, default=7, help="fixed-cost phase: warm small batches")
     p.add_argument("--fixed-records", type=int, default=80, help="fixed-cost phase: records per batch")
+    p.add_argument("--idle-samples", type=int, default=2,
+                   help="after-idle phase: batches of --fixed-records records, each after --idle-s quiet "
+                        "(Spark stops Python workers idle for a minute: each starts new ones)")  # fmt: skip
+    p.add_argument(
+        "--idle-s", type=float, default=75.0, help="after-idle phase: quiet seconds before each batch"
+    )
     p.add_argument("--sweep", action="store_true", help="also sweep the latency knobs (bench.knobs)")
     p.add_argument("--sweep-seconds", type=float, default=15.0, help="sweep: live seconds per row")
     p.add_argument("--sweep-backlog-readings", type=int, default=50_000, help="sweep: backlog per row")
@@ -209,6 +218,10 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
         warm_batches = progress.batches(run.query_name)
         run.stages()  # steady state only: model loading is in the warm-up
         fixed = stream_run.fixed(run, args.fixed_samples, args.fixed_records) if args.fixed_samples else None
+        idle = (
+            stream_run.after_idle(run, args.idle_samples, args.fixed_records, args.idle_s)
+            if args.idle_samples else None
+        )  # fmt: skip
         live = (
             stream_run.live(run, "live", args.assets, args.rate, args.seconds) if args.seconds > 0 else None
         )
@@ -249,6 +262,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
                          "master": MASTER, "java_options": spark_settings.java_options},
             "warm_up": {"round_s": warm_s, "rounds": args.warm_rounds, "batches": warm_batches},
             "fixed_cost": fixed,
+            "after_idle": idle,
             "live": live,
             "capacity": capacity,
             "capacity_repeats": repeats,
@@ -261,6 +275,7 @@ def run_shape(args: argparse.Namespace) -> dict[str, Any]:
             "latency_ms_p99": live["latency_ms_p99"] if live else None,
             "cpu_ms_per_reading": capacity["cpu_ms_per_reading"] if capacity else None,
             "fixed_cost_add_batch_ms_median": fixed["add_batch_ms_median"] if fixed else None,
+            "after_idle_round_trip_s_median": idle["round_trip_s_median"] if idle else None,
             "state_per_10000_assets": (capacity or {}).get("state", {}).get("per_10000_assets"),
             "ratio_stream_to_offline": (
                 round(capacity["readings_per_s"] / offline["rows_per_s"], 3) if capacity and offline else None
@@ -312,8 +327,9 @@ def new_topic(name: str) -> NewTopic:
 
 def main() -> None:
     args = parser().parse_args()
-    if args.seconds <= 0 and args.backlog_readings <= 0 and not args.sweep:
-        parser().error("nothing to measure: --seconds and --backlog-readings are both 0 (and no --sweep)")
+    phases = (args.seconds, args.backlog_readings, args.fixed_samples, args.idle_samples)
+    if all(size <= 0 for size in phases) and not args.sweep:
+        parser().error("nothing to measure (--seconds, --backlog-readings, --fixed-samples, --idle-samples)")
     result = _both(args, sys.argv[1:]) if args.shape == "both" else run_shape(args)
     text = json.dumps(result, indent=2)
     print(text)

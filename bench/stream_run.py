@@ -227,6 +227,33 @@ def fixed(run: Run, samples: int, records: int) -> dict[str, Any]:
     return out
 
 
+def after_idle(run: Run, samples: int, records: int, idle_s: float) -> dict[str, Any]:
+    """The first micro-batch after the fleet was quiet for ``idle_s``: Spark stops Python workers
+    that sat idle for a minute (``PythonWorkerFactory``, fixed in Spark 4.2), so that batch starts
+    new ones, each importing the step and loading the champion (``streaming.model_cache``) before it
+    scores. ``samples`` waits, each followed by one round of ``records`` records (as the fixed-cost
+    samples, whose warm figures this is to be read against); per sample its round trip (sent to
+    scored), the workers it started and the CPU the job's processes spent."""
+    run.progress.restart()
+    out: dict[str, Any] = {"idle_s": idle_s, "records_per_sample": records, "samples_taken": []}
+    for i in range(samples):
+        time.sleep(idle_s)
+        before = set(process.descendants(run.jvm))
+        cpu0, threads0 = run.cpu()
+        took = rounds(run, f"idle{i}", 1, records)[0]
+        cpu = run.measured(0, took, cpu0, threads0)
+        started = set(process.descendants(run.jvm)) - before
+        out["samples_taken"].append({"round_trip_s": took, "python_processes_started": len(started),
+                                     "cpu_s_by_process": cpu["cpu_s_by_process"]})  # fmt: skip
+    run.progress.collect(run.queries)
+    cost = fixed_cost(run.progress.batches(run.query_name))
+    out |= {k: cost[k] for k in ("samples", "add_batch_ms_median", "trigger_execution_ms_median")}
+    trips = [s["round_trip_s"] for s in out["samples_taken"]]
+    out["round_trip_s_median"] = float(np.median(trips)) if trips else None
+    run.stages()
+    return out
+
+
 def live(run: Run, prefix: str, assets: int, rate: float, seconds: float) -> dict[str, Any]:
     """Latency: ``rate`` readings/s offered for ``seconds`` while the job runs."""
     sent: list[Reading] = []

@@ -13,6 +13,7 @@ Production points the same code at real clusters by setting, for example,
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -332,6 +333,18 @@ class InfluxSettings(ForewarnSettings):
         return {}
 
 
+def mlflow_auth_headers(env: Mapping[str, str]) -> dict[str, str]:
+    """``Authorization`` for MLflow's REST API from the client's ``MLFLOW_TRACKING_*`` variables
+    (:meth:`MlflowSettings.client_env`), as MLflow's own client sends it: basic auth when a user and
+    password are set, else the token as a bearer."""
+    user, password = env.get("MLFLOW_TRACKING_USERNAME"), env.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        return {"Authorization": f"Basic {base64.b64encode(f'{user}:{password}'.encode()).decode()}"}
+    if token := env.get("MLFLOW_TRACKING_TOKEN"):
+        return {"Authorization": f"Bearer {token}"}
+    return {}
+
+
 class MlflowSettings(ForewarnSettings):
     """The MLflow tracking server and model registry."""
 
@@ -371,6 +384,10 @@ class MlflowSettings(ForewarnSettings):
         if self.token:
             env["MLFLOW_TRACKING_TOKEN"] = self.token.get_secret_value()
         return env
+
+    def auth_headers(self) -> dict[str, str]:
+        """The registry user's ``Authorization`` for MLflow's REST API (:func:`mlflow_auth_headers`)."""
+        return mlflow_auth_headers(self.client_env())
 
     @field_validator("tracking_uri")
     @classmethod

@@ -63,6 +63,8 @@ class JobConfig:
     checkpoint_dir: Path
     # where workers cache the C library that walks the champion's trees (models.occlusion); None: not used
     compiled_dir: Path | None = field(default_factory=lambda: default_state_dir() / "cache" / "compiled")
+    # where workers keep each champion version ready to unpickle (streaming.model_cache); None: not used
+    model_cache_dir: Path | None = field(default_factory=lambda: default_state_dir() / "cache" / "models")
 
     def model_ref(self) -> ModelRef:
         return ModelRef(
@@ -73,6 +75,7 @@ class JobConfig:
             refresh_s=self.stream.alias_refresh_s,
             client_env=tuple(sorted(self.mlflow.client_env().items())),
             compiled_dir=self.compiled_dir,
+            model_cache_dir=self.model_cache_dir,
         )
 
     def step_config(self, write_points: bool = False) -> StepConfig:

@@ -50,6 +50,8 @@ class ModelRef:
     in the Spark conf the UI shows, not on a command line), so executors on a cluster get them too.
     ``compiled_dir``: where workers cache the C library that walks the champion's trees
     (``models.occlusion``); None scores with the regressor as trained.
+    ``model_cache_dir``: where workers keep each loaded version ready to unpickle
+    (``streaming.model_cache``); None loads every time from MLflow.
     """
 
     tracking_uri: str
@@ -59,12 +61,28 @@ class ModelRef:
     refresh_s: float
     client_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     compiled_dir: Path | None = None
+    model_cache_dir: Path | None = None
 
 
 _CACHE: dict[ModelRef, Champion] = {}
 
 
 def _load(ref: ModelRef, version: str) -> Any:
+    """The version as a worker scores with it: from this machine's model cache when a worker
+    loaded it before (``streaming.model_cache``: no MLflow client, no download), else from MLflow.
+    The cache is keyed by what the registry's REST API says of the version, so a registry that is
+    not a tracking server always loads through MLflow's client."""
+    from streaming import model_cache
+
+    if ref.model_cache_dir is None or not model_cache.over_rest(ref.registry_uri):
+        return worker_model(_from_mlflow(ref, version), ref.compiled_dir)
+    key = model_cache.version_key(ref.registry_uri, ref.name, version, dict(ref.client_env))
+    model = model_cache.cached(ref.model_cache_dir, key, lambda: _from_mlflow(ref, version))
+    return worker_model(model, ref.compiled_dir)
+
+
+def _from_mlflow(ref: ModelRef, version: str) -> Any:
+    """The registered model inside the version's pyfunc, loaded by MLflow's client."""
     import mlflow
 
     os.environ.update(ref.client_env)  # MLflow's client reads its user from the environment
@@ -75,7 +93,7 @@ def _load(ref: ModelRef, version: str) -> Any:
     # drains, 5 Dec 2026: 44 of the 277 samples its loads took); the job runs from the environment
     # the champion was trained and registered in (``forewarn train``), in every worker alike
     pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}", suppress_warnings=True)
-    return worker_model(pyfunc.unwrap_python_model().model, ref.compiled_dir)
+    return pyfunc.unwrap_python_model().model
 
 
 def worker_model(model: Any, compiled_dir: Path | None) -> Any:
@@ -132,6 +150,12 @@ def single_threaded(model: Any) -> Any:
 
 
 def _alias_version(ref: ModelRef) -> str:
+    """The version the alias points at: over MLflow's REST API when the registry is a tracking
+    server (importing MLflow's client cost a new worker 1.1 s of CPU), else by that client."""
+    from streaming import model_cache
+
+    if model_cache.over_rest(ref.registry_uri):
+        return model_cache.alias_version(ref.registry_uri, ref.name, ref.alias, dict(ref.client_env))
     from mlflow import MlflowClient
 
     os.environ.update(ref.client_env)

@@ -68,7 +68,7 @@ def test_ingest_bench_gets_every_reading_through_the_gateway_roles(
 def test_stream_bench_scores_every_reading_it_offered(stack: StackContext, tmp_path: Path) -> None:
     args = ["--shape", "pump", "--families", "ridge", "--assets", "20", "--rate", "400", "--seconds", "3",
             "--backlog-readings", "2000", "--fixed-samples", "1", "--warm-rounds", "1",
-            "--no-real-time"]  # fmt: skip
+            "--idle-samples", "1", "--idle-s", "1", "--no-real-time"]  # fmt: skip
     result = _bench("bench.stream", args, tmp_path / "stream.json", 420)
     assert result["shape"] == "pump"
     assert result["model"]["family"] == "ridge"
@@ -78,3 +78,7 @@ def test_stream_bench_scores_every_reading_it_offered(stack: StackContext, tmp_p
     assert capacity["readings_offered"] >= 2000
     assert capacity["readings_scored"] == capacity["readings_offered"]
     assert result["offline"]["rows"] == capacity["readings_offered"]  # the same records without Spark
+    idle = result["after_idle"]  # a second's quiet: the workers stay, the phase's figures are there
+    assert idle["samples"] >= 1
+    assert len(idle["samples_taken"]) == 1
+    assert idle["samples_taken"][0]["round_trip_s"] > 0

@@ -142,8 +142,14 @@ def test_progress_takes_each_report_once_and_only_those_since_its_restart() -> N
     progress.collect([query])  # read twice: each report once
     restarted = SimpleNamespace(recentProgress=[report("r2", 2, "2026-12-05T10:00:04.000Z", 9)])
     progress.collect([restarted])  # a restarted query's batch 2 is another batch
+    # an idle query reports every 10 s under the id of the batch it will run next; that batch's
+    # own report, with its input, comes later under the same id
+    query.recentProgress += [report("r1", 3, "2026-12-05T10:00:13.000Z", 0),
+                             report("r1", 3, "2026-12-05T10:00:20.000Z", 4)]  # fmt: skip
+    progress.collect([query])
     assert progress.batches("scoring") == [
         {"records": 7, "addBatch": 20, "triggerExecution": 40},
         {"records": 9, "addBatch": 20, "triggerExecution": 40},
+        {"records": 4, "addBatch": 30, "triggerExecution": 60},
     ]
-    assert progress.totals("scoring")["batches_with_input"] == 2
+    assert progress.totals("scoring")["batches_with_input"] == 3
