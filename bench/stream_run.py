@@ -382,11 +382,11 @@ def offline(
 
     ref = config.model_ref()
     mlflow.set_tracking_uri(ref.tracking_uri)
+    one_thread_per_worker()  # before the load, as in a worker: its probe check predicts with one thread
     model = worker_model(  # as the job's workers load it: one thread, trees walked in C
         mlflow.pyfunc.load_model(f"models:/{ref.name}/{version}").unwrap_python_model().model,
         ref.compiled_dir,
     )
-    one_thread_per_worker()
     champion = Champion(ref.name, ref.alias, version, model, time.monotonic())
     step_config = config.step_config()
     buckets = config.stream.buckets(2)  # the bench's sessions run 2 partitions unless swept
