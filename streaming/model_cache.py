@@ -4,17 +4,18 @@ each loaded version kept on local disk, ready to unpickle.
 Spark starts Python workers when a job starts, after a failure, and whenever its worker pool has
 been idle for a minute (``PythonWorkerFactory.IDLE_WORKER_TIMEOUT_NS``, fixed in Spark 4.2: a
 fleet quiet for a minute). Each new worker loads the champion before it scores a reading.
-Through MLflow's client that cost 4.5-4.7 s of CPU per worker on this machine (5 Dec 2026):
-importing ``mlflow`` 1.1 s, downloading and loading the pyfunc 2.2 s. Asked over REST and
-unpickled from this cache, the same model is ready in 2.4 s, nearly all of it scikit-learn's and
-pandas' imports, which any worker pays.
+Through MLflow's client a new worker spent 4.1-4.7 s of CPU before its first score on this machine
+(5 Dec 2026, the FD001 champion): importing ``mlflow`` 1.1 s, downloading and loading the pyfunc
+2.2 s. Asked over REST and unpickled from this cache, 2.9-3.3 s, most of it the imports any
+worker pays (pandas, pyarrow, the step, scikit-learn).
 
 A cached file is the model as ``mlflow.pyfunc`` loaded it, pickled again by a worker of this
 machine. Its name hashes what makes it that model and loadable here: the registry, the model's
 name, version, run and source, and the Python, NumPy and scikit-learn it was pickled with. A
 registry rebuilt with a new version 1, or a new scikit-learn, is another file. The folder is the
-job's own (the state folder), like the compiled trees beside it; a file that does not unpickle is
-removed and the version loaded from MLflow again.
+job's own (the state folder), like the compiled trees beside it: created private, and a file is
+unpickled only if this user owns it and nobody else can write it (a pickle runs code). A file that
+does not unpickle is loaded from MLflow again and replaced.
 """
 
 from __future__ import annotations
@@ -118,17 +119,18 @@ def cached(folder: Path | None, key: str, load: Callable[[], Any]) -> Any:
     path = folder / f"{key}.pkl"
     try:
         with path.open("rb") as f:
-            # written by this job's workers into its own folder (the module's docstring)
-            return pickle.load(f)  # noqa: S301
+            if not _private(os.fstat(f.fileno())):
+                raise PermissionError("not owned by this user, or writable by others")
+            return pickle.load(f)  # noqa: S301 (this user's own file: the module's docstring)
     except FileNotFoundError:
         pass
-    except OSError as exc:  # the folder itself cannot be read: load, and try to write below
-        log.warning("model cache %s unreadable (%s): loading from MLflow", path, exc)
+    except OSError as exc:  # the folder cannot be read, or the file is not private: load, replace below
+        log.warning("model cache %s not used (%s): loading from MLflow", path, exc)
     except Exception as exc:  # a truncated or foreign file: load it again, and replace it below
         log.warning("model cache %s unreadable (%s: %s): loading from MLflow", path, type(exc).__name__, exc)
     obj = load()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
     except OSError as exc:
         log.warning("model cache %s not writable (%s): the next worker loads from MLflow", folder, exc)
@@ -141,3 +143,8 @@ def cached(folder: Path | None, key: str, load: Callable[[], Any]) -> Any:
         Path(tmp).unlink(missing_ok=True)
         log.warning("model cache %s not written (%s: %s)", path, type(exc).__name__, exc)
     return obj
+
+
+def _private(stat: os.stat_result) -> bool:
+    """A file this process's user owns and only that user can write."""
+    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022

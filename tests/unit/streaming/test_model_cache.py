@@ -7,7 +7,9 @@ through the cache): tests/integration/streaming/test_model_cache.py.
 from __future__ import annotations
 
 import base64
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,21 @@ def test_a_truncated_file_is_loaded_again_and_replaced(tmp_path: Path) -> None:
     (tmp_path / "k.pkl").write_bytes(good[: len(good) // 2])
     assert cached(tmp_path, "k", load)["call"] == [2.0]
     assert pickle.loads((tmp_path / "k.pkl").read_bytes())["call"] == [2.0]  # noqa: S301
+
+
+def test_a_file_others_could_have_written_is_not_unpickled(tmp_path: Path) -> None:
+    load = Loads()
+    cached(tmp_path, "k", load)
+    assert stat.S_IMODE((tmp_path / "k.pkl").stat().st_mode) == 0o600
+    (tmp_path / "k.pkl").chmod(0o666)  # anyone could have put a pickle (code) there
+    assert cached(tmp_path, "k", load)["call"] == [2.0]
+    assert stat.S_IMODE((tmp_path / "k.pkl").stat().st_mode) == 0o600, "replaced by a private file"
+    if os.getuid() == 0:  # another user's file, however private
+        os.chown(tmp_path / "k.pkl", 4242, -1)
+        assert cached(tmp_path, "k", load)["call"] == [3.0]
+    models = tmp_path / "new" / "models"
+    cached(models, "k", load)
+    assert stat.S_IMODE(models.stat().st_mode) == 0o700, "a folder it creates is private"
 
 
 def test_a_folder_that_cannot_be_written_still_gives_the_model(tmp_path: Path) -> None:
