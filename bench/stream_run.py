@@ -320,9 +320,12 @@ def backlog(run: Run, prefix: str, assets: int, readings: int, sent: list[Readin
 
 
 def after_first_batch(run: Run) -> dict[str, Any] | None:
-    """The drain's rate without its first micro-batch: a restarted job's first batch also starts
-    the Python workers (imports, the model loaded and its C walk built or found) and runs code
-    the JVM has not compiled for batches of that size; the later ones are what a running job does."""
+    """The drain's rate without its first micro-batch: a restarted query's first batch also plans
+    the query, makes its Kafka consumers, loads the state from the checkpoint and runs code the JVM
+    has not compiled for batches of that size; the later ones are what a running job does. (The
+    Python workers stay: a drain restarts the query, not the session, and the wait is under the
+    minute after which Spark stops idle workers; a job started anew also starts them, which the
+    after-idle phase measures.)"""
     batches = run.progress.with_input()  # the drain's: taken since the restart
     if len(batches) < 2:
         return None
