@@ -60,9 +60,10 @@ class Progress:
         held = {_identity(p) for p in self.reports}
         for query in queries:
             for p in query.recentProgress:
-                if start_s(p) >= self.since_s and _identity(p) not in held:
+                key = _identity(p)
+                if start_s(p) >= self.since_s and key not in held:
                     self.reports.append(p)
-                    held.add(_identity(p))
+                    held.add(key)
 
     def with_input(self) -> list[Any]:
         """The reports taken of micro-batches that read something, in the order they committed."""

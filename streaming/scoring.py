@@ -75,9 +75,10 @@ def _load(ref: ModelRef, version: str) -> Any:
     from streaming import model_cache
 
     if ref.model_cache_dir is None or not model_cache.over_rest(ref.registry_uri):
-        return worker_model(_from_mlflow(ref, version), ref.compiled_dir)
-    key = model_cache.version_key(ref.registry_uri, ref.name, version, dict(ref.client_env))
-    model = model_cache.cached(ref.model_cache_dir, key, lambda: _from_mlflow(ref, version))
+        model = _from_mlflow(ref, version)
+    else:
+        key = model_cache.version_key(ref.registry_uri, ref.name, version, dict(ref.client_env))
+        model = model_cache.cached(ref.model_cache_dir, key, lambda: _from_mlflow(ref, version))
     return worker_model(model, ref.compiled_dir)
 
 
