@@ -13,9 +13,14 @@ reading → risk latency p50/p99/max (the risk record's Kafka timestamp minus th
 time), the exact accounting per stage (published = telemetry + gateway dead letters; telemetry =
 scored + scoring-job dead letters; nothing missing, nothing unscored), and CPU seconds and peak
 memory per process. ``--gateways N`` runs N gateway processes in one MQTT shared-subscription
-group (``$share/<run>/…``), which split the messages between them.
+group (``$share/<run>/…``), which split the messages between them. ``--to-risk-only`` starts only
+what a reading passes through up to ``risk`` (gateway and scoring job): no alert engine, work-order
+API, model watcher or dispatcher on the same cores. The path's own capacity, for a deployment that
+runs those elsewhere; the default, the whole product on one machine, is the figure to compare across
+runs.
 
-Usage: ``python -m bench.chain [--rate R] [--assets N] [--seconds S] [--gateways G] [--out FILE]``.
+Usage: ``python -m bench.chain [--rate R] [--assets N] [--seconds S] [--gateways G] [--to-risk-only]
+[--out FILE]``.
 Loopback only; the run's folder stays in ``<state>/runs/bench-…`` (logs), its processes are stopped.
 """
 
@@ -147,9 +152,11 @@ def end_to_end(
     gateways: int = 1,
     batch: int = 10,
     keep_topics: bool = False,
+    alerting: bool = True,
 ) -> dict[str, Any]:
     """The sustained phase through the whole running pipeline (its own run: topics, store, model).
 
+    ``alerting``: False runs only the gateway and the job (:attr:`chain.fleetrun.FleetRun.alerting`).
     ``keep_topics``: the run's Kafka topics stay (its ``risk`` topic is a realistic input for
     ``python -m bench.alerts --replay-topic``); its InfluxDB database and model are dropped anyway.
     """
@@ -174,7 +181,8 @@ def end_to_end(
 
     # its own InfluxDB database (dropped at the end), so the boards and the console of the default
     # one never show the benchmark's thousands of assets
-    run = FleetRun(plan(state_dir, settings, run_id, f"bench-{run_id}", f"bench-model-{run_id}"), say)
+    run = FleetRun(plan(state_dir, settings, run_id, f"bench-{run_id}", f"bench-model-{run_id}"), say,
+                   alerting=alerting)  # fmt: skip
     run.risk_timed = timed
     extra: list[Supervisor] = []
     try:
@@ -199,7 +207,7 @@ def end_to_end(
         load1 = _load_cpu_s()  # the simulator has ended and was reaped: its time is this process's children's
         published_s = float(summary.get("elapsed_s") or time.monotonic() - sim.started)
         _scored_by_offsets(run, timeout_s=max(600.0, 5 * seconds))
-        alerts_done = _alerts_caught_up(run, timeout_s=max(600.0, 5 * seconds))
+        alerts_done = _alerts_caught_up(run, timeout_s=max(600.0, 5 * seconds)) if alerting else None
         run.tails = [telemetry_tail, run.tails[0], risk_tail, *run.tails[1:]]
         published = run.published(sim)
         settled = run.settle(published, timeout_s=max(600.0, 5 * seconds), every_s=1.0)
@@ -217,6 +225,8 @@ def end_to_end(
             "warm_up_s": warm_s,
             "offered": {"readings_per_s": rate, "assets": assets, "seconds": seconds, "steps": steps,
                         "readings_per_message": batch, "gateways": gateways,
+                        # what ran on the cores: the whole product, or the path up to `risk` alone
+                        "processes": [c.name for c in run.components()],
                         # a message goes out at its last reading's event time: its first reading
                         # waited this long at the publisher, and its latency includes that wait
                         "publisher_batching_wait_s_max": round((batch - 1) * assets / rate, 2)},
@@ -336,6 +346,10 @@ def main() -> None:
     parser.add_argument(
         "--keep-topics", action="store_true", help="keep the run's topics (e.g. to replay its risk records)"
     )
+    parser.add_argument(
+        "--to-risk-only", action="store_true",
+        help="run only the gateway and the scoring job: no alert engine, API, model watcher or dispatcher",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.rate <= 0 or args.assets < 1 or args.seconds <= 0 or args.gateways < 1:
         parser.error("--rate, --assets, --seconds and --gateways must be positive")
@@ -359,6 +373,7 @@ def main() -> None:
         args.gateways,
         args.batch,
         args.keep_topics,
+        alerting=not args.to_risk_only,
     )
     machine["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     result = {

@@ -63,6 +63,9 @@ class FleetRun:
     raised_at: dict[str, datetime] = field(default_factory=dict)
     last_plan: dict[str, Any] | None = None
     plans: list[dict[str, Any]] = field(default_factory=list)  # each plan: status, solve time, orders
+    # False: only the processes a reading passes through up to `risk` (gateway, scoring job); no alert
+    # engine, work-order API, model watcher or dispatching (`python -m bench.chain --to-risk-only`)
+    alerting: bool = True
     _planned_at: float = field(default=float("-inf"), init=False)
     _plan_pending: bool = field(default=False, init=False)
 
@@ -145,21 +148,29 @@ class FleetRun:
         self.forewarn("users", "token", DISPATCHER, "--label", "demo run", "--out",
                       str(self.plan.api_token_file), log_name="users")  # fmt: skip
 
+    def components(self) -> list[Component]:
+        """The run's processes in start order: the API and the alert engine before the job, so they are
+        ready for its first records; the gateway after the job; the model lifecycle (drift of the live
+        stream, retraining on labels, managed promotion) last. Without ``alerting``: the job and the
+        gateway only."""
+        api = Component("api", ["api", "serve"], ready_url=f"{self.plan.api_url}/health")
+        engine = Component("engine", ["alerts", "run"], ready_log="alert engine")
+        stream = Component("stream", ["stream", "run"])
+        gateway = Component("gateway", ["gateway", "run"], ready_log="subscribed to")
+        watch = Component("watch", ["models", "watch"])
+        return [api, engine, stream, gateway, watch] if self.alerting else [stream, gateway]
+
     def start_pipeline(self) -> None:
-        """API, alert engine, scoring job and gateway, each as its own process, each ready."""
-        s = self.supervisor
-        s.start(Component("api", ["api", "serve"], ready_url=f"{self.plan.api_url}/health"))
-        s.start(Component("engine", ["alerts", "run"], ready_log="alert engine"))
-        s.start(Component("stream", ["stream", "run"]))
-        s.start(Component("gateway", ["gateway", "run"], ready_log="subscribed to"))
-        # the model lifecycle: drift of the live stream, retraining on labels, managed promotion
-        s.start(Component("watch", ["models", "watch"]))
+        """Each of :meth:`components` as its own process, each ready."""
+        for component in self.components():
+            self.supervisor.start(component)
         self.tails = [
             TopicTail(self.plan.kafka, self.plan.kafka.telemetry_topic, self.ledger.add_telemetry),
             TopicTail(self.plan.kafka, self.plan.kafka.dlq_topic, self.ledger.add_dead_letters),
             TopicTail(self.plan.kafka, self.plan.kafka.risk_topic, self.ledger.add_risk, self.risk_timed),
-            TopicTail(self.plan.kafka, self.plan.kafka.alerts_topic, self._add_alerts),
         ]
+        if self.alerting:
+            self.tails.append(TopicTail(self.plan.kafka, self.plan.kafka.alerts_topic, self._add_alerts))
 
     def simulate(
         self,
@@ -213,6 +224,8 @@ class FleetRun:
         """Read what is new on the run's topics and dispatch new work orders."""
         for tail in self.tails:
             tail.catch_up()
+        if not self.alerting:
+            return
         for wo in self.api.work_orders():
             if wo["id"] not in self.dispatched or wo["status"] == "requested":
                 self.dispatched[wo["id"]] = self.api.dispatch(wo)
@@ -274,14 +287,16 @@ class FleetRun:
             )
 
     def settle(self, published: Published, timeout_s: float, every_s: float = 3.0) -> Accounting:
-        """Wait until every published reading is on `telemetry` and scored and the engine is caught up."""
+        """Wait until every published reading is on `telemetry` and scored and the engine (if it runs) is
+        caught up."""
         deadline = time.monotonic() + timeout_s
         while True:
             self._alive_or_raise()
             self.poll()
             verdict = account(published, self.ledger, exact=False)
-            lag = group_lag(self.plan.kafka, self.plan.engine_group, self.plan.kafka.risk_topic)
-            if verdict.ok and lag == 0:
+            kafka = self.plan.kafka
+            caught_up = not self.alerting or group_lag(kafka, self.plan.engine_group, kafka.risk_topic) == 0
+            if verdict.ok and caught_up:
                 time.sleep(every_s)  # the engine's last effects and outbox
                 self.poll()
                 return verdict
