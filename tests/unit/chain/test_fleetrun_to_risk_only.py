@@ -10,7 +10,7 @@ import pytest
 
 from chain import fleetrun
 from chain.fleetrun import FleetRun
-from chain.ledger import Ledger, Published
+from chain.ledger import Published
 from chain.plan import plan
 from chain.settings import DemoSettings
 
@@ -45,7 +45,6 @@ def test_without_alerting_nothing_waits_for_the_engine_or_calls_the_api(
     assert run.dispatched == {}
 
     with_engine = _run(tmp_path, True)
-    with_engine.ledger = Ledger()
     with_engine.api = _NoApi()  # type: ignore[assignment]
     with pytest.raises(AssertionError, match="work-order API"):
         with_engine.poll()  # the whole product's run dispatches through the API
