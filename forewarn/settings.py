@@ -429,6 +429,10 @@ class SparkSettings(ForewarnSettings):
     # C2 alone a half to a third of that (streaming/README.md, "4 Dec 2026, night"); the parallel
     # collector: no concurrent marking threads beside the tasks.
     java_options: str = "-XX:-TieredCompilation -XX:+UseParallelGC"
+    # Python workers forked from a daemon that has imported the scoring step, pandas, pyarrow and
+    # scikit-learn once (streaming.daemon as spark.python.daemon.module): a new worker (job start,
+    # after a failure, after a minute idle) skips 2.5-3 s of imports. False: pyspark's own daemon.
+    preload_workers: bool = True
 
 
 class LogFormat(StrEnum):

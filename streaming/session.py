@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 _QUIET_SERIALIZER = "ignore::FutureWarning:pyspark.sql.pandas.serializers"
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+PRELOADING_DAEMON = "streaming.daemon"
+"""pyspark's worker daemon with the step imported before it forks (``FOREWARN_SPARK_PRELOAD_WORKERS``)."""
 """Spark's RocksDB state store (pyspark 4.2: the class ships in spark-sql, rocksdbjni beside it)."""
 
 
@@ -87,6 +89,8 @@ def spark_session(settings: SparkSettings, state_dir: Path, app_name: str) -> Sp
     )
     for key, value in state_store_conf(settings).items():
         builder = builder.config(key, value)
+    if settings.preload_workers:
+        builder = builder.config("spark.python.daemon.module", PRELOADING_DAEMON)
     spark = builder.getOrCreate()
     kafka_writes_v2(spark)
     return spark
