@@ -431,7 +431,7 @@ class SparkSettings(ForewarnSettings):
     java_options: str = "-XX:-TieredCompilation -XX:+UseParallelGC"
     # Python workers forked from a daemon that has imported the scoring step, pandas, pyarrow and
     # scikit-learn once (streaming.daemon as spark.python.daemon.module): a new worker (job start,
-    # after a failure, after a minute idle) skips 2.5-3 s of imports. False: pyspark's own daemon.
+    # after a failure, after a minute idle) skips about 1.7 s of imports. False: pyspark's own daemon.
     preload_workers: bool = True
 
 

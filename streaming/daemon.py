@@ -4,18 +4,22 @@ Spark starts one daemon per executor (``spark.python.daemon.module``, pyspark's 
 ``pyspark.daemon`` by default) and the daemon forks a Python worker for each task slot: when the job
 starts, after a failure, and whenever the worker pool has sat idle for a minute. Each new worker then
 imported pyspark's worker, pandas, pyarrow, scikit-learn (whose SciPy import rewrites hundreds of
-docstrings) and the step: 2.5 to 3 s of CPU per worker before its first row, on cores the running
-tasks share. The job sets ``spark.python.daemon.module`` to this module (``FOREWARN_SPARK_PRELOAD_
-WORKERS``, on by default): the daemon imports all of it once, so a fork starts with it loaded.
+docstrings) and the step: about 1.7 s of CPU per worker before its first row, on cores the running
+tasks share (a batch after a minute idle, two new workers: 5.0-5.8 s of Python CPU with pyspark's
+daemon, 1.8-2.3 s with this one; streaming/README.md, 6 Dec 2026). The job sets
+``spark.python.daemon.module`` to this module (``FOREWARN_SPARK_PRELOAD_WORKERS``, on by default):
+the daemon imports all of it once, so a fork starts with it loaded.
 
 pyspark itself imports the worker only after the fork, because pandas and pyarrow start threads when
 they are imported, and a fork copies only the calling thread: a lock another thread held would stay
 held forever in the child. The threads those imports start here are OpenBLAS's pools (off with
 ``OPENBLAS_NUM_THREADS=1``: the workers run BLAS on one thread anyway,
-``streaming.scoring.one_thread_per_worker``) and the background purge thread of Arrow's jemalloc
-(off with ``JE_ARROW_MALLOC_CONF=background_thread:false``; jemalloc then purges on the allocating
-thread). Before serving, the daemon checks that it is alone; if a library started a thread anyway,
-it replaces itself with pyspark's own daemon (same process, same pipes), as if never preloaded.
+``streaming.scoring.one_thread_per_worker``) and the background purge thread of the jemalloc that
+libarrow links (off with ``JE_ARROW_MALLOC_CONF=background_thread:false``; pyarrow's default pool
+here is mimalloc, so jemalloc holds nothing to purge; a build that pools in jemalloc purges on the
+allocating thread instead). Before serving, the daemon checks that it is alone; if a library started
+a thread anyway, it replaces itself with pyspark's own daemon (same process, same pipes), as if
+never preloaded.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 _QUIET_SERIALIZER = "ignore::FutureWarning:pyspark.sql.pandas.serializers"
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+"""Spark's RocksDB state store (pyspark 4.2: the class ships in spark-sql, rocksdbjni beside it)."""
 PRELOADING_DAEMON = "streaming.daemon"
 """pyspark's worker daemon with the step imported before it forks (``FOREWARN_SPARK_PRELOAD_WORKERS``)."""
-"""Spark's RocksDB state store (pyspark 4.2: the class ships in spark-sql, rocksdbjni beside it)."""
 
 
 def state_store_conf(settings: SparkSettings) -> dict[str, str]:
