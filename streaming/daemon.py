@@ -35,11 +35,11 @@ PRELOAD = (
     "pyspark.sql.pandas.serializers",
     "sklearn.ensemble",
     "streaming.step",
-    "streaming.scoring",
     "streaming.model_cache",
 )
 """What a new worker imports before its first row (its task's function unpickles ``streaming.step``,
-which loads the model code; pyspark's worker and serializers; the champion's scikit-learn)."""
+which imports ``streaming.scoring`` and the model code; ``model_cache``, which scoring imports only
+when it loads a champion; pyspark's worker and serializers; the champion's scikit-learn)."""
 
 
 def os_threads() -> int:
