@@ -164,15 +164,18 @@ def run_engine(
     from alerts.engine.service import AlertEngine, EngineStartError
     from alerts.notify import WebhookNotifier
     from alerts.settings import EngineSettings
-    from forewarn import logs
+    from forewarn import cpu_share, logs
     from forewarn.settings import KafkaRole
 
     logs.setup("alerts")
     log = logging.getLogger("alerts")
     overrides = {"rules_file": rules_file} if rules_file else {}
     settings = _load(EngineSettings, **overrides)
+    # before any thread starts (a thread takes its creator's nice value)
+    cpu = cpu_share.yield_cpu(settings.nice)
     kafka = _load(KafkaSettings).for_role(KafkaRole.ALERTS)  # its own user and ACLs
     _echo_settings("EngineSettings", settings.redacted())
+    log.info("CPU: %s (FOREWARN_ALERTS_NICE=%d)", cpu.describe(), settings.nice)
     try:
         rules = load_rules(settings.rules_file) if settings.rules_file else RuleConfig()
     except RuleConfigError as exc:

@@ -47,6 +47,7 @@ from chain.ledger import account
 from chain.plan import plan
 from chain.processes import Component, Supervisor, group_usage
 from chain.settings import DemoSettings
+from forewarn.cpu_share import autogroup_nice
 from forewarn.paths import project_root
 from forewarn.settings import StackSettings, load
 from infra.stack.mosquitto import held_text, persisted_bytes
@@ -55,20 +56,30 @@ STACK_SERVICES = ("mosquitto", "kafka", "influxdb", "mlflow")
 
 
 def _usage(run: FleetRun, extra: list[Supervisor], state_dir: Path) -> dict[str, dict[str, float | None]]:
-    """CPU seconds so far and peak RSS (VmHWM) per pipeline process and per stack service."""
+    """CPU seconds so far, peak RSS (VmHWM) and the session's nice value (its share of busy cores,
+    ``forewarn.cpu_share``) per pipeline process and per stack service."""
     usage: dict[str, dict[str, float | None]] = {}
     for supervisor in [run.supervisor, *extra]:
         for name in supervisor.components:
             cpu, peak = supervisor.cpu_s(name), supervisor.peak_rss_mb(name)
-            usage[name] = {"cpu_s": None if cpu is None else round(cpu, 1), "peak_rss_mb": _r(peak)}
+            usage[name] = {"cpu_s": None if cpu is None else round(cpu, 1), "peak_rss_mb": _r(peak),
+                           "session_nice": _session_nice(supervisor.pid(name))}  # fmt: skip
     for service in STACK_SERVICES:
         try:
             pid = int((state_dir / "run" / f"{service}.pid").read_text().strip())
         except (FileNotFoundError, ValueError):
             continue
         cpu, peak = group_usage(pid)
-        usage[service] = {"cpu_s": round(cpu, 1), "peak_rss_mb": _r(peak)}
+        usage[service] = {"cpu_s": round(cpu, 1), "peak_rss_mb": _r(peak), "session_nice": _session_nice(pid)}
     return usage
+
+
+def _session_nice(pid: int | None) -> float | None:
+    """The nice value of ``pid``'s session (autogroup); None without autogroups or the process."""
+    try:
+        return None if pid is None else autogroup_nice(Path(f"/proc/{pid}/autogroup").read_text())
+    except OSError:
+        return None
 
 
 def _load_cpu_s() -> dict[str, float]:
@@ -94,7 +105,8 @@ def _delta(
     for name, now in after.items():
         was = before.get(name, {}).get("cpu_s") or 0.0
         cpu = now["cpu_s"]
-        out[name] = {"cpu_s": None if cpu is None else round(cpu - was, 1), "peak_rss_mb": now["peak_rss_mb"]}
+        out[name] = {"cpu_s": None if cpu is None else round(cpu - was, 1), "peak_rss_mb": now["peak_rss_mb"],
+                     "session_nice": now.get("session_nice")}  # fmt: skip
     return out
 
 

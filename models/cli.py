@@ -557,11 +557,14 @@ def watch(
 ) -> None:
     """The lifecycle service: drift checks, drift alarms, retrains on drift or schedule (until SIGTERM)."""
     _logging()
+    from forewarn import cpu_share
     from forewarn.settings import InfluxRole, InfluxSettings
     from models.lifecycle import service
 
     settings = _settings(registered_model=name)
     lifecycle = _lifecycle(policy)
+    cpu = cpu_share.yield_cpu(lifecycle.nice)  # before any thread starts: threads inherit it
+    log.info("CPU: %s (FOREWARN_LIFECYCLE_NICE=%d)", cpu.describe(), lifecycle.nice)
     # the service writes drift and model events; it promotes, so MLflow as the admin
     influx, mlflow_settings = load(InfluxSettings).for_role(InfluxRole.WRITER), load(MlflowSettings)
     log.info("watching %s: %s", settings.registered_model, json.dumps(lifecycle.redacted(), default=str))

@@ -70,6 +70,9 @@ class LifecycleSettings(ForewarnSettings):
     # after a failed tick the watch waits this long, doubling up to max_backoff_s
     backoff_s: PositiveFloat = 5.0
     max_backoff_s: PositiveFloat = 300.0
+    # the watch service's nice value (and its session's): its drift checks and retrains yield the
+    # CPU to the path to `risk` under load (forewarn/cpu_share.py); 0: an equal share
+    nice: int = Field(default=5, ge=0, le=19)
 
     @field_validator("base_source")
     @classmethod

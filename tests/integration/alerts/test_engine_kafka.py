@@ -24,8 +24,10 @@ from alerts.store.db import make_engine, session_factory, transaction
 from alerts.store.tables import AlertRow, RiskRejectionRow, WorkOrderRow
 from forewarn.contracts.alert import AlertEvent, ChangeKind
 from forewarn.contracts.risk import RiskRecord
+from forewarn.cpu_share import autogroup_nice
 from forewarn.settings import load
 from infra.stack.kafka import grant_roles
+from infra.stack.process import stat_fields
 from infra.stack.service import StackContext
 from tests.conftest import unique
 from tests.integration.alerts.kafka_helpers import produce, read_alerts, read_dead_letters
@@ -231,9 +233,12 @@ def test_killed_engine_process_restarts_without_duplicates(
     half = len(records) // 2
 
     def start(log_name: str) -> subprocess.Popen[bytes]:
+        # its own session, as the stack's supervisor starts it: the engine yields its share of the
+        # CPU (FOREWARN_ALERTS_NICE, default 5) for its session and every thread
         return subprocess.Popen(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / log_name).open("wb")
-        )
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / log_name).open("wb"),
+            start_new_session=True,
+        )  # fmt: skip
 
     produce(stack.kafka, risk_topic, records[:half])
     proc = start("run1.log")
@@ -251,10 +256,18 @@ def test_killed_engine_process_restarts_without_duplicates(
     proc = start("run2.log")
     try:
         events = read_alerts(stack.kafka, alerts_topic, timeout_s=90, until=all_cleared)
+        threads = [stat_fields(task) for task in Path(f"/proc/{proc.pid}/task").iterdir()]
+        nices = {int(fields[16]) for fields in threads if fields is not None}
+        group = Path(f"/proc/{proc.pid}/autogroup")
+        session = autogroup_nice(group.read_text()) if group.exists() else 5
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     log = (tmp_path / "run2.log").read_text()
+    assert len(threads) > 1, log
+    assert nices == {5}, (nices, log)  # Kafka's threads too: started after the call
+    assert session == 5, log
+    assert "CPU: nice 5" in log, log
     assert "alert engine stopped" in log, log
     raised = Counter((e.asset_id, e.failure_mode) for e in events if e.change is ChangeKind.RAISED)
     assert raised == Counter(INCIDENTS)

@@ -248,6 +248,8 @@ def test_the_watch_service_retrains_on_schedule_and_stops_on_sigterm(
     assert "SIGTERM: stopping" in text
     assert "retraining" in text
     assert "schedule (every 1 s)" in text
+    # FOREWARN_LIFECYCLE_NICE's default; started from this test's session, it leaves that alone
+    assert "CPU: nice 5, not its session's leader" in text
     actions = [p["action"] for p in world.points()]
     # one retrain: no new labels after it. The new champion's drift check may alarm on this small
     # fleet's telemetry (H3's real check): at most once within the cooldown.
