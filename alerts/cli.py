@@ -171,16 +171,16 @@ def run_engine(
     log = logging.getLogger("alerts")
     overrides = {"rules_file": rules_file} if rules_file else {}
     settings = _load(EngineSettings, **overrides)
-    # before any thread starts (a thread takes its creator's nice value)
-    cpu = cpu_share.yield_cpu(settings.nice)
     kafka = _load(KafkaSettings).for_role(KafkaRole.ALERTS)  # its own user and ACLs
     _echo_settings("EngineSettings", settings.redacted())
-    log.info("CPU: %s (FOREWARN_ALERTS_NICE=%d)", cpu.describe(), settings.nice)
     try:
         rules = load_rules(settings.rules_file) if settings.rules_file else RuleConfig()
     except RuleConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    # once its configuration holds, before any thread starts (a thread takes its creator's value)
+    cpu = cpu_share.yield_cpu(settings.nice)
+    log.info("CPU: %s (FOREWARN_ALERTS_NICE=%d)", cpu.describe(), settings.nice)
     notifier = WebhookNotifier(
         rules,
         default_url=settings.webhook_url,

@@ -264,10 +264,11 @@ def test_killed_engine_process_restarts_without_duplicates(
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     log = (tmp_path / "run2.log").read_text()
+    expected = max(5, os.getpriority(os.PRIO_PROCESS, 0))  # raised, never lowered from this process's
     assert len(threads) > 1, log
-    assert nices == {5}, (nices, log)  # Kafka's threads too: started after the call
+    assert nices == {expected}, (nices, log)  # Kafka's threads too: started after the call
     assert session == 5, log
-    assert "CPU: nice 5" in log, log
+    assert f"CPU: nice {expected}" in log, log
     assert "alert engine stopped" in log, log
     raised = Counter((e.asset_id, e.failure_mode) for e in events if e.change is ChangeKind.RAISED)
     assert raised == Counter(INCIDENTS)
