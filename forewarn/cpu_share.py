@@ -66,8 +66,10 @@ def autogroup_nice(text: str) -> int | None:
 def yield_cpu(nice: int, autogroup: Path = SELF_AUTOGROUP) -> Yielded:
     """Raise this process's nice value, and its session's when it leads one, to at least ``nice``.
 
-    Call it first thing, before the service starts threads: Linux keeps a nice value per thread and
-    a new thread takes its creator's. Never raises: what could not be done is in the result.
+    Call it once the service's configuration holds and before it starts threads: Linux keeps a nice
+    value per thread, a new thread takes its creator's, and a raised value cannot be taken back
+    without privileges (a command that fails on bad settings in-process, as tests run them, must
+    leave its caller as it was). Never raises: what could not be done is in the result.
     """
     nice = max(0, min(MAX_NICE, nice))
     current = os.getpriority(os.PRIO_PROCESS, 0)
