@@ -97,7 +97,8 @@ class EngineSettings(ForewarnSettings):
     # are paid once); a quiet stream's batches stay small, so an alert does not wait for them
     max_batch: PositiveInt = 2000
     # its nice value (and its session's): under more load than the cores take, the engine yields to
-    # the path to `risk` and catches up after, no later (forewarn/cpu_share.py); 0: an equal share
+    # the path to `risk` and catches up from the backlog on `risk` (forewarn/cpu_share.py); 0: an
+    # equal share
     nice: int = Field(default=5, ge=0, le=19)
     tick_interval_s: PositiveFloat = 5.0
     webhook_url: str | None = None  # default target when a tier names none

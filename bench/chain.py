@@ -47,7 +47,7 @@ from chain.ledger import account
 from chain.plan import plan
 from chain.processes import Component, Supervisor, group_usage
 from chain.settings import DemoSettings
-from forewarn.cpu_share import autogroup_nice
+from forewarn.cpu_share import session_nice
 from forewarn.paths import project_root
 from forewarn.settings import StackSettings, load
 from infra.stack.mosquitto import held_text, persisted_bytes
@@ -61,25 +61,17 @@ def _usage(run: FleetRun, extra: list[Supervisor], state_dir: Path) -> dict[str,
     usage: dict[str, dict[str, float | None]] = {}
     for supervisor in [run.supervisor, *extra]:
         for name in supervisor.components:
-            cpu, peak = supervisor.cpu_s(name), supervisor.peak_rss_mb(name)
+            cpu, peak, leader = supervisor.cpu_s(name), supervisor.peak_rss_mb(name), supervisor.pid(name)
             usage[name] = {"cpu_s": None if cpu is None else round(cpu, 1), "peak_rss_mb": _r(peak),
-                           "session_nice": _session_nice(supervisor.pid(name))}  # fmt: skip
+                           "session_nice": None if leader is None else session_nice(leader)}  # fmt: skip
     for service in STACK_SERVICES:
         try:
             pid = int((state_dir / "run" / f"{service}.pid").read_text().strip())
         except (FileNotFoundError, ValueError):
             continue
         cpu, peak = group_usage(pid)
-        usage[service] = {"cpu_s": round(cpu, 1), "peak_rss_mb": _r(peak), "session_nice": _session_nice(pid)}
+        usage[service] = {"cpu_s": round(cpu, 1), "peak_rss_mb": _r(peak), "session_nice": session_nice(pid)}
     return usage
-
-
-def _session_nice(pid: int | None) -> float | None:
-    """The nice value of ``pid``'s session (autogroup); None without autogroups or the process."""
-    try:
-        return None if pid is None else autogroup_nice(Path(f"/proc/{pid}/autogroup").read_text())
-    except OSError:
-        return None
 
 
 def _load_cpu_s() -> dict[str, float]:

@@ -7,13 +7,12 @@ shares by session ("autogroups", on by default in Debian's and most distribution
 alert engine and the model watcher, which only read what the scoring job wrote, took as large a
 share of the cores as the job, and the job fell behind the fleet.
 
-Measured with the whole product on 2 cores (``python -m bench.chain --rate 11000``, alternating,
-6 Dec 2026, ``streaming/README.md``): with the engine and the watcher at nice 5 the fleet's
-readings reached ``risk`` at 10,367-10,394/s, the last 4.4-4.6 s after the last publish; at an
-equal share 8,589-10,074/s and 6.3-17.7 s. The price: the engine evaluated the last record about
-8 s later (32-33 s after the last publish, against 22-31 s). Proactive alerts look days ahead; a
-job that falls behind delays every board's sensor data and every score. Without contention a nice
-value changes nothing.
+Measured with the whole product on 2 cores (``python -m bench.chain --rate 11000``, 6 Dec 2026,
+``streaming/README.md``): alternating, the fleet's readings reached ``risk`` at 10,278-10,394/s with
+the engine and the watcher at nice 5, against 9,379-10,074/s at an equal share, the last record
+4.4-5.2 s after the last publish against 6.3-11.0 s. The price: the engine evaluated the last
+record about 6 s later. Proactive alerts look days ahead; a job that falls behind delays every
+board's sensor data and every score. Without contention a nice value changes nothing.
 
 Only raising the value is done (lowering needs privileges, and an operator's choice stands). The
 process's own value covers kernels without autogroups; the session's covers the rest, and is
@@ -61,6 +60,14 @@ def autogroup_nice(text: str) -> int | None:
         except ValueError:
             return None
     return None
+
+
+def session_nice(pid: int | str = "self") -> int | None:
+    """The nice value of ``pid``'s session (its autogroup); None without autogroups or the process."""
+    try:
+        return autogroup_nice(Path(f"/proc/{pid}/autogroup").read_text())
+    except OSError:
+        return None
 
 
 def yield_cpu(nice: int, autogroup: Path = SELF_AUTOGROUP) -> Yielded:

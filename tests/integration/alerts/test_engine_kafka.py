@@ -24,7 +24,7 @@ from alerts.store.db import make_engine, session_factory, transaction
 from alerts.store.tables import AlertRow, RiskRejectionRow, WorkOrderRow
 from forewarn.contracts.alert import AlertEvent, ChangeKind
 from forewarn.contracts.risk import RiskRecord
-from forewarn.cpu_share import autogroup_nice
+from forewarn.cpu_share import session_nice
 from forewarn.settings import load
 from infra.stack.kafka import grant_roles
 from infra.stack.process import stat_fields
@@ -258,8 +258,7 @@ def test_killed_engine_process_restarts_without_duplicates(
         events = read_alerts(stack.kafka, alerts_topic, timeout_s=90, until=all_cleared)
         threads = [stat_fields(task) for task in Path(f"/proc/{proc.pid}/task").iterdir()]
         nices = {int(fields[16]) for fields in threads if fields is not None}
-        group = Path(f"/proc/{proc.pid}/autogroup")
-        session = autogroup_nice(group.read_text()) if group.exists() else 5
+        session = session_nice(proc.pid) if Path("/proc/self/autogroup").exists() else 5
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
