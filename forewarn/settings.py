@@ -423,12 +423,14 @@ class SparkSettings(ForewarnSettings):
     jars_dir: Path | None = None
     # The JVM options of the driver and executors a forewarn job starts itself (under spark-submit,
     # the submit's own --driver-java-options and spark.executor.extraJavaOptions rule; empty: the
-    # JVM's defaults). C2 alone, no tiered C1 stage: the JIT kept compiling the scoring job's JVM
-    # code (Kafka's client, Spark's scheduler and planner) for minutes, and tiered compilation spent
-    # 2-5 s of a 2-core machine's CPU per 200,000-reading drain and 7-11 s in a live phase on it,
-    # C2 alone a half to a third of that (streaming/README.md, "4 Dec 2026, night"); the parallel
-    # collector: no concurrent marking threads beside the tasks.
-    java_options: str = "-XX:-TieredCompilation -XX:+UseParallelGC"
+    # JVM's defaults). C1 alone (no C2): the job's JVM moves bytes (Kafka records, Arrow batches),
+    # and C2 never finished compiling it: 0.4-1.9 s of compiler CPU per 200,000-reading drain and
+    # 3.9-4.2 s in a live phase, and code still interpreted in the first large micro-batch. With C1
+    # alone the first drain took 3.8-4.0 s of JVM CPU instead of 6.3-7.7 s and the live phase 18.3 s
+    # instead of 22.8 s (streaming/README.md, "6 Dec 2026, later"). Tiered compilation was dearer
+    # still ("4 Dec 2026, night"). The parallel collector: no concurrent marking threads beside
+    # the tasks.
+    java_options: str = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
     # Python workers forked from a daemon that has imported the scoring step, pandas, pyarrow and
     # scikit-learn once (streaming.daemon as spark.python.daemon.module): a new worker (job start,
     # after a failure, after a minute idle) skips about 1.7 s of imports. False: pyspark's own daemon.

@@ -19,11 +19,11 @@ where the heap cannot grow, and for threads' own arenas, so no allocation fails 
 It also stops numpy from asking for huge pages (``madvise(MADV_HUGEPAGE)`` on every array of 4 MB
 or more, numpy's default): in a heap that is kept, pages are faulted in once, so huge pages could
 only make that once cheaper, and here they made it dearer. A 93 MB block (a call's feature rows)
-written into a fresh heap cost 357 to 708 ms of CPU with numpy's huge pages against 42 to 43 ms without
-(a scratch probe, this machine, 6 Dec 2026; a fresh ``mmap`` with huge pages, glibc's default, took
-45 ms). py-spy over the first 7 s of a C-MAPSS capacity drain put 17 % of the workers' samples on
-that first write (``window_features``, the line that fills the age column) in the drain's first
-micro-batch, the first one of 100,000 readings, and 0.1 % in the next drain's.
+written into a fresh heap cost 386 to 708 ms of CPU with numpy's huge pages against 77 to 94 ms
+without (a scratch probe, this machine, 6 Dec 2026; a fresh ``mmap`` with huge pages, glibc's
+default, took 85 ms). py-spy over the first 7 s of a C-MAPSS capacity drain put 17 % of the
+workers' samples on that first write (``window_features``, the line that fills the age column) in
+the drain's first micro-batch, the first one of 100,000 readings, and 0.1 % in the next drain's.
 """
 
 from __future__ import annotations

@@ -31,5 +31,7 @@ def test_driver_runs_with_the_settings_options(spark: Any, stack: StackContext) 
         assert option in arguments
     if "-XX:-TieredCompilation" in options:
         assert _vm_option(jvm, "TieredCompilation") == "false"
+    if "-XX:TieredStopAtLevel=1" in options:  # the default: C1 alone
+        assert _vm_option(jvm, "TieredStopAtLevel") == "1"
     if "-XX:+UseParallelGC" in options:
         assert _vm_option(jvm, "UseParallelGC") == "true"

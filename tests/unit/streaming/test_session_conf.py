@@ -49,6 +49,7 @@ def test_empty_java_options_leave_the_jvm_defaults(monkeypatch: pytest.MonkeyPat
     assert java_options_conf(load(SparkSettings, tmp_path)) == {}
 
 
-def test_default_java_options_turn_off_tiered_compilation(tmp_path: Path) -> None:
+def test_default_java_options_compile_with_c1_alone(tmp_path: Path) -> None:
     conf = java_options_conf(load(SparkSettings, tmp_path))
-    assert "-XX:-TieredCompilation" in conf["spark.driver.extraJavaOptions"].split()
+    assert "-XX:TieredStopAtLevel=1" in conf["spark.driver.extraJavaOptions"].split()
+    assert "-XX:TieredStopAtLevel=1" in conf["spark.executor.extraJavaOptions"].split()

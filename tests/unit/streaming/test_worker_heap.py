@@ -70,7 +70,7 @@ def test_a_freed_block_is_reused_instead_of_faulted_in_again() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, /proc/self/smaps")
 def test_a_kept_heap_asks_for_no_huge_pages() -> None:
     """numpy advises huge pages for its large arrays; in a kept heap that advice made the first
-    write of a block 8 to 17 times dearer (the module's docstring), so a worker turns it off."""
+    write of a block 4 to 9 times dearer (the module's docstring), so a worker turns it off."""
     plain, kept = _probe("plain")["flags"], _probe("keep")["flags"]
     assert kept is not None
     assert plain is not None
