@@ -424,7 +424,7 @@ class SparkSettings(ForewarnSettings):
     # The JVM options of the driver and executors a forewarn job starts itself (under spark-submit,
     # the submit's own --driver-java-options and spark.executor.extraJavaOptions rule; empty: the
     # JVM's defaults). C1 alone (no C2): the job's JVM moves bytes (Kafka records, Arrow batches),
-    # and C2 never finished compiling it: 0.4-1.9 s of compiler CPU per 200,000-reading drain and
+    # and C2 never finished compiling it: 0.4-1.4 s of compiler CPU per 200,000-reading drain and
     # 3.9-4.2 s in a live phase, and code still interpreted in the first large micro-batch. With C1
     # alone the first drain took 3.8-4.0 s of JVM CPU instead of 6.3-7.7 s and the live phase 18.3 s
     # instead of 22.8 s (streaming/README.md, "6 Dec 2026, later"). Tiered compilation was dearer

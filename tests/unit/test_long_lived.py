@@ -31,7 +31,10 @@ def test_garbage_is_collected_first_and_what_lives_is_frozen() -> None:
     kept = [{"track": i} for i in range(1000)]
     frozen = long_lived.freeze()
     assert before() is None
-    assert frozen == gc.get_freeze_count() >= len(kept)
+    assert frozen >= len(kept)
+    # a thread left by an earlier test may free frozen objects meanwhile (CI, 6 Dec 2026: 11 of
+    # 3.2 million between the two reads), and only a freeze adds to the count: it can only fall
+    assert len(kept) <= gc.get_freeze_count() <= frozen
     assert not any(o is kept[0] for o in gc.get_objects())  # no pass visits it now
     after = weakref.ref(Node())  # made after the freeze: the next pass still collects it
     gc.collect()
